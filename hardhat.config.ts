@@ -1,0 +1,101 @@
+import { createRequire } from "node:module";
+
+import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
+import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
+import hardhatMocha from "@nomicfoundation/hardhat-mocha";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatViem from "@nomicfoundation/hardhat-viem";
+import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
+import { configVariable, defineConfig } from "hardhat/config";
+import type { EdrNetworkUserConfig } from "hardhat/types/config";
+
+const require = createRequire(import.meta.url);
+
+/** The compiler version; the npm package `solc` is pinned to the same version. */
+export const SOLC_VERSION = "0.8.30";
+
+/** Base's per-transaction gas cap (EIP-7825, enforced on Base): 2^24. */
+export const TRANSACTION_GAS_CAP = 16_777_216;
+
+const forkUrl = process.env.BASE_RPC_URL;
+const forkBlock = process.env.BASE_FORK_BLOCK;
+
+/**
+ * A simulated Base: OP-stack chain type (GasPriceOracle and L1 fee fields in receipts),
+ * chain id 8453, Isthmus rules, Base's 2^24 transaction gas cap. With `BASE_RPC_URL` set it
+ * forks real Base instead (at `BASE_FORK_BLOCK` when given).
+ */
+const simulatedBase: EdrNetworkUserConfig = {
+  type: "edr-simulated",
+  chainType: "op",
+  chainId: 8453,
+  hardfork: "isthmus",
+  blockGasLimit: 150_000_000,
+  transactionGasCap: TRANSACTION_GAS_CAP,
+  ...(forkUrl
+    ? {
+        forking: {
+          url: forkUrl,
+          ...(forkBlock ? { blockNumber: BigInt(forkBlock) } : {}),
+        },
+      }
+    : {}),
+};
+
+export default defineConfig({
+  plugins: [
+    hardhatViem,
+    hardhatViemAssertions,
+    hardhatNetworkHelpers,
+    hardhatIgnitionViem,
+    hardhatKeystore,
+    hardhatMocha,
+  ],
+  solidity: {
+    profiles: {
+      default: {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: {
+          evmVersion: "prague",
+          optimizer: { enabled: true, runs: 10_000 },
+        },
+      },
+    },
+  },
+  paths: {
+    tests: {
+      mocha: "test",
+      solidity: "contracts/test",
+    },
+  },
+  test: {
+    mocha: {
+      timeout: 600_000,
+    },
+  },
+  networks: {
+    // `default` is what tests, scripts and `ignition deploy` use without --network.
+    default: simulatedBase,
+    baseSimulated: simulatedBase,
+    localhost: {
+      type: "http",
+      chainType: "op",
+      url: "http://127.0.0.1:8545",
+    },
+    base: {
+      type: "http",
+      chainType: "op",
+      chainId: 8453,
+      url: configVariable("BASE_RPC_URL"),
+      accounts: [configVariable("BASE_DEPLOYER_PRIVATE_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 84532,
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("BASE_DEPLOYER_PRIVATE_KEY")],
+    },
+  },
+});
