@@ -3,7 +3,8 @@
 // npm on Node < 22 skips that optional package (its engines field asks for >= 22), so this
 // script installs the exact version EDR expects when it is missing. It is idempotent.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,12 +32,30 @@ function installedVersion() {
 
 if (installedVersion() === version) process.exit(0);
 
-console.log(`ensure-edr: installing ${nativeName}@${version} (skipped by npm on Node ${process.versions.node})`);
-execFileSync(
-  "npm",
-  ["install", "--no-save", "--no-package-lock", "--ignore-scripts", "--engine-strict=false", "--force", `${nativeName}@${version}`],
-  { cwd: root, stdio: "inherit" },
+console.log(
+  `ensure-edr: installing ${nativeName}@${version} (npm skips it on Node ${process.versions.node})`,
 );
+// `npm pack` fetches the tarball from the registry without reconciling (and pruning) the tree.
+const tmp = mkdtempSync(path.join(os.tmpdir(), "ensure-edr-"));
+try {
+  const out = execFileSync(
+    "npm",
+    ["pack", "--silent", "--pack-destination", tmp, `${nativeName}@${version}`],
+    {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const tarball = path.join(tmp, out.trim().split("\n").pop());
+  rmSync(nativeDir, { recursive: true, force: true });
+  mkdirSync(nativeDir, { recursive: true });
+  execFileSync("tar", ["-xzf", tarball, "-C", nativeDir, "--strip-components=1"], {
+    stdio: "inherit",
+  });
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
 if (installedVersion() !== version) {
   console.error(`ensure-edr: ${nativeName}@${version} is still missing after install`);
   process.exit(1);
