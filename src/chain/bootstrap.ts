@@ -4,6 +4,7 @@ import {
   type Chain,
   type Hex,
   type TestClient,
+  type TestClientMode,
   type Transport,
   getAddress,
   keccak256,
