@@ -78,6 +78,8 @@ export default defineConfig({
     // `default` is what tests, scripts and `ignition deploy` use without --network.
     default: simulatedBase,
     baseSimulated: simulatedBase,
+    // `hardhat node` (and `npm run chain`) serve this one.
+    node: simulatedBase,
     localhost: {
       type: "http",
       chainType: "op",

@@ -33,7 +33,7 @@ function installedVersion() {
 if (installedVersion() === version) process.exit(0);
 
 console.log(
-  `ensure-edr: installing ${nativeName}@${version} (npm skips it on Node ${process.versions.node})`,
+  `ensure-edr: installing ${nativeName}@${version} (npm leaves it out when it runs on Node < 22)`,
 );
 // `npm pack` fetches the tarball from the registry without reconciling (and pruning) the tree.
 const tmp = mkdtempSync(path.join(os.tmpdir(), "ensure-edr-"));
