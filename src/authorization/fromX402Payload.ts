@@ -15,8 +15,7 @@ export type FromX402PayloadParameters = {
 };
 
 export type FromX402PayloadReturnType =
-  | SignedAuthorization<DirectAuthorization>
-  | SignedAuthorization<RoutedAuthorization>;
+  SignedAuthorization<DirectAuthorization> | SignedAuthorization<RoutedAuthorization>;
 
 /**
  * Converts an x402 `exact` EVM payload (`{ signature, authorization: { from, to, value,
@@ -50,7 +49,10 @@ export function fromX402Payload(
   const fields = {
     from: toAddress("authorization.from", authorization.from),
     to: toAddress("authorization.to", authorization.to),
-    value: toUint256("authorization.value", decimalOnly("authorization.value", authorization.value)),
+    value: toUint256(
+      "authorization.value",
+      decimalOnly("authorization.value", authorization.value),
+    ),
     validAfter: toUint256(
       "authorization.validAfter",
       decimalOnly("authorization.validAfter", authorization.validAfter),

@@ -47,7 +47,8 @@ const stateAbi = [
  *         DUP1 MLOAD EXTCODESIZE DUP2 MSTORE PUSH1 32 ADD PUSH1 loop JUMP ; mem[i] = codesize; i += 32
  *   end:  JUMPDEST POP PUSH0 RETURN                                   ; return mem[0 .. len]
  */
-const CODE_SIZES_PROGRAM: Hex = "0x602138038060215f395f5b81811015601d5780513b8152602001600a565b505ff3";
+const CODE_SIZES_PROGRAM: Hex =
+  "0x602138038060215f395f5b81811015601d5780513b8152602001600a565b505ff3";
 
 export type AuthorizationStateQuery = { from: Address; nonce: Hex };
 

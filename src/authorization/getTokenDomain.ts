@@ -29,7 +29,9 @@ export type GetTokenDomainReturnType = TokenDomain;
  * const domain = getTokenDomain(); // USDC on Base: "USD Coin", "2", 8453, 0x8335…2913
  * const sepolia = getTokenDomain({ chainId: 84532, token: "0x036C…CF7e", name: "USDC" });
  */
-export function getTokenDomain(parameters: GetTokenDomainParameters = {}): GetTokenDomainReturnType {
+export function getTokenDomain(
+  parameters: GetTokenDomainParameters = {},
+): GetTokenDomainReturnType {
   return {
     name: parameters.name ?? USDC_EIP712_NAME,
     version: parameters.version ?? USDC_EIP712_VERSION,

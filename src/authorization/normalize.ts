@@ -30,7 +30,10 @@ export function toUint256(field: string, value: unknown): bigint {
 /** A 0x-prefixed 32-byte hex value. */
 export function toBytes32(field: string, value: unknown): Hex {
   if (typeof value !== "string" || !isHex(value, { strict: true }) || size(value) !== 32) {
-    throw new InvalidAuthorizationInputError(field, `expected 32 bytes of hex, got ${describe(value)}`);
+    throw new InvalidAuthorizationInputError(
+      field,
+      `expected 32 bytes of hex, got ${describe(value)}`,
+    );
   }
   return value.toLowerCase() as Hex;
 }
@@ -52,7 +55,8 @@ export function toUnixSeconds(now: Date | number | bigint | undefined): bigint {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === "string")
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
   if (typeof value === "bigint") return `${value}n`;
   return value === null ? "null" : typeof value === "object" ? "an object" : String(value);
 }

@@ -1,4 +1,11 @@
-import { isAddressEqual, type Account, type Client, type Hex, type Transport, type Chain } from "viem";
+import {
+  isAddressEqual,
+  type Account,
+  type Client,
+  type Hex,
+  type Transport,
+  type Chain,
+} from "viem";
 import { signTypedData } from "viem/actions";
 
 import { InvalidAuthorizationInputError } from "./errors.js";
@@ -6,7 +13,8 @@ import { getAuthorizationTypedData } from "./getAuthorizationTypedData.js";
 import type { Authorization, SignedAuthorization, TokenDomain } from "./types.js";
 
 /** A viem Account that can sign locally, or a client (WalletClient) with or without an account. */
-export type AuthorizationSigner = Account | Client<Transport, Chain | undefined, Account | undefined>;
+export type AuthorizationSigner =
+  Account | Client<Transport, Chain | undefined, Account | undefined>;
 
 export type SignAuthorizationParameters<authorization extends Authorization> = {
   domain: TokenDomain;

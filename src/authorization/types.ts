@@ -66,6 +66,4 @@ export type SignedAuthorization<authorization extends Authorization = Authorizat
 
 /** The EIP-712 primary type a kind of authorization is signed as. */
 export type AuthorizationPrimaryType =
-  | "TransferWithAuthorization"
-  | "ReceiveWithAuthorization"
-  | "CancelAuthorization";
+  "TransferWithAuthorization" | "ReceiveWithAuthorization" | "CancelAuthorization";
