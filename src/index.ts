@@ -6,7 +6,11 @@
 // Typed ABI bindings (generated from the build artifacts by scripts/gen-abi.ts).
 export { fiatTokenProxyAbi } from "./abi/fiatTokenProxy.js";
 export { fiatTokenV2_2Abi } from "./abi/fiatTokenV2_2.js";
+export { iEIP3009TokenAbi } from "./abi/iEIP3009Token.js";
+export { iERC3009SignatureAbi } from "./abi/iERC3009Signature.js";
+export { iX402TestTokenAbi } from "./abi/iX402TestToken.js";
 export { multicall3Abi } from "./abi/multicall3.js";
+export { x402TestTokenAbi } from "./abi/x402TestToken.js";
 
 // Base constants and the local Base bootstrap.
 export {
