@@ -74,6 +74,15 @@ export default defineConfig({
       timeout: 600_000,
     },
   },
+  ignition: {
+    strategyConfig: {
+      create2: {
+        // CreateX salt: zero sender bytes and no cross-chain flag (byte 20 = 0x00), so the router's
+        // address depends only on its bytecode and lands at the same address on every chain.
+        salt: "0x000000000000000000000000000000000000000000783430322d726f75746572",
+      },
+    },
+  },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.
     default: simulatedBase,
