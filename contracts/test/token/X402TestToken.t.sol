@@ -30,10 +30,12 @@ contract X402TestTokenHarness is X402TestToken {
 /// @dev Concrete and fuzz tests of the test token's EIP-3009 signature paths, time window and nonces.
 contract X402TestTokenTest {
     bytes32 internal constant TRANSFER_TYPEHASH = keccak256(
-        "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+        "TransferWithAuthorization(address from,address to,uint256 value,"
+        "uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
     bytes32 internal constant RECEIVE_TYPEHASH = keccak256(
-        "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+        "ReceiveWithAuthorization(address from,address to,uint256 value,"
+        "uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
     bytes32 internal constant CANCEL_TYPEHASH = keccak256(
         "CancelAuthorization(address authorizer,bytes32 nonce)"
