@@ -3,6 +3,7 @@ import {
   type Address,
   type Hex,
   encodeAbiParameters,
+  getContract,
   keccak256,
   parseAbi,
   parseEventLogs,
@@ -13,6 +14,7 @@ import {
 import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 
 import SettlementRouterModule from "../../ignition/modules/SettlementRouter.js";
+import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
 import TestTokenModule from "../../ignition/modules/TestToken.js";
 import { BASE_CHAIN_ID, USDC_ADDRESS } from "../../src/chain/base.js";
 import { bootstrapBase, fundUsdc } from "../../src/chain/bootstrap.js";
@@ -155,6 +157,11 @@ export async function signRouted(
   };
 }
 
+/** The address of an Ignition-deployed contract (typed without the generated artifact types). */
+function addressOf(contract: unknown): Address {
+  return (contract as { address: Address }).address;
+}
+
 /** A fresh simulated Base: USDC, Multicall3 and CreateX bootstrapped, router and test token deployed through Ignition. */
 export async function deployStack() {
   const conn = await network.create();
@@ -163,11 +170,17 @@ export async function deployStack() {
   await bootstrapBase(testClient);
   const [relayerWallet] = await conn.viem.getWalletClients();
   const relayer = relayerWallet.account.address;
-  const { router } = await conn.ignition.deploy(SettlementRouterModule, { strategy: "create2" });
-  const { token: testToken } = await conn.ignition.deploy(TestTokenModule, {
+  const deployed = await conn.ignition.deploy(SettlementRouterModule, { strategy: "create2" });
+  const router = getContract({
+    address: addressOf(deployed.router),
+    abi: settlementRouterAbi,
+    client: { public: client, wallet: relayerWallet },
+  });
+  const { token: deployedToken } = await conn.ignition.deploy(TestTokenModule, {
     strategy: "create2",
     parameters: { TestToken: { name: "x402 Test Dollar", symbol: "XTD", version: "1" } },
   });
+  const testToken = { address: addressOf(deployedToken) };
   const tokens: Record<TokenName, TokenInfo> = {
     FiatTokenV2_2: {
       name: "FiatTokenV2_2",
