@@ -50,11 +50,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof BenchUsageError) {
-      process.stderr.write(`bench: ${error.message}\n\n${BENCH_USAGE}`);
+      process.stderr.write(`bench: ${error.shortMessage}\n\n${BENCH_USAGE}`);
       process.exit(2);
     }
     if (error instanceof BenchChainError) {
-      process.stderr.write(`bench: ${error.message}\n`);
+      process.stderr.write(`bench: ${error.shortMessage}\n`);
       process.exit(2);
     }
     process.stderr.write(`bench failed: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -110,9 +110,9 @@ async function openRpc(url: string): Promise<Omit<BenchChain, "info">> {
     .extend(publicActions)
     .extend(walletActions) as unknown as ChainClient;
   const addresses: readonly Address[] = await client.getAddresses();
-  if (addresses.length < 2)
+  if (addresses.length < 3)
     throw new BenchChainError(
-      `the node at ${url} has ${addresses.length} unlocked accounts; at least 2 are needed (start it with npm run chain)`,
+      `the node at ${url} has ${addresses.length} unlocked accounts; at least 3 are needed (start it with npm run chain)`,
     );
   const wallets = addresses.map((address) =>
     createWalletClient({ account: address, chain, transport }),

@@ -18,8 +18,6 @@ import type { BenchResults, BenchRun } from "./types.js";
 
 /** Amount per payment: 0.01 of a 6-decimal token. */
 export const PAYMENT_AMOUNT = 10_000n;
-/** Fee per routed payment, paid to the fee recipient out of the amount. */
-export const ROUTED_FEE = 100n;
 
 const ON_CHAIN_METHODS: Partial<
   Record<BenchMethod, (ctx: MethodContext) => Promise<MethodOutcome>>

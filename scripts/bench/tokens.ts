@@ -20,9 +20,12 @@ export interface BenchToken {
   fund(recipients: readonly Address[], amount: bigint): Promise<void>;
 }
 
-/** The test token's EIP-712 domain; its contract name is what the JSON output reports. */
-export const TEST_TOKEN_DOMAIN = { name: "x402 Test Token", version: "1" } as const;
-const TEST_TOKEN_SYMBOL = "X402T";
+/**
+ * The test token's EIP-712 domain, as in ignition/parameters/local.json; its contract name
+ * (X402TestToken) is what the JSON output reports.
+ */
+export const TEST_TOKEN_DOMAIN = { name: "x402 Test Dollar", version: "1" } as const;
+const TEST_TOKEN_SYMBOL = "XTD";
 
 const mintAbi = parseAbi(["function mint(address to, uint256 value)"]);
 
