@@ -129,8 +129,7 @@ async function openRpc(url: string): Promise<Omit<BenchChain, "info">> {
 async function setBlockTime(client: ChainClient, seconds: number): Promise<void> {
   if (seconds > 0) {
     await client.setAutomine(false);
-    await client.setIntervalMining({ interval: Math.round(seconds * 1000) });
-    // hardhat_* interval is in ms on EDR through evm_setIntervalMining; viem sends seconds*1000.
+    await client.setIntervalMining({ interval: seconds });
   } else {
     await client.setIntervalMining({ interval: 0 });
     await client.setAutomine(true);

@@ -46,13 +46,16 @@ type FacilitatorRunner = (ctx: FacilitatorBenchContext) => Promise<BenchRun[]>;
 
 /** The batching facilitator's benchmark, when its module is there. */
 export async function loadFacilitatorRunner(): Promise<FacilitatorRunner | undefined> {
+  const specifier = ["./facilitator", "js"].join(".");
   try {
-    const mod = (await import(["./facilitator", "js"].join("."))) as {
-      runFacilitatorBenchmark?: FacilitatorRunner;
-    };
+    const mod = (await import(specifier)) as { runFacilitatorBenchmark?: FacilitatorRunner };
     return mod.runFacilitatorBenchmark;
-  } catch {
-    return undefined;
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    const missing =
+      e.code === "ERR_MODULE_NOT_FOUND" && String(e.message).includes("scripts/bench/facilitator");
+    if (missing) return undefined;
+    throw error;
   }
 }
 
