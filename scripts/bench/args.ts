@@ -49,8 +49,8 @@ export interface BenchOptions {
   help: boolean;
 }
 
-/** The full run: three batch sizes, 400 payments per run, both tokens, the four on-chain methods. */
-export const FULL_DEFAULTS = { payments: 400, batchSizes: [50, 100, 200] } as const;
+/** The full run: three batch sizes, 800 payments per run, both tokens, the four on-chain methods. */
+export const FULL_DEFAULTS = { payments: 800, batchSizes: [50, 100, 200] } as const;
 /** `--quick`: CI-sized, batch 100 and 200 payments per run. */
 export const QUICK_DEFAULTS = { payments: 200, batchSizes: [100] } as const;
 /** The largest batch accepted on the command line (the router's planner splits by the gas cap). */

@@ -11,11 +11,10 @@ import {
   serializeTransaction,
 } from "viem";
 
+import { getL1DataEstimate } from "../../src/batch/getL1DataEstimate.js";
+import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
 import type { ChainClient } from "./chain.js";
 
-/** The OP-stack GasPriceOracle predeploy. */
-export const GAS_PRICE_ORACLE_ADDRESS: Address = "0x420000000000000000000000000000000000000F";
-const gasPriceOracleAbi = parseAbi(["function getL1GasUsed(bytes) view returns (uint256)"]);
 const authorizationUsedAbi = parseAbi([
   "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
 ]);
@@ -39,15 +38,16 @@ export interface ReceiptTotals {
 
 /**
  * The L1 data size the OP stack charges a transaction for, in bytes: the Fjord estimate
- * (FastLZ-compressed size through the GasPriceOracle's linear regression). OP-stack receipts carry
- * it as `l1GasUsed` (= size × 16); a node without those fields gets the GasPriceOracle's
- * `getL1GasUsed` of the unsigned transaction (the oracle adds 68 bytes for the signature).
+ * (FastLZ-compressed size through the GasPriceOracle's linear regression, 16 L1 gas per byte).
+ * OP-stack receipts carry it as `l1GasUsed` for the signed transaction; a node without those
+ * fields gets the GasPriceOracle's `getL1GasUsed` of the unsigned transaction (the oracle adds
+ * 68 bytes for the signature).
  */
 export async function l1BytesOf(client: ChainClient, receipt: TransactionReceipt): Promise<number> {
-  const fromReceipt = (receipt as unknown as { l1GasUsed?: bigint | string }).l1GasUsed;
-  if (fromReceipt !== undefined && fromReceipt !== null) return Number(BigInt(fromReceipt)) / 16;
+  const fromReceipt = getReceiptL1Data(receipt);
+  if (fromReceipt) return Number(fromReceipt.l1GasUsed) / 16;
   const tx = await client.getTransaction({ hash: receipt.transactionHash });
-  const unsigned = serializeTransaction({
+  const serializedTransaction = serializeTransaction({
     type: "eip1559",
     chainId: tx.chainId ?? (await client.getChainId()),
     nonce: tx.nonce,
@@ -59,13 +59,8 @@ export async function l1BytesOf(client: ChainClient, receipt: TransactionReceipt
     maxPriorityFeePerGas: tx.maxPriorityFeePerGas ?? 0n,
     accessList: tx.accessList ?? [],
   });
-  const l1GasUsed = await client.readContract({
-    address: GAS_PRICE_ORACLE_ADDRESS,
-    abi: gasPriceOracleAbi,
-    functionName: "getL1GasUsed",
-    args: [unsigned],
-  });
-  return Number(l1GasUsed) / 16;
+  const estimate = await getL1DataEstimate(client, { serializedTransaction });
+  return Number(estimate.l1GasUsed) / 16;
 }
 
 /** The authorizations among `expected` that `token` marked used in these receipts. */

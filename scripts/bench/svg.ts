@@ -25,6 +25,11 @@ function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** The value at the largest x (what the legend shows). */
+function lastValue(series: ChartSeries): number {
+  return [...series.points].sort((a, b) => a.x - b.x).at(-1)?.y ?? 0;
+}
+
 /** A round axis maximum and step for values up to `max`. */
 export function niceScale(max: number, ticks = 5): { max: number; step: number } {
   if (!(max > 0)) return { max: 1, step: 0.2 };
@@ -53,9 +58,9 @@ function formatTick(value: number): string {
  *   xValues: [50, 100], series: [{ name: "router", color: "#1f77b4", points: [{ x: 50, y: 47000 }] }] });
  */
 export function lineChart(options: LineChartOptions): string {
-  const width = options.width ?? 720;
+  const width = options.width ?? 760;
   const height = options.height ?? 400;
-  const margin = { top: 48, right: 200, bottom: 56, left: 78 };
+  const margin = { top: 48, right: 240, bottom: 56, left: 78 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const ys = options.series.flatMap((s) => s.points.map((p) => p.y));
@@ -97,13 +102,29 @@ export function lineChart(options: LineChartOptions): string {
     `<text transform="translate(18 ${margin.top + plotH / 2}) rotate(-90)" ${FONT} font-size="13" fill="#333" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
   );
 
+  // Value labels are drawn only where they do not overlap one already drawn.
+  const placed: { x: number; y: number }[] = [];
+  const label = (x: number, y: number, text: string, color: string, anchor = "middle") => {
+    if (placed.some((p) => Math.abs(p.x - x) < 44 && Math.abs(p.y - y) < 14)) return;
+    placed.push({ x, y });
+    out.push(
+      `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${FONT} font-size="11" fill="${color}" text-anchor="${anchor}">${text}</text>`,
+    );
+  };
+
   options.series.forEach((series, index) => {
     if (series.points.length === 0) return;
     if (series.flat) {
       const y = yAt(series.points[0]!.y).toFixed(1);
       out.push(
         `<line x1="${margin.left}" y1="${y}" x2="${margin.left + plotW}" y2="${y}" stroke="${series.color}" stroke-width="2.5" stroke-dasharray="7 5"/>`,
-        `<text x="${margin.left + plotW - 4}" y="${(Number(y) - 7).toFixed(1)}" ${FONT} font-size="11" fill="${series.color}" text-anchor="end">${formatValue(series.points[0]!.y)}</text>`,
+      );
+      label(
+        margin.left + plotW - 4,
+        Number(y) - 7,
+        formatValue(series.points[0]!.y),
+        series.color,
+        "end",
       );
     } else {
       const pts = [...series.points].sort((a, b) => a.x - b.x);
@@ -115,24 +136,24 @@ export function lineChart(options: LineChartOptions): string {
       for (const p of pts) {
         const cx = xAt(p.x).toFixed(1);
         const cy = yAt(p.y).toFixed(1);
-        out.push(
-          `<circle cx="${cx}" cy="${cy}" r="4" fill="${series.color}"/>`,
-          `<text x="${cx}" y="${(Number(cy) - 9).toFixed(1)}" ${FONT} font-size="11" fill="${series.color}" text-anchor="middle">${formatValue(p.y)}</text>`,
-        );
+        out.push(`<circle cx="${cx}" cy="${cy}" r="4" fill="${series.color}"/>`);
+        label(Number(cx), Number(cy) - 9, formatValue(p.y), series.color);
       }
     }
     const ly = margin.top + 10 + index * 22;
     const lx = margin.left + plotW + 18;
     out.push(
       `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${series.color}" stroke-width="2.5"${series.flat ? ' stroke-dasharray="7 5"' : ""}/>`,
-      `<text x="${lx + 32}" y="${ly}" ${FONT} font-size="12" fill="#222" dominant-baseline="middle">${escapeXml(series.name)}</text>`,
+      `<text x="${lx + 32}" y="${ly}" ${FONT} font-size="12" fill="#222" dominant-baseline="middle">${escapeXml(series.name)}: ${formatValue(lastValue(series))}</text>`,
     );
   });
-  if (options.series.some((s) => s.flat))
+  const notes = ["legend: value at the largest batch"];
+  if (options.series.some((s) => s.flat)) notes.push("dashed: one payment per transaction");
+  notes.forEach((note, i) =>
     out.push(
-      `<text x="${margin.left + plotW + 18}" y="${margin.top + 16 + options.series.length * 22}" ${FONT} font-size="11" fill="#666">dashed: one payment per</text>`,
-      `<text x="${margin.left + plotW + 18}" y="${margin.top + 30 + options.series.length * 22}" ${FONT} font-size="11" fill="#666">transaction (no batching)</text>`,
-    );
+      `<text x="${margin.left + plotW + 18}" y="${margin.top + 18 + (options.series.length + i) * 22}" ${FONT} font-size="11" fill="#666">${note}</text>`,
+    ),
+  );
   out.push("</svg>");
   return out.join("\n") + "\n";
 }

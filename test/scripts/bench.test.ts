@@ -4,11 +4,22 @@ import path from "node:path";
 
 import { expect } from "chai";
 
+import { type Hex, concat, keccak256, toHex } from "viem";
+
+import { openBenchChain } from "../../scripts/bench/chain.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
+import { l1BytesOf } from "../../scripts/bench/measure.js";
 import { parseBenchArgs } from "../../scripts/bench/args.js";
 import { lineChart, niceScale } from "../../scripts/bench/svg.js";
 import type { BenchResults, BenchRun } from "../../scripts/bench/types.js";
 import { runScript } from "./run.js";
+
+/** `words` pseudo-random 32-byte words. */
+function keccakChain(words: number): Hex {
+  const out: Hex[] = [];
+  for (let i = 0; i < words; i++) out.push(keccak256(toHex(`word ${i}`)));
+  return concat(out);
+}
 
 const METHODS = ["x402-exact-single", "multicall3", "router-direct", "router-routed"];
 const TOKENS = ["FiatTokenV2_2", "X402TestToken"];
@@ -86,6 +97,29 @@ describe("npm run bench", () => {
       expect(svg).to.contain("gas &#38; co");
       expect(svg.match(/<polyline /g)).to.have.length(1);
       expect(svg).to.contain("85,740").and.contain("48,100").and.contain("47,600");
+    });
+  });
+
+  describe("L1 data size", () => {
+    it("reads the receipt's estimate and falls back to the GasPriceOracle with the same result", async () => {
+      const chain = await openBenchChain();
+      try {
+        const wallet = chain.wallets[0]!;
+        // Incompressible calldata, so the estimate is well above the 100-byte minimum.
+        const data = keccakChain(12);
+        const hash = await wallet.sendTransaction({ to: wallet.account.address, data });
+        const receipt = await chain.client.waitForTransactionReceipt({ hash });
+        const fromReceipt = await l1BytesOf(chain.client, receipt);
+        const { l1GasUsed: _dropped, ...plain } = receipt as typeof receipt & {
+          l1GasUsed?: unknown;
+        };
+        const fromOracle = await l1BytesOf(chain.client, plain as typeof receipt);
+        expect(fromReceipt).to.be.greaterThan(300);
+        // The oracle estimates the unsigned transaction plus 68 bytes for the signature.
+        expect(Math.abs(fromOracle - fromReceipt)).to.be.lessThan(8);
+      } finally {
+        await chain.close();
+      }
     });
   });
 
