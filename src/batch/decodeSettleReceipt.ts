@@ -9,8 +9,8 @@ import {
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
 import { SettleReceiptMismatchError, SettleTransactionRevertedError } from "./errors.js";
-import { failureReason, type SettlementFailureReason } from "./failureReason.js";
-import { ITEM_STATUSES, type ItemStatus } from "./itemStatus.js";
+import type { RevertReason } from "../errors/reasons.js";
+import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
 
 /** The on-chain outcome of one item of a settle transaction. */
 export type SettlementResult =
@@ -22,9 +22,9 @@ export type SettlementResult =
       nonce: Hex;
       transactionHash: Hex;
       /** The router's status for the item. */
-      itemStatus: Exclude<ItemStatus, "Settled">;
+      itemStatus: FailedItemStatus;
       /** Stable snake_case reason, e.g. `invalid_exact_evm_nonce_already_used`, `insufficient_funds`. */
-      reason: SettlementFailureReason;
+      reason: RevertReason;
       /** The failing call's revert data as the router reported it (capped at 256 bytes). */
       revertData: Hex;
     };
@@ -77,10 +77,7 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
         transactionHash,
       });
     } else {
-      const itemStatus = (ITEM_STATUSES[log.args.status] ?? "TokenReverted") as Exclude<
-        ItemStatus,
-        "Settled"
-      >;
+      const itemStatus = failedStatusName(log.args.status);
       results.set(index, {
         status: "failure",
         index,

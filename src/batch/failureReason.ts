@@ -1,52 +1,43 @@
-import { decodeErrorResult, size, type Hex } from "viem";
+import type { Hex } from "viem";
 
-import type { ItemStatus } from "./itemStatus.js";
+import { decodeRevertReason } from "../errors/decodeRevertReason.js";
+import { ItemStatus, ITEM_STATUS_REASONS } from "../errors/itemStatus.js";
+import type { RevertReason } from "../errors/reasons.js";
 
-/** Why an item failed, as a stable snake_case code. */
-export type SettlementFailureReason = string;
+/** A router status name other than `Settled`. */
+export type FailedItemStatus = Exclude<keyof typeof ItemStatus, "Settled">;
 
 /**
- * The reason code of a failed item: from the router's status, and for `TokenReverted` from the
- * token's revert data.
+ * Why an item did not settle: a {@link RevertReason} (router status or the token's decoded revert),
+ * or one of the batch pipeline's own codes: `unsettleable_field_out_of_range` (the packed layout
+ * cannot carry the item), `settlement_pending` (sent, no receipt in time: it may still be mined;
+ * x402's code), `unexpected_settle_error` (the node failed; x402's code).
  */
-export function failureReason(
-  status: ItemStatus,
-  revertData: Hex | undefined,
-): SettlementFailureReason {
-  switch (status) {
-    case "AuthorizationUsed":
-      return "invalid_exact_evm_nonce_already_used";
-    case "FeeExceedsValue":
-      return "router_fee_exceeds_value";
-    case "PayoutFailed":
-      return "router_payout_failed";
-    case "InvalidSignatureLength":
-      return "router_invalid_signature_length";
-    default:
-      return revertReason(revertData);
-  }
+export type SettlementFailureReason =
+  | RevertReason
+  | "unsettleable_field_out_of_range"
+  | "settlement_pending"
+  | "unexpected_settle_error";
+
+const statusNames = Object.fromEntries(
+  Object.entries(ItemStatus).map(([name, value]) => [value, name]),
+) as Record<number, keyof typeof ItemStatus>;
+
+/** The status name of a router results byte / PaymentFailed status (unknown bytes read as TokenReverted). */
+export function failedStatusName(status: number): FailedItemStatus {
+  const name = statusNames[status];
+  return name === undefined || name === "Settled" ? "TokenReverted" : name;
 }
 
-const knownStrings: Record<string, string> = {
-  "FiatTokenV2: invalid signature": "invalid_exact_evm_payload_signature",
-  "FiatTokenV2: authorization is used or canceled": "invalid_exact_evm_nonce_already_used",
-  "FiatTokenV2: authorization is not yet valid":
-    "invalid_exact_evm_payload_authorization_valid_after",
-  "FiatTokenV2: authorization is expired": "invalid_exact_evm_payload_authorization_valid_before",
-  "ERC20: transfer amount exceeds balance": "insufficient_funds",
-  "Blacklistable: account is blacklisted": "account_blacklisted",
-  "Pausable: paused": "token_paused",
-};
-
-function revertReason(data: Hex | undefined): string {
-  if (!data || size(data) < 4) return "unknown_revert";
-  try {
-    const decoded = decodeErrorResult({
-      abi: [{ type: "error", name: "Error", inputs: [{ name: "message", type: "string" }] }],
-      data,
-    });
-    return knownStrings[decoded.args[0]] ?? "unknown_revert";
-  } catch {
-    return "unknown_revert";
+/**
+ * The reason code of a failed item: the router's status, refined for `TokenReverted` by decoding
+ * the token's revert data (src/errors `decodeRevertReason`).
+ */
+export function failureReason(status: FailedItemStatus, revertData: Hex | undefined): RevertReason {
+  if (status === "TokenReverted") {
+    return revertData !== undefined && revertData !== "0x"
+      ? decodeRevertReason(revertData).reason
+      : ITEM_STATUS_REASONS[ItemStatus.TokenReverted];
   }
+  return ITEM_STATUS_REASONS[ItemStatus[status]];
 }

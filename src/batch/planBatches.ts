@@ -101,20 +101,24 @@ export function planBatches<item extends SignedAuthorization>(
   let current: PlannedBatch<item> | undefined;
   let itemBytes = 0;
   let lastPayee: string | undefined;
+  let directPayees = new Set<string>();
   for (const index of [...direct, ...routed]) {
     const item = parameters.items[index]!;
     const bytes = itemSize(item);
     let gas = profile.perItem[item.kind];
     if (item.contractSignature) gas += profile.perContractSignature + 16n * BigInt(bytes);
-    const payee = item.kind === "routed" ? payeeOf(index) : undefined;
-
-    const startsGroup = (batch: PlannedBatch<item> | undefined) =>
-      payee !== undefined &&
-      (batch === undefined || batch.items.length === 0 || payee !== lastPayee);
+    const payee = item.kind === "routed" ? payeeOf(index) : item.to.toLowerCase();
+    // What this item adds to `batch` besides its own cost: a new payee, a new routed group.
+    const extra = (batch: PlannedBatch<item>) => {
+      if (item.kind === "direct") return directPayees.has(payee) ? 0n : profile.perDirectPayee;
+      let more = batch.routedGroups === 0 ? profile.routedFixed : 0n;
+      if (batch.routedGroups === 0 || payee !== lastPayee) more += profile.perRoutedGroup;
+      return more;
+    };
     const fits =
       current !== undefined &&
       current.items.length < maxItems &&
-      current.estimatedGas + gas + (startsGroup(current) ? profile.perRoutedGroup : 0n) <= budget &&
+      current.estimatedGas + gas + extra(current) <= budget &&
       SETTLE_CALLDATA_OVERHEAD + paddedTo32(itemBytes + bytes) <= maxCalldataBytes;
     if (!fits) {
       current = {
@@ -127,18 +131,20 @@ export function planBatches<item extends SignedAuthorization>(
       batches.push(current);
       itemBytes = 0;
       lastPayee = undefined;
+      directPayees = new Set();
     }
     const batch = current!;
-    if (startsGroup(batch)) {
-      batch.routedGroups += 1;
-      batch.estimatedGas += profile.perRoutedGroup;
+    batch.estimatedGas += gas + extra(batch);
+    if (item.kind === "direct") {
+      directPayees.add(payee);
+    } else {
+      if (batch.routedGroups === 0 || payee !== lastPayee) batch.routedGroups += 1;
+      lastPayee = payee;
     }
     batch.items.push(item);
     batch.indices.push(index);
-    batch.estimatedGas += gas;
     itemBytes += bytes;
     batch.calldataBytes = SETTLE_CALLDATA_OVERHEAD + paddedTo32(itemBytes);
-    lastPayee = payee ?? lastPayee;
   }
   return { batches, duplicates };
 }

@@ -6,10 +6,9 @@ import { decodeSettleReceipt } from "./decodeSettleReceipt.js";
 import { dropFailures } from "./dropFailures.js";
 import { encodeItems, InvalidSettlementItemError } from "./encodeItems.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError, SettleTimeoutError } from "./errors.js";
-import type { SettlementFailureReason } from "./failureReason.js";
+import type { FailedItemStatus, SettlementFailureReason } from "./failureReason.js";
 import type { SettleGasProfile } from "./gasProfiles.js";
 import { getReceiptL1Data } from "./getReceiptL1Data.js";
-import type { ItemStatus } from "./itemStatus.js";
 import { planBatches, type PlannedBatch } from "./planBatches.js";
 import { simulateBatch } from "./simulateBatch.js";
 import { submitBatch, type SubmitBatchParameters, type SubmitClient } from "./submitBatch.js";
@@ -27,7 +26,7 @@ export type AuthorizationSettlement =
       nonce: Hex;
       stage: SettlementStage;
       reason: SettlementFailureReason;
-      itemStatus?: Exclude<ItemStatus, "Settled">;
+      itemStatus?: FailedItemStatus;
       revertData?: Hex;
       /** Set when the item was part of a sent transaction. */
       transactionHash?: Hex;

@@ -19,8 +19,9 @@ import { computeRoutedNonce } from "../authorization/computeRoutedNonce.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { encodeItems, type SettlementItem } from "./encodeItems.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError } from "./errors.js";
-import { failureReason, type SettlementFailureReason } from "./failureReason.js";
-import { ITEM_STATUSES, type ItemStatus } from "./itemStatus.js";
+import { findRevertData } from "../errors/findRevertData.js";
+import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
+import type { RevertReason } from "../errors/reasons.js";
 
 export type SimulateBatchParameters = {
   router: Address;
@@ -49,8 +50,8 @@ export type PredictedOutcome =
       index: number;
       from: Address;
       nonce: Hex;
-      itemStatus: Exclude<ItemStatus, "Settled">;
-      reason: SettlementFailureReason;
+      itemStatus: FailedItemStatus;
+      reason: RevertReason;
       /** The token's revert data, when `explainFailures` replayed the call. */
       revertData?: Hex;
     };
@@ -102,7 +103,7 @@ export async function simulateBatch(
     ({ data } = await call(client, request));
   } catch (error) {
     // The router refuses to start an item it cannot give its full gas stipend: the batch is too big.
-    const revert = revertDataOf(error)?.toLowerCase();
+    const revert = findRevertData(error)?.toLowerCase();
     if (revert?.startsWith(INSUFFICIENT_GAS_SELECTOR) && size(revert as Hex) === 36) {
       const index = Number(BigInt(`0x${revert.slice(10)}`));
       throw new BatchGasExceedsCapError(request.gas, request.gas, items.length, index);
@@ -133,8 +134,8 @@ export async function simulateBatch(
         item.kind === "routed"
           ? computeRoutedNonce({ payee: item.payee, fee: item.fee, feeRecipient, salt: item.salt })
           : item.nonce;
-      const itemStatus = ITEM_STATUSES[results[index]!] ?? "TokenReverted";
-      if (itemStatus === "Settled") return { status: "success", index, from, nonce };
+      if (results[index] === 0) return { status: "success", index, from, nonce };
+      const itemStatus = failedStatusName(results[index]!);
       let revertData: Hex | undefined;
       if (itemStatus === "TokenReverted" && explained < limit) {
         explained += 1;
@@ -190,7 +191,7 @@ async function replayTokenCall(
     await call(client, { account: router, to: args.token, data, ...args.block });
     return undefined;
   } catch (error) {
-    return revertDataOf(error);
+    return findRevertData(error);
   }
 }
 
@@ -201,18 +202,4 @@ function expandCompact(signature: Hex): Hex {
   const v = 27n + (word >> 255n);
   const s = word & ((1n << 255n) - 1n);
   return `${signature.slice(0, 66)}${s.toString(16).padStart(64, "0")}${v.toString(16)}` as Hex;
-}
-
-/** The revert data carried somewhere in a viem call error's cause chain. */
-function revertDataOf(error: unknown): Hex | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 10; depth++) {
-    const data = (current as { data?: unknown }).data;
-    if (typeof data === "string" && data.startsWith("0x")) return data as Hex;
-    if (data && typeof data === "object" && typeof (data as { data?: unknown }).data === "string") {
-      return (data as { data: Hex }).data;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }

@@ -331,7 +331,11 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
       items,
       onProgress: (update) => progress.push(update),
     });
-    if (failed) console.log(results.find((r) => r.status === "failure"), progress.slice(0, 6));
+    if (failed)
+      console.log(
+        results.find((r) => r.status === "failure"),
+        progress.slice(0, 6),
+      );
     expect({ settled, failed }).to.deep.equal({ settled: 1_000, failed: 0 });
     expect(
       results.every((result, index) => result.status === "success" && result.index === index),
