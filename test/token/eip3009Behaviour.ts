@@ -219,14 +219,14 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, receiveSig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
           const transferSig = await signAuthorization(payer, env.domain, a);
           await expectRejected(
             env,
             a,
             () => receive(env, a, transferSig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
@@ -275,19 +275,19 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect(await read.balance(env, payer.address)).to.equal(FUNDS);
         });
 
-        it("a cancellation signed by someone else: invalid_exact_evm_payload_signature", async function () {
+        it("a cancellation signed by someone else: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
           const sig = await signCancel(intruder, env.domain, payer.address, a.nonce);
           await expectRevertReason(
             cancel(env, payer.address, a.nonce, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
           expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
         });
 
-        it("wrong signer: invalid_exact_evm_payload_signature", async function () {
+        it("wrong signer: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
@@ -296,11 +296,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a signature for another chain id: invalid_exact_evm_payload_signature", async function () {
+        it("a signature for another chain id: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, { ...env.domain, chainId: 84532 }, a);
@@ -308,11 +308,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a signature for another token address: invalid_exact_evm_payload_signature", async function () {
+        it("a signature for another token address: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const elsewhere = privateKeyToAccount(generatePrivateKey()).address;
@@ -325,11 +325,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a field changed after signing (value): invalid_exact_evm_payload_signature", async function () {
+        it("a field changed after signing (value): invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -338,7 +338,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             raised,
             () => transfer(env, raised, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
@@ -356,7 +356,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect((await transfer(env, a, sig, overload)).status).to.equal("success");
         });
 
-        it("v outside {27, 28}: invalid_exact_evm_payload_signature", async function () {
+        it("v outside {27, 28}: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -364,15 +364,20 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, join(sig.v + 2, sig.r, sig.s), overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("insufficient balance: insufficient_funds", async function () {
+        it("insufficient balance: invalid_exact_evm_insufficient_balance", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env, { value: FUNDS + 1n });
           const sig = await signAuthorization(payer, env.domain, a);
-          await expectRejected(env, a, () => transfer(env, a, sig, overload), "insufficient_funds");
+          await expectRejected(
+            env,
+            a,
+            () => transfer(env, a, sig, overload),
+            "invalid_exact_evm_insufficient_balance",
+          );
         });
       });
     }
@@ -467,7 +472,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         expect(await read.used(env, mock.address, c)).to.equal(true);
       });
 
-      it("rejects a signature by someone other than the owner: invalid_exact_evm_payload_signature", async function () {
+      it("rejects a signature by someone other than the owner: invalid_exact_evm_signature", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -479,11 +484,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_payload_signature",
+          "invalid_exact_evm_signature",
         );
       });
 
-      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_payload_signature", async function () {
+      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_signature", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -499,12 +504,12 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_payload_signature",
+          "invalid_exact_evm_signature",
         );
       });
     });
 
-    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_payload_signature", async function () {
+    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_signature", async function () {
       const env = await load();
       const { payer, authorization: a } = await funded(env);
       const sig = await signAuthorization(payer, env.domain, a);
@@ -513,7 +518,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         env,
         a,
         () => transfer(env, a, short, "bytes"),
-        "invalid_exact_evm_payload_signature",
+        "invalid_exact_evm_signature",
       );
     });
 
