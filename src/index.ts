@@ -211,6 +211,7 @@ export {
   isRevertReason,
   REVERT_REASON_DESCRIPTIONS,
   REVERT_REASONS,
+  X402_V1_REASONS,
   type RevertReason,
 } from "./errors/reasons.js";
 export { walkCauses } from "./errors/walkCauses.js";

@@ -67,7 +67,7 @@ export type VerifyAuthorizationReturnType =
  *   authorization: signed,
  *   expected: { payTo: merchant, value: 10_000n, chainId: 8453 },
  * });
- * if (!result.valid) console.log(result.reason); // e.g. "invalid_exact_evm_payload_signature"
+ * if (!result.valid) console.log(result.reason); // e.g. "invalid_exact_evm_signature"
  */
 export async function verifyAuthorization(
   parameters: VerifyAuthorizationParameters,
@@ -102,7 +102,7 @@ export async function verifyAuthorization(
 
   if (authorization.contractSignature) {
     return invalid(
-      "invalid_exact_evm_payload_signature",
+      "invalid_exact_evm_signature",
       "a contract-wallet (ERC-1271) signature cannot be verified offline",
     );
   }
@@ -114,10 +114,7 @@ export async function verifyAuthorization(
     );
   }
   if (BigInt(signature.s) > SECP256K1_HALF_N) {
-    return invalid(
-      "invalid_exact_evm_payload_signature",
-      "high-s signature (malleable form) is rejected",
-    );
+    return invalid("invalid_exact_evm_signature", "high-s signature (malleable form) is rejected");
   }
   let signer: Address;
   try {
@@ -128,13 +125,13 @@ export async function verifyAuthorization(
         : await recoverTypedDataAddress({ ...typedData, signature });
   } catch (error) {
     return invalid(
-      "invalid_exact_evm_payload_signature",
+      "invalid_exact_evm_signature",
       `signature recovery failed: ${(error as Error).message.split("\n")[0]}`,
     );
   }
   if (!isAddressEqual(signer, authorization.from)) {
     return invalid(
-      "invalid_exact_evm_payload_signature",
+      "invalid_exact_evm_signature",
       `signed by ${signer}, not by the authorization's from ${authorization.from}`,
     );
   }

@@ -23,7 +23,7 @@ export type SettlementResult =
       transactionHash: Hex;
       /** The router's status for the item. */
       itemStatus: FailedItemStatus;
-      /** Stable snake_case reason, e.g. `invalid_exact_evm_nonce_already_used`, `insufficient_funds`. */
+      /** Stable snake_case reason, e.g. `invalid_exact_evm_nonce_already_used`, `invalid_exact_evm_insufficient_balance`. */
       reason: RevertReason;
       /** The failing call's revert data as the router reported it (capped at 256 bytes). */
       revertData: Hex;

@@ -140,9 +140,7 @@ export async function settleAuthorizations(
         ...itemOf(index),
         stage: "plan",
         reason:
-          field === "signature"
-            ? "invalid_exact_evm_payload_signature"
-            : "unsettleable_field_out_of_range",
+          field === "signature" ? "invalid_exact_evm_signature" : "unsettleable_field_out_of_range",
       });
     }
   });

@@ -179,16 +179,16 @@ describe("toolkit: authorizations", () => {
 
       expect(await verify({ value: 6n })).to.include({
         valid: false,
-        reason: "invalid_exact_evm_payload_signature",
+        reason: "invalid_exact_evm_signature",
       });
       expect(await verify({ to: relayer })).to.include({
-        reason: "invalid_exact_evm_payload_signature",
+        reason: "invalid_exact_evm_signature",
       });
       const otherChain = { ...domain, chainId: 84532 };
       expect(
         await verifyAuthorization({ domain: otherChain, authorization: signed, now: NOW }),
       ).to.include({
-        reason: "invalid_exact_evm_payload_signature",
+        reason: "invalid_exact_evm_signature",
       });
       expect(await verify({}, { expected: { chainId: 84532 } })).to.include({
         reason: "invalid_exact_evm_network_mismatch",
@@ -228,7 +228,7 @@ describe("toolkit: authorizations", () => {
         message: authorization,
       });
       const result = await verify({ signature: forged });
-      expect(result).to.include({ valid: false, reason: "invalid_exact_evm_payload_signature" });
+      expect(result).to.include({ valid: false, reason: "invalid_exact_evm_signature" });
     });
 
     it("rejects the high-s twin of a valid signature although it recovers the same signer", async () => {
@@ -269,7 +269,7 @@ describe("toolkit: authorizations", () => {
           authorization: { ...signed, signature: twin },
           now: NOW,
         }),
-      ).to.include({ valid: false, reason: "invalid_exact_evm_payload_signature" });
+      ).to.include({ valid: false, reason: "invalid_exact_evm_signature" });
     });
 
     it("accepts the EIP-2098 compact form of the same signature", async () => {
@@ -367,7 +367,7 @@ describe("toolkit: authorizations", () => {
         authorization: { ...authorization, kind: "direct" },
       });
       expect(await verify({ signature: asDirect.signature })).to.include({
-        reason: "invalid_exact_evm_payload_signature",
+        reason: "invalid_exact_evm_signature",
       });
 
       // fee > value: signed consistently, still unsettleable.

@@ -71,7 +71,7 @@ describe("toolkit: built package", () => {
     });
     const output = JSON.parse(result.stdout.trim());
     expect(output.ok.valid).to.equal(true);
-    expect(output.bad).to.equal("invalid_exact_evm_payload_signature");
+    expect(output.bad).to.equal("invalid_exact_evm_signature");
     expect(output.abi).to.equal(true);
   });
 });

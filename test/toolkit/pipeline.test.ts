@@ -190,7 +190,7 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
       3: "settled",
       4: "settled",
       5: "invalid_exact_evm_payload_authorization_valid_before",
-      6: "insufficient_funds",
+      6: "invalid_exact_evm_insufficient_balance",
       7: "invalid_exact_evm_nonce_already_used",
       8: "router_fee_exceeds_value",
     });

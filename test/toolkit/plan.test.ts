@@ -226,7 +226,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       ).to.deep.equal([
         [0, "success", address(1)],
         [1, "failure", "invalid_exact_evm_nonce_already_used"],
-        [2, "failure", "insufficient_funds"],
+        [2, "failure", "invalid_exact_evm_insufficient_balance"],
         [3, "failure", "router_fee_exceeds_value"],
       ]);
       expect(results[2]).to.include({
