@@ -1,27 +1,21 @@
 import { parseAbi } from "viem";
 
-/**
- * The custom errors the decoder knows, by the contracts that raise them. Selectors are what matter:
- * `decodeErrorResult` matches revert data to these fragments by selector, then names the error.
- */
-export const revertErrorsAbi = parseAbi([
-  // OpenZeppelin draft ERC3009 (the test token inherits it)
-  "error ERC3009InvalidSignature()",
-  "error ERC3009UsedAuthorization(address authorizer, bytes32 nonce)",
-  "error ERC3009InvalidAuthorizationTime(uint256 validAfter, uint256 validBefore)",
-  // The project's IEIP3009Token
-  "error ERC3009AuthorizationNotYetValid(uint256 validAfter, uint256 timestamp)",
-  "error ERC3009AuthorizationExpired(uint256 validBefore, uint256 timestamp)",
-  "error ERC3009CallerNotPayee(address caller, address payee)",
-  // OpenZeppelin ECDSA
-  "error ECDSAInvalidSignature()",
-  "error ECDSAInvalidSignatureLength(uint256 length)",
-  "error ECDSAInvalidSignatureS(bytes32 s)",
-  // OpenZeppelin ERC20 (IERC20Errors)
-  "error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed)",
-  "error ERC20InvalidReceiver(address receiver)",
-  // OpenZeppelin Pausable
+import { iSettlementRouterAbi } from "../abi/iSettlementRouter.js";
+import { x402TestTokenAbi } from "../abi/x402TestToken.js";
+
+/** Errors of EIP-3009 tokens that are neither USDC nor the project's test token. */
+const otherTokenErrorsAbi = parseAbi([
+  // OpenZeppelin Pausable (tokens built on OpenZeppelin with pausing)
   "error EnforcedPause()",
-  // SettlementRouter
-  "error SettlementRouterMalformedItems(uint256 offset)",
 ]);
+
+/**
+ * The custom errors the decoder knows: the test token's generated ABI (its own, OpenZeppelin's ERC3009,
+ * ECDSA, ERC20, permit and access-control errors), the SettlementRouter's interface, and a few more
+ * token errors. `decodeErrorResult` matches revert data to these by selector.
+ */
+export const revertErrorsAbi = [
+  ...x402TestTokenAbi,
+  ...iSettlementRouterAbi,
+  ...otherTokenErrorsAbi,
+] as const;

@@ -4,24 +4,48 @@ import { revertErrorsAbi } from "./abi.js";
 import { REVERT_STRING_REASONS } from "./errorStrings.js";
 import { findRevertData } from "./findRevertData.js";
 import type { RevertReason } from "./reasons.js";
+import { walkCauses } from "./walkCauses.js";
 
 type KnownErrorName = Extract<(typeof revertErrorsAbi)[number], { type: "error" }>["name"];
 
-/** The reason each known custom error stands for. */
+/**
+ * The reason each known custom error stands for. Typed over every error of {@link revertErrorsAbi}, so
+ * an error added to the token's or the router's ABI does not compile until it is given a reason.
+ */
 const CUSTOM_ERROR_REASONS: Readonly<Record<KnownErrorName, RevertReason>> = {
-  ERC3009InvalidSignature: "invalid_exact_evm_payload_signature",
+  // EIP-3009 (OpenZeppelin draft ERC3009 and the project's IEIP3009Token)
+  ERC3009InvalidSignature: "invalid_exact_evm_signature",
   ERC3009UsedAuthorization: "invalid_exact_evm_nonce_already_used",
   ERC3009InvalidAuthorizationTime: "authorization_outside_validity_window",
   ERC3009AuthorizationNotYetValid: "invalid_exact_evm_payload_authorization_valid_after",
   ERC3009AuthorizationExpired: "invalid_exact_evm_payload_authorization_valid_before",
   ERC3009CallerNotPayee: "caller_not_payee",
-  ECDSAInvalidSignature: "invalid_exact_evm_payload_signature",
-  ECDSAInvalidSignatureLength: "invalid_exact_evm_payload_signature",
+  // OpenZeppelin ECDSA
+  ECDSAInvalidSignature: "invalid_exact_evm_signature",
+  ECDSAInvalidSignatureLength: "invalid_exact_evm_signature",
   ECDSAInvalidSignatureS: "signature_high_s",
-  ERC20InsufficientBalance: "insufficient_funds",
+  // OpenZeppelin ERC20 / Pausable
+  ERC20InsufficientBalance: "invalid_exact_evm_insufficient_balance",
   ERC20InvalidReceiver: "invalid_recipient",
   EnforcedPause: "token_paused",
+  // SettlementRouter
   SettlementRouterMalformedItems: "router_malformed_items",
+  SettlementRouterTokenHasNoCode: "router_token_has_no_code",
+  SettlementRouterInsufficientGas: "router_insufficient_gas",
+  SettlementRouterFeePayoutFailed: "router_fee_payout_failed",
+  SettlementRouterUnauthorizedCaller: "router_unauthorized_caller",
+  // Known errors that no EIP-3009 payment raises: decoded (errorName says which), no payment reason.
+  AccessControlBadConfirmation: "unknown_revert",
+  AccessControlUnauthorizedAccount: "unknown_revert",
+  ERC20InsufficientAllowance: "unknown_revert",
+  ERC20InvalidApprover: "unknown_revert",
+  ERC20InvalidSender: "unknown_revert",
+  ERC20InvalidSpender: "unknown_revert",
+  ERC2612ExpiredSignature: "unknown_revert",
+  ERC2612InvalidSigner: "unknown_revert",
+  InvalidAccountNonce: "unknown_revert",
+  InvalidShortString: "unknown_revert",
+  StringTooLong: "unknown_revert",
 };
 
 /** Selector of `Error(string)`. */
@@ -29,11 +53,24 @@ const ERROR_STRING_SELECTOR = "0x08c379a0";
 /** Selector of `Panic(uint256)`. */
 const PANIC_SELECTOR = "0x4e487b71";
 
+/**
+ * Hardhat's EDR node reports a failed transaction with structured error data,
+ * `{ reason: { OutOfGas: ... }, data: "0x", transactionHash }`: the halt reason is a key, not a message.
+ */
+function isEdrOutOfGas(node: unknown): boolean {
+  if (typeof node !== "object" || node === null) return false;
+  const data = (node as { data?: unknown }).data;
+  if (typeof data !== "object" || data === null) return false;
+  const reason = (data as { reason?: unknown }).reason;
+  return typeof reason === "object" && reason !== null && Object.hasOwn(reason, "OutOfGas");
+}
+
 /** Parameters of {@link decodeRevertReason} besides the revert itself. */
 export interface DecodeRevertReasonOptions {
   /**
    * Gas the reverted call or transaction used, and the limit it had. With both given, a revert without
-   * data that used all its gas is reported as `out_of_gas` instead of `unknown_revert`.
+   * data that used all its gas is reported as `out_of_gas` instead of `unknown_revert`. (An error from
+   * Hardhat's node needs neither: it says out-of-gas in its structured error data.)
    */
   gasUsed?: bigint;
   gasLimit?: bigint;
@@ -54,8 +91,8 @@ export interface DecodeRevertReasonReturnType {
  * Names why a call reverted, as a {@link RevertReason}. Takes raw revert data or an error (a viem error
  * is searched along its `cause` chain). Decodes by selector: `Error(string)` messages are looked up
  * exactly in a table of USDC's strings, `Panic(uint256)` becomes `panic`, custom errors are decoded
- * against the known ABIs (OpenZeppelin ERC3009/ECDSA/ERC20, the project's token and router) and
- * mapped by name. Anything else is `unknown_revert`; it never throws.
+ * against the known ABIs (the test token's, which includes OpenZeppelin's ERC3009, ECDSA and ERC20
+ * errors, and the SettlementRouter's) and mapped by name. Anything else is `unknown_revert`; it never throws.
  *
  * @example
  * try {
@@ -72,7 +109,9 @@ export function decodeRevertReason(
   const data = typeof revert === "string" && isHex(revert) ? revert : findRevertData(revert);
   if (data === undefined || size(data) < 4) {
     const { gasUsed, gasLimit } = options;
-    const exhausted = gasUsed !== undefined && gasLimit !== undefined && gasUsed >= gasLimit;
+    const exhausted =
+      (gasUsed !== undefined && gasLimit !== undefined && gasUsed >= gasLimit) ||
+      walkCauses(revert, isEdrOutOfGas) !== undefined;
     return {
       reason: exhausted ? "out_of_gas" : "unknown_revert",
       errorName: undefined,

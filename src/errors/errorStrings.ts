@@ -6,7 +6,7 @@ import type { RevertReason } from "./reasons.js";
  */
 export const REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
   // v2/EIP3009.sol
-  "FiatTokenV2: invalid signature": "invalid_exact_evm_payload_signature",
+  "FiatTokenV2: invalid signature": "invalid_exact_evm_signature",
   "FiatTokenV2: authorization is used or canceled": "invalid_exact_evm_nonce_already_used",
   "FiatTokenV2: authorization is not yet valid":
     "invalid_exact_evm_payload_authorization_valid_after",
@@ -14,11 +14,11 @@ export const REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
   "FiatTokenV2: caller must be the payee": "caller_not_payee",
   // util/ECRecover.sol
   "ECRecover: invalid signature 's' value": "signature_high_s",
-  "ECRecover: invalid signature 'v' value": "invalid_exact_evm_payload_signature",
-  "ECRecover: invalid signature length": "invalid_exact_evm_payload_signature",
-  "ECRecover: invalid signature": "invalid_exact_evm_payload_signature",
+  "ECRecover: invalid signature 'v' value": "invalid_exact_evm_signature",
+  "ECRecover: invalid signature length": "invalid_exact_evm_signature",
+  "ECRecover: invalid signature": "invalid_exact_evm_signature",
   // v1/FiatTokenV1.sol
-  "ERC20: transfer amount exceeds balance": "insufficient_funds",
+  "ERC20: transfer amount exceeds balance": "invalid_exact_evm_insufficient_balance",
   "ERC20: transfer to the zero address": "invalid_recipient",
   // v1/Blacklistable.sol, v2/FiatTokenV2_2.sol
   "Blacklistable: account is blacklisted": "account_blacklisted",

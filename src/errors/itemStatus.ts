@@ -50,7 +50,7 @@ export class UnknownItemStatusError extends BaseError {
  *
  * @example
  * itemStatusReason(ItemStatus.FeeExceedsValue); // "router_fee_exceeds_value"
- * itemStatusReason(ItemStatus.TokenReverted, failedEvent.args.reason); // e.g. "insufficient_funds"
+ * itemStatusReason(ItemStatus.TokenReverted, failedEvent.args.reason); // e.g. "invalid_exact_evm_insufficient_balance"
  */
 export function itemStatusReason(status: number, revertData?: Hex): RevertReason | undefined {
   if (status === ItemStatus.Settled) return undefined;

@@ -9,6 +9,7 @@ import {
   zeroAddress,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { Wallet } from "ethers";
 
 import type { RevertReason } from "../../src/errors/reasons.js";
 import {
@@ -18,8 +19,10 @@ import {
   expectRevertReason,
   highS,
   join,
+  eip3009Types,
   signAuthorization,
   signCancel,
+  split,
 } from "./eip3009.js";
 import type { Eip3009Env, TokenSetup } from "./tokens.js";
 
@@ -219,14 +222,14 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, receiveSig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
           const transferSig = await signAuthorization(payer, env.domain, a);
           await expectRejected(
             env,
             a,
             () => receive(env, a, transferSig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
@@ -275,19 +278,19 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect(await read.balance(env, payer.address)).to.equal(FUNDS);
         });
 
-        it("a cancellation signed by someone else: invalid_exact_evm_payload_signature", async function () {
+        it("a cancellation signed by someone else: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
           const sig = await signCancel(intruder, env.domain, payer.address, a.nonce);
           await expectRevertReason(
             cancel(env, payer.address, a.nonce, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
           expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
         });
 
-        it("wrong signer: invalid_exact_evm_payload_signature", async function () {
+        it("wrong signer: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
@@ -296,11 +299,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a signature for another chain id: invalid_exact_evm_payload_signature", async function () {
+        it("a signature for another chain id: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, { ...env.domain, chainId: 84532 }, a);
@@ -308,11 +311,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a signature for another token address: invalid_exact_evm_payload_signature", async function () {
+        it("a signature for another token address: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const elsewhere = privateKeyToAccount(generatePrivateKey()).address;
@@ -325,11 +328,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("a field changed after signing (value): invalid_exact_evm_payload_signature", async function () {
+        it("a field changed after signing (value): invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -338,7 +341,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             raised,
             () => transfer(env, raised, sig, overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
@@ -356,7 +359,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect((await transfer(env, a, sig, overload)).status).to.equal("success");
         });
 
-        it("v outside {27, 28}: invalid_exact_evm_payload_signature", async function () {
+        it("v outside {27, 28}: invalid_exact_evm_signature", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -364,15 +367,20 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, join(sig.v + 2, sig.r, sig.s), overload),
-            "invalid_exact_evm_payload_signature",
+            "invalid_exact_evm_signature",
           );
         });
 
-        it("insufficient balance: insufficient_funds", async function () {
+        it("insufficient balance: invalid_exact_evm_insufficient_balance", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env, { value: FUNDS + 1n });
           const sig = await signAuthorization(payer, env.domain, a);
-          await expectRejected(env, a, () => transfer(env, a, sig, overload), "insufficient_funds");
+          await expectRejected(
+            env,
+            a,
+            () => transfer(env, a, sig, overload),
+            "invalid_exact_evm_insufficient_balance",
+          );
         });
       });
     }
@@ -467,7 +475,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         expect(await read.used(env, mock.address, c)).to.equal(true);
       });
 
-      it("rejects a signature by someone other than the owner: invalid_exact_evm_payload_signature", async function () {
+      it("rejects a signature by someone other than the owner: invalid_exact_evm_signature", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -479,11 +487,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_payload_signature",
+          "invalid_exact_evm_signature",
         );
       });
 
-      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_payload_signature", async function () {
+      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_signature", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -499,12 +507,38 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_payload_signature",
+          "invalid_exact_evm_signature",
         );
       });
     });
 
-    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_payload_signature", async function () {
+    it("accepts a signature made with a second library (ethers), byte-identical to viem's", async function () {
+      const env = await load();
+      const key = generatePrivateKey();
+      const payer = privateKeyToAccount(key);
+      await env.fund([payer.address], FUNDS);
+      const now = BigInt(await env.conn.networkHelpers.time.latest());
+      const a: Authorization = {
+        from: payer.address,
+        to: env.payee.account.address,
+        value: VALUE,
+        validAfter: 0n,
+        validBefore: now + 3_600n,
+        nonce: freshNonce(),
+      };
+      const ethersSignature = (await new Wallet(key).signTypedData(
+        env.domain,
+        { TransferWithAuthorization: [...eip3009Types.TransferWithAuthorization] },
+        a,
+      )) as Hex;
+      const viemSignature = await signAuthorization(payer, env.domain, a);
+      expect(ethersSignature).to.equal(viemSignature.bytes);
+      const receipt = await transfer(env, a, split(ethersSignature), "bytes");
+      expect(receipt.status).to.equal("success");
+      expect(await read.balance(env, a.to)).to.equal(VALUE);
+    });
+
+    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_signature", async function () {
       const env = await load();
       const { payer, authorization: a } = await funded(env);
       const sig = await signAuthorization(payer, env.domain, a);
@@ -513,7 +547,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         env,
         a,
         () => transfer(env, a, short, "bytes"),
-        "invalid_exact_evm_payload_signature",
+        "invalid_exact_evm_signature",
       );
     });
 
