@@ -1,0 +1,274 @@
+import {
+  getAddress,
+  type Address,
+  type Hex,
+  type MulticallReturnType,
+  type PublicClient,
+} from "viem";
+
+import { MULTICALL3_ADDRESS } from "../chain/base.js";
+import { eip3009Abi, erc1271Abi, ERC1271_MAGIC_VALUE } from "./abi.js";
+import type { X402Network } from "./networks.js";
+import { reasons, type Reason } from "./reasons.js";
+import type { PaymentRequest } from "./schemas.js";
+import {
+  classifySignature,
+  isValidEcdsaSignature,
+  transferAuthorizationDigest,
+} from "./signature.js";
+
+/** The x402 `VerifyResponse`. */
+export interface VerifyResponse {
+  isValid: boolean;
+  invalidReason?: string;
+  invalidMessage?: string;
+  payer?: Address;
+}
+
+/** What the verifier needs: a chain to read and the network it serves. */
+export interface VerifyContext {
+  client: PublicClient;
+  network: X402Network;
+  /** Wall clock in seconds; the official facilitator checks time windows against it. */
+  now?: () => number;
+  /** ERC-6492 factories allowed to deploy counterfactual wallets (none by default, like the official). */
+  allowedFactories?: readonly Address[];
+}
+
+/** The verdict and what settlement needs to know about the payer. */
+export interface VerifyOutcome {
+  response: VerifyResponse;
+  /** The payer has code: the token checks the signature through ERC-1271. */
+  payerHasCode: boolean;
+  /** The signature to put on chain (ERC-6492 unwrapped). */
+  signature: Hex;
+}
+
+/** Largest `validAfter`/`validBefore` the router's packed items carry (uint48). */
+const MAX_UINT48 = (1n << 48n) - 1n;
+/** Largest `value` the router's packed items carry (uint128). */
+const MAX_UINT128 = (1n << 128n) - 1n;
+
+const positiveAssetCache = new Map<string, true>();
+
+function invalid(reason: Reason, payer: Address, message?: string): VerifyResponse {
+  return message
+    ? { isValid: false, invalidReason: reason, invalidMessage: message.slice(0, 300), payer }
+    : { isValid: false, invalidReason: reason, payer };
+}
+
+/**
+ * Verifies an x402 `exact` EVM payment (EIP-3009 `transferWithAuthorization`, x402 v1 or v2)
+ * with every check the official `@x402/evm` facilitator makes, in its order: scheme, EIP-712
+ * domain, network, signature (ECDSA for EOAs, ERC-1271 for contract wallets, ERC-6492 only for
+ * allowed factories), recipient, `validBefore ≥ now + 6 s`, `validAfter ≤ now`, exact value,
+ * asset code, then an on-chain simulation of the transfer, diagnosed on failure (EIP-3009
+ * support, nonce used, token name/version, balance). All chain reads of one verification go out
+ * as one batch: the payer's and the asset's code plus one Multicall3 call holding the balance,
+ * the nonce state, name, version, the ERC-1271 check and the transfer simulation.
+ *
+ * @example
+ * const { response } = await verifyPayment({ client, network }, request);
+ * if (!response.isValid) console.log(response.invalidReason);
+ */
+export async function verifyPayment(
+  context: VerifyContext,
+  request: PaymentRequest,
+): Promise<VerifyOutcome> {
+  const { requirements, authorization } = request;
+  const payer = authorization.from;
+  const fail = (reason: Reason, message?: string): VerifyOutcome => ({
+    response: invalid(reason, payer, message),
+    payerHasCode: false,
+    signature: request.signature,
+  });
+  const servedNetwork = request.x402Version === 1 ? context.network.v1 : context.network.v2;
+
+  // What the official x402Facilitator does before reaching the scheme: find a registered kind.
+  if (requirements.scheme !== "exact") return fail(reasons.unsupportedScheme);
+  if (requirements.network !== servedNetwork) {
+    return fail(reasons.invalidNetwork, `this facilitator serves ${servedNetwork}`);
+  }
+  // The exact EVM scheme's checks, in the official order.
+  if (request.payloadScheme !== "exact") return fail(reasons.invalidScheme);
+  const { name, version } = requirements.extra;
+  if (!name || !version) return fail(reasons.missingEip712Domain);
+  if (request.payloadNetwork !== requirements.network) return fail(reasons.networkMismatch);
+
+  const asset = requirements.asset;
+  const digest = transferAuthorizationDigest(
+    { name, version, chainId: context.network.chainId, verifyingContract: asset },
+    authorization,
+  );
+  const state = await readChainState(context.client, request, digest);
+  const classification = classifySignature(request.signature, state.payerHasCode);
+  const outcome = (response: VerifyResponse): VerifyOutcome => ({
+    response,
+    payerHasCode: state.payerHasCode,
+    signature: classification.innerSignature,
+  });
+
+  if (classification.counterfactual) {
+    const allowed = (context.allowedFactories ?? []).some(
+      (factory) => factory.toLowerCase() === classification.factory?.toLowerCase(),
+    );
+    // Deploying wallets is not supported by batch settlement: counterfactual signatures are refused.
+    return outcome(
+      invalid(
+        reasons.factoryNotAllowed,
+        payer,
+        allowed ? "counterfactual wallets cannot be settled in a batch" : undefined,
+      ),
+    );
+  }
+  const signatureValid = state.payerHasCode
+    ? state.erc1271Valid
+    : await isValidEcdsaSignature(digest, classification.innerSignature, payer);
+  if (!signatureValid) return outcome(invalid(reasons.invalidSignature, payer));
+
+  if (getAddress(authorization.to) !== getAddress(requirements.payTo)) {
+    return outcome(invalid(reasons.recipientMismatch, payer));
+  }
+  const now = BigInt(Math.floor(context.now ? context.now() : Date.now() / 1000));
+  if (authorization.validBefore < now + 6n) {
+    return outcome(invalid(reasons.validBeforeExpired, payer));
+  }
+  if (authorization.validAfter > now) return outcome(invalid(reasons.validAfterInFuture, payer));
+  if (authorization.value !== requirements.amount) {
+    return outcome(
+      invalid(
+        request.x402Version === 1
+          ? reasons.invalidAuthorizationValue
+          : reasons.authorizationValueMismatch,
+        payer,
+      ),
+    );
+  }
+  if (!state.assetHasCode) return outcome(invalid(reasons.assetNotDeployedContract, payer));
+  // Packed router items carry uint48 times and a uint128 value.
+  if (authorization.validBefore > MAX_UINT48 || authorization.validAfter > MAX_UINT48) {
+    return outcome(
+      invalid(reasons.validBeforeExpired, payer, "time bounds beyond uint48 cannot be settled"),
+    );
+  }
+  if (authorization.value > MAX_UINT128) {
+    return outcome(invalid(reasons.insufficientBalance, payer));
+  }
+  if (!state.simulation.ok) {
+    return outcome(diagnose(request, state, payer));
+  }
+  return outcome({ isValid: true, payer });
+}
+
+interface ChainState {
+  payerHasCode: boolean;
+  assetHasCode: boolean;
+  erc1271Valid: boolean;
+  balance?: bigint;
+  nonceUsed?: boolean;
+  authorizationStateFailed: boolean;
+  name?: string;
+  version?: string;
+  simulation: { ok: boolean; message?: string };
+}
+
+function diagnose(request: PaymentRequest, state: ChainState, payer: Address): VerifyResponse {
+  const message = state.simulation.message;
+  if (state.authorizationStateFailed) return invalid(reasons.eip3009NotSupported, payer, message);
+  if (state.nonceUsed) return invalid(reasons.nonceAlreadyUsed, payer, message);
+  const { name, version } = request.requirements.extra;
+  if (state.name !== undefined && state.name !== name) {
+    return invalid(reasons.tokenNameMismatch, payer, message);
+  }
+  if (state.version !== undefined && state.version !== version) {
+    return invalid(reasons.tokenVersionMismatch, payer, message);
+  }
+  if (state.balance !== undefined && state.balance < request.requirements.amount) {
+    return invalid(reasons.insufficientBalance, payer, message);
+  }
+  return invalid(reasons.simulationFailed, payer, message);
+}
+
+async function codeOf(client: PublicClient, address: Address): Promise<boolean> {
+  const code = await client.getCode({ address });
+  return code !== undefined && code !== "0x";
+}
+
+async function assetHasCode(client: PublicClient, asset: Address): Promise<boolean> {
+  const key = `${client.chain?.id ?? ""}:${asset.toLowerCase()}`;
+  if (positiveAssetCache.has(key)) return true;
+  const hasCode = await codeOf(client, asset);
+  if (hasCode) positiveAssetCache.set(key, true);
+  return hasCode;
+}
+
+async function readChainState(
+  client: PublicClient,
+  request: PaymentRequest,
+  digest: Hex,
+): Promise<ChainState> {
+  const { authorization, requirements } = request;
+  const asset = requirements.asset;
+  const payer = authorization.from;
+  const innerSignature = classifySignature(request.signature, true).innerSignature;
+  const calls = [
+    { address: asset, abi: eip3009Abi, functionName: "balanceOf", args: [payer] },
+    { address: asset, abi: eip3009Abi, functionName: "name" },
+    { address: asset, abi: eip3009Abi, functionName: "version" },
+    {
+      address: asset,
+      abi: eip3009Abi,
+      functionName: "authorizationState",
+      args: [payer, authorization.nonce],
+    },
+    {
+      address: asset,
+      abi: eip3009Abi,
+      functionName: "transferWithAuthorization",
+      args: [
+        payer,
+        authorization.to,
+        authorization.value,
+        authorization.validAfter,
+        authorization.validBefore,
+        authorization.nonce,
+        innerSignature,
+      ],
+    },
+    {
+      address: payer,
+      abi: erc1271Abi,
+      functionName: "isValidSignature",
+      args: [digest, innerSignature],
+    },
+  ] as const;
+  const [payerHasCode, hasAssetCode, results] = await Promise.all([
+    codeOf(client, payer),
+    assetHasCode(client, asset),
+    client.multicall({
+      contracts: calls,
+      allowFailure: true,
+      multicallAddress: MULTICALL3_ADDRESS,
+    }) as Promise<
+      MulticallReturnType<typeof calls, true>
+    >,
+  ]);
+  const [balance, name, version, nonceState, simulation, erc1271] = results;
+  return {
+    payerHasCode,
+    assetHasCode: hasAssetCode,
+    erc1271Valid:
+      erc1271.status === "success" &&
+      typeof erc1271.result === "string" &&
+      erc1271.result.toLowerCase() === ERC1271_MAGIC_VALUE,
+    balance: balance.status === "success" ? (balance.result as bigint) : undefined,
+    name: name.status === "success" ? (name.result as string) : undefined,
+    version: version.status === "success" ? (version.result as string) : undefined,
+    nonceUsed: nonceState.status === "success" ? (nonceState.result as boolean) : undefined,
+    authorizationStateFailed: nonceState.status === "failure",
+    simulation:
+      simulation.status === "success"
+        ? { ok: true }
+        : { ok: false, message: (simulation.error as Error | undefined)?.message?.split("\n")[0] },
+  };
+}
