@@ -73,6 +73,11 @@ export default defineConfig({
     mocha: {
       timeout: 600_000,
     },
+    solidity: {
+      // Sized for a 2-core CI machine; raise them locally for deeper runs.
+      fuzz: { runs: 256 },
+      invariant: { runs: 64, depth: 64 },
+    },
   },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.

@@ -6,7 +6,14 @@
 import { parseArgs } from "node:util";
 
 import hre from "hardhat";
-import { type Address, createTestClient, formatUnits, http, publicActions } from "viem";
+import {
+  type Address,
+  createTestClient,
+  createWalletClient,
+  formatUnits,
+  http,
+  publicActions,
+} from "viem";
 
 import { USDC_ADDRESS } from "../src/chain/base.js";
 import { bootstrapBase, fundUsdc } from "../src/chain/bootstrap.js";
@@ -106,7 +113,7 @@ async function main() {
   const client = createTestClient({ mode: "hardhat", transport: http(url) }).extend(publicActions);
   await client.request({ method: "hardhat_setLoggingEnabled" as never, params: [false] as never });
   const base = await bootstrapBase(client);
-  const accounts = (await client.request({ method: "eth_accounts" })) as Address[];
+  const accounts: Address[] = await createWalletClient({ transport: http(url) }).getAddresses();
   await fundUsdc(client, { recipients: accounts, amount: options.usdcPerAccount });
   if (options.blockTime !== undefined) {
     await client.setAutomine(false);

@@ -4,7 +4,7 @@ import {
   type Chain,
   type Hex,
   type TestClient,
-  type TestClientMode,
+  type Client,
   type Transport,
   getAddress,
   keccak256,
@@ -47,7 +47,12 @@ import { fiatTokenBootstrapAbi } from "./fiatTokenBootstrapAbi.js";
  * `hardhat_setStorageAt`, `hardhat_setBalance` and account impersonation, and reads through `eth_*`.
  * Hardhat's `conn.viem.getTestClient()` and `createTestClient({ mode: "hardhat", transport: http(url) })` both fit.
  */
-export type BootstrapClient = TestClient<
+export type BootstrapClient = Client<Transport, Chain | undefined, Account | undefined> & {
+  mode: "hardhat" | "anvil" | "ganache";
+};
+
+/** The same client as viem's test actions type it (they accept the Hardhat and Anvil modes). */
+type NodeClient = TestClient<
   "hardhat" | "anvil",
   Transport,
   Chain | undefined,
@@ -94,12 +99,12 @@ const CREATEX_PRESIGNED_DEPLOYER: Address = "0xeD456e05CaAb11d66C4c797dD6c1D6f9A
 
 const GAS_FUNDS = parseEther("10");
 
-async function hasCode(client: BootstrapClient, address: Address): Promise<boolean> {
+async function hasCode(client: NodeClient, address: Address): Promise<boolean> {
   const code = await getCode(client, { address });
   return code !== undefined && code !== "0x";
 }
 
-async function deployFrom(client: BootstrapClient, from: Address, data: Hex): Promise<Address> {
+async function deployFrom(client: NodeClient, from: Address, data: Hex): Promise<Address> {
   const hash = await sendTransaction(client, { account: from, chain: null, data });
   const receipt = await waitForTransactionReceipt(client, { hash });
   if (receipt.status !== "success" || !receipt.contractAddress) {
@@ -109,7 +114,7 @@ async function deployFrom(client: BootstrapClient, from: Address, data: Hex): Pr
 }
 
 async function call(
-  client: BootstrapClient,
+  client: NodeClient,
   from: Address,
   functionName: string,
   args: readonly unknown[],
@@ -128,7 +133,7 @@ async function call(
 }
 
 async function withImpersonation<T>(
-  client: BootstrapClient,
+  client: NodeClient,
   accounts: Address[],
   run: () => Promise<T>,
 ): Promise<T> {
@@ -144,7 +149,7 @@ async function withImpersonation<T>(
 }
 
 /** Circle's FiatTokenV2_2 behind FiatTokenProxy at the canonical address, initialised like Base mainnet USDC. */
-async function installUsdc(client: BootstrapClient): Promise<void> {
+async function installUsdc(client: NodeClient): Promise<void> {
   const roles = LOCAL_USDC_ROLES;
   await withImpersonation(client, [roles.deployer, roles.owner], async () => {
     const signatureChecker = readStablecoinArtifact(
@@ -192,7 +197,7 @@ async function installUsdc(client: BootstrapClient): Promise<void> {
   });
 }
 
-async function installMulticall3(client: BootstrapClient): Promise<void> {
+async function installMulticall3(client: NodeClient): Promise<void> {
   const deployer = LOCAL_USDC_ROLES.deployer;
   await withImpersonation(client, [deployer], async () => {
     const scratch = await deployFrom(client, deployer, readMulticall3Bytecode());
@@ -203,7 +208,7 @@ async function installMulticall3(client: BootstrapClient): Promise<void> {
 }
 
 /** CreateX through its own pre-signed transaction, so its address and immutables are the canonical ones. */
-async function installCreateX(client: BootstrapClient): Promise<void> {
+async function installCreateX(client: NodeClient): Promise<void> {
   await setBalance(client, { address: CREATEX_PRESIGNED_DEPLOYER, value: parseEther("1") });
   const hash = await sendRawTransaction(client, {
     serializedTransaction: readCreateXPresignedTransaction(),
@@ -228,7 +233,8 @@ async function installCreateX(client: BootstrapClient): Promise<void> {
  * const { usdc, forked } = await bootstrapBase(client);
  * await fundUsdc(client, { recipients: [payer], amount: 1_000_000n });
  */
-export async function bootstrapBase(client: BootstrapClient): Promise<BootstrapBaseReturnType> {
+export async function bootstrapBase(anyClient: BootstrapClient): Promise<BootstrapBaseReturnType> {
+  const client = anyClient as NodeClient;
   const installed = { usdc: false, multicall3: false, createX: false };
   if (!(await hasCode(client, USDC_ADDRESS))) {
     await installUsdc(client);
@@ -273,10 +279,11 @@ export interface FundUsdcParameters {
  * await fundUsdc(client, { recipients: payers, amount: 1_000n * 10n ** 6n });
  */
 export async function fundUsdc(
-  client: BootstrapClient,
+  anyClient: BootstrapClient,
   { recipients, amount }: FundUsdcParameters,
 ): Promise<void> {
   if (recipients.length === 0 || amount === 0n) return;
+  const client = anyClient as NodeClient;
   const masterMinter = await readContract(client, {
     address: USDC_ADDRESS,
     abi: fiatTokenBootstrapAbi,

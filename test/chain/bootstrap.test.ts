@@ -74,7 +74,7 @@ describe("local Base bootstrap", () => {
     expect(await read("decimals")).to.equal(6);
     expect(await read("version")).to.equal("2");
     const expected = hashDomain({
-      domain: { name: "USD Coin", version: "2", chainId: 8453, verifyingContract: USDC_ADDRESS },
+      domain: { name: "USD Coin", version: "2", chainId: 8453n, verifyingContract: USDC_ADDRESS },
       types: {
         EIP712Domain: [
           { name: "name", type: "string" },

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
 import { expect } from "chai";
-import { createPublicClient, http, parseAbi } from "viem";
+import { createPublicClient, createWalletClient, http, parseAbi } from "viem";
 
 import { USDC_ADDRESS } from "../../src/chain/base.js";
 import { type ChainProcess, startChain } from "../helpers/chainProcess.js";
@@ -26,12 +26,13 @@ describe("npm run chain", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
     });
-    expect((await response.json()).result).to.equal("0x2105");
+    const body = (await response.json()) as { result: string };
+    expect(body.result).to.equal("0x2105");
   });
 
   it("funds every default account with 1,000,000 USDC and prints what is where", async () => {
     const client = createPublicClient({ transport: http(chain.url) });
-    const accounts = await client.request({ method: "eth_accounts" });
+    const accounts = await createWalletClient({ transport: http(chain.url) }).getAddresses();
     expect(accounts).to.have.length(20);
     for (const account of accounts) {
       const balance = await client.readContract({
@@ -41,7 +42,7 @@ describe("npm run chain", () => {
         args: [account],
       });
       expect(balance).to.equal(1_000_000n * 10n ** 6n);
-      expect(await client.getBalance({ address: account })).to.be.greaterThan(0n);
+      expect((await client.getBalance({ address: account })) > 0n).to.equal(true);
     }
     expect(chain.output()).to.include(`USDC          ${USDC_ADDRESS}`);
     expect(chain.output()).to.include("chain id      8453 (0x2105)");

@@ -1,0 +1,23 @@
+/**
+ * Why an authorization is not settleable. The first eight codes are the x402 `exact` EVM
+ * facilitator's (`@x402/evm` 2.27), so a facilitator can return them unchanged as `invalidReason`;
+ * the `routed_*` and `unsettleable_*` codes cover what only the SettlementRouter path can get wrong.
+ */
+export const authorizationInvalidReasons = [
+  "invalid_exact_evm_failed_to_parse_signature",
+  "invalid_exact_evm_signature",
+  "invalid_exact_evm_network_mismatch",
+  "invalid_exact_evm_recipient_mismatch",
+  "invalid_exact_evm_payload_authorization_valid_before",
+  "invalid_exact_evm_payload_authorization_valid_after",
+  "invalid_exact_evm_payload_authorization_value_mismatch",
+  "invalid_exact_evm_authorization_value",
+  "invalid_exact_evm_asset_mismatch",
+  "invalid_routed_nonce_commitment",
+  "invalid_routed_fee_exceeds_value",
+  "invalid_routed_fee_recipient_mismatch",
+  "unsettleable_field_out_of_range",
+] as const;
+
+/** One of {@link authorizationInvalidReasons}. */
+export type AuthorizationInvalidReason = (typeof authorizationInvalidReasons)[number];
