@@ -38,7 +38,9 @@ async function routerDeployment(): Promise<{ bytecode: Hex; salt: Hex }> {
   try {
     bytecode = (JSON.parse(readFileSync(artifactPath, "utf8")) as { bytecode: Hex }).bytecode;
   } catch {
-    fail(`no compiled router at ${artifactPath}: run \`npx hardhat compile\` or set ROUTER_ADDRESS`);
+    fail(
+      `no compiled router at ${artifactPath}: run \`npx hardhat compile\` or set ROUTER_ADDRESS`,
+    );
   }
   const config = (await import("../hardhat.config.js")).default as {
     ignition?: { strategyConfig?: { create2?: { salt?: string } } };
@@ -70,7 +72,8 @@ async function main() {
   const key = process.env.EVM_PRIVATE_KEY;
   if (!key) fail("EVM_PRIVATE_KEY is required (the relayer's key)");
   const normalizedKey = (key.startsWith("0x") ? key : `0x${key}`) as Hex;
-  if (!isHex(normalizedKey) || normalizedKey.length !== 66) fail("EVM_PRIVATE_KEY must be 32 bytes of hex");
+  if (!isHex(normalizedKey) || normalizedKey.length !== 66)
+    fail("EVM_PRIVATE_KEY must be 32 bytes of hex");
   let network;
   try {
     network = resolveX402Network(process.env.EVM_NETWORK ?? "base");
@@ -86,12 +89,14 @@ async function main() {
   const client = createFacilitatorClient(network, rpcUrl, { pollingIntervalMs });
   let router: Address;
   if (process.env.ROUTER_ADDRESS) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(process.env.ROUTER_ADDRESS)) fail("ROUTER_ADDRESS is not an address");
+    if (!/^0x[0-9a-fA-F]{40}$/.test(process.env.ROUTER_ADDRESS))
+      fail("ROUTER_ADDRESS is not an address");
     router = getAddress(process.env.ROUTER_ADDRESS);
   } else {
     const deployment = await ensureRouter(client, relayer, await routerDeployment());
     router = deployment.address;
-    if (deployment.deployed) process.stdout.write(`facilitator: deployed the router at ${router}\n`);
+    if (deployment.deployed)
+      process.stdout.write(`facilitator: deployed the router at ${router}\n`);
   }
   const store = new FacilitatorStore(dbPath);
   const facilitator = new BatchFacilitator({

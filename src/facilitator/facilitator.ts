@@ -142,7 +142,11 @@ export class BatchFacilitator {
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
     const maxBatchSize = options.maxBatchSize ?? 100;
-    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1 || maxBatchSize > MAX_BATCH_SIZE_LIMIT) {
+    if (
+      !Number.isInteger(maxBatchSize) ||
+      maxBatchSize < 1 ||
+      maxBatchSize > MAX_BATCH_SIZE_LIMIT
+    ) {
       throw new RangeError(`maxBatchSize must be an integer in 1..${MAX_BATCH_SIZE_LIMIT}`);
     }
     this.#maxBatchSize = maxBatchSize;
@@ -171,7 +175,9 @@ export class BatchFacilitator {
     const { client, network } = this.#options;
     const chainId = await client.getChainId();
     if (chainId !== network.chainId) {
-      throw new Error(`the RPC serves chain ${chainId}, but the facilitator is configured for ${network.v2}`);
+      throw new Error(
+        `the RPC serves chain ${chainId}, but the facilitator is configured for ${network.v2}`,
+      );
     }
     this.#lastKnownBlock = await client.getBlockNumber();
     const store = this.#options.store;
@@ -282,14 +288,18 @@ export class BatchFacilitator {
       transaction: "",
       network: request.requirements.network,
     });
-    if (this.#closed) return { status: 503, body: failure(reasons.unexpectedSettleError, "closing") };
+    if (this.#closed)
+      return { status: 503, body: failure(reasons.unexpectedSettleError, "closing") };
     const store = this.#options.store;
     const id = paymentKey(this.#options.network.chainId, request);
     const print = fingerprint(request);
     const existing = store.getPayment(id);
     if (existing) {
       if (existing.fingerprint !== print) {
-        return { status: 200, body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment") };
+        return {
+          status: 200,
+          body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment"),
+        };
       }
       return { status: 200, body: await this.#outcomeOf(id) };
     }
@@ -331,7 +341,10 @@ export class BatchFacilitator {
     });
     if (created) this.#enqueue(payment);
     else if (payment.fingerprint !== print) {
-      return { status: 200, body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment") };
+      return {
+        status: 200,
+        body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment"),
+      };
     }
     return { status: 200, body: await this.#outcomeOf(id) };
   }

@@ -138,8 +138,7 @@ export interface RequestRejection {
 }
 
 export type ParseRequestResult =
-  | { ok: true; request: PaymentRequest }
-  | { ok: false; rejection: RequestRejection };
+  { ok: true; request: PaymentRequest } | { ok: false; rejection: RequestRejection };
 
 function describe(error: z.ZodError): string {
   return error.issues
@@ -197,12 +196,12 @@ export function parsePaymentRequest(body: unknown): ParseRequestResult {
       },
     };
   }
-  const parsed =
-    version === 1 ? requestV1Schema.safeParse(body) : requestV2Schema.safeParse(body);
+  const parsed = version === 1 ? requestV1Schema.safeParse(body) : requestV2Schema.safeParse(body);
   if (!parsed.success) {
     const first = parsed.error.issues[0]?.path ?? [];
     const aboutRequirements =
-      first[0] === "paymentRequirements" || (first[0] === "paymentPayload" && first[1] === "accepted");
+      first[0] === "paymentRequirements" ||
+      (first[0] === "paymentPayload" && first[1] === "accepted");
     return {
       ok: false,
       rejection: {

@@ -81,7 +81,13 @@ export function createFacilitatorServer(
         status,
         isVerify
           ? { isValid: false, invalidReason: reason, invalidMessage: message }
-          : { success: false, errorReason: reason, errorMessage: message, transaction: "", network: "" },
+          : {
+              success: false,
+              errorReason: reason,
+              errorMessage: message,
+              transaction: "",
+              network: "",
+            },
       );
     if (method !== "POST") {
       reject(405, reasons.invalidPayload, `${path} takes POST`);

@@ -150,7 +150,8 @@ export class FacilitatorStore {
     `);
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
-      insert: prepare(`INSERT OR IGNORE INTO payments (id, fingerprint, x402_version, network, token,
+      insert:
+        prepare(`INSERT OR IGNORE INTO payments (id, fingerprint, x402_version, network, token,
         payer, payee, value, valid_after, valid_before, nonce, signature, contract_signature,
         from_block, status, attempts, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
@@ -169,7 +170,9 @@ export class FacilitatorStore {
         WHERE id = ? AND status = 'submitted'`),
       closeBatch: prepare(`UPDATE batches SET status = ? WHERE id = ?`),
       getBatch: prepare(`SELECT * FROM batches WHERE id = ?`),
-      openBatches: prepare(`SELECT * FROM batches WHERE status = 'signed' ORDER BY relayer_nonce, id`),
+      openBatches: prepare(
+        `SELECT * FROM batches WHERE status = 'signed' ORDER BY relayer_nonce, id`,
+      ),
       counts: prepare(`SELECT status, COUNT(*) AS n FROM payments GROUP BY status`),
     };
   }
@@ -287,7 +290,12 @@ export class FacilitatorStore {
 
   /** Number of payments per status. */
   counts(): Record<PaymentStatus, number> {
-    const counts: Record<PaymentStatus, number> = { queued: 0, submitted: 0, settled: 0, failed: 0 };
+    const counts: Record<PaymentStatus, number> = {
+      queued: 0,
+      submitted: 0,
+      settled: 0,
+      failed: 0,
+    };
     for (const row of this.#statements.counts.all() as Row[]) {
       counts[row.status as PaymentStatus] = Number(row.n);
     }

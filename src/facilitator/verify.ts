@@ -249,9 +249,7 @@ async function readChainState(
       contracts: calls,
       allowFailure: true,
       multicallAddress: MULTICALL3_ADDRESS,
-    }) as Promise<
-      MulticallReturnType<typeof calls, true>
-    >,
+    }) as Promise<MulticallReturnType<typeof calls, true>>,
   ]);
   const [balance, name, version, nonceState, simulation, erc1271] = results;
   return {
@@ -269,6 +267,13 @@ async function readChainState(
     simulation:
       simulation.status === "success"
         ? { ok: true }
-        : { ok: false, message: (simulation.error as Error | undefined)?.message?.split("\n")[0] },
+        : { ok: false, message: simulationMessage(simulation.error) },
   };
+}
+
+function simulationMessage(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const short = (error as { shortMessage?: string }).shortMessage ?? error.message;
+  const reason = (error as { reason?: string }).reason;
+  return (reason ? `${short} ${reason}` : short).split("\n").join(" ").slice(0, 300);
 }
