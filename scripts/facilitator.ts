@@ -13,6 +13,9 @@
  *   MAX_BATCH_SIZE     payments per batch transaction (default 100)
  *   MAX_WAIT_MS        longest a payment waits for its batch to fill (default 500)
  *   POLLING_INTERVAL_MS receipt polling interval (default 250)
+ *   FACILITATOR_CRASH_AT fault injection for crash tests: batchRecorded | batchBroadcast |
+ *                      batchMined, optionally `:P` (probability, default 1); the process kills
+ *                      itself with SIGKILL at that point
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -22,7 +25,7 @@ import { privateKeyToAccount } from "viem/accounts";
 
 import { createFacilitatorClient } from "../src/facilitator/createFacilitatorClient.js";
 import { ensureRouter } from "../src/facilitator/ensureRouter.js";
-import { BatchFacilitator } from "../src/facilitator/facilitator.js";
+import { BatchFacilitator, type FacilitatorCheckpoint } from "../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../src/facilitator/networks.js";
 import { createFacilitatorServer } from "../src/facilitator/server.js";
 import { FacilitatorStore } from "../src/facilitator/store.js";
@@ -67,6 +70,22 @@ function integer(name: string, fallback: number, min: number, max: number): numb
   return value;
 }
 
+function crashInjection(): ((checkpoint: FacilitatorCheckpoint) => void) | undefined {
+  const spec = process.env.FACILITATOR_CRASH_AT;
+  if (!spec) return undefined;
+  const [point, probability = "1"] = spec.split(":");
+  const chance = Number(probability);
+  if (!["batchRecorded", "batchBroadcast", "batchMined"].includes(point) || !(chance >= 0)) {
+    fail(`FACILITATOR_CRASH_AT must be batchRecorded|batchBroadcast|batchMined[:P], got "${spec}"`);
+  }
+  return (checkpoint) => {
+    if (checkpoint === point && Math.random() < chance) {
+      process.stdout.write(`facilitator: crash injected at ${checkpoint}\n`);
+      process.kill(process.pid, "SIGKILL");
+    }
+  };
+}
+
 async function main() {
   const port = integer("PORT", 4022, 0, 65535);
   const key = process.env.EVM_PRIVATE_KEY;
@@ -109,6 +128,7 @@ async function main() {
     maxWaitMs: integer("MAX_WAIT_MS", 500, 0, 600_000),
     pollingIntervalMs,
     log: (line) => process.stdout.write(`facilitator: ${line}\n`),
+    onCheckpoint: crashInjection(),
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator);

@@ -51,7 +51,16 @@ export interface BatchFacilitatorOptions {
   now?: () => number;
   /** Called with one line per notable event (batches sent and mined, reconciliation). */
   log?: (line: string) => void;
+  /**
+   * Called synchronously at the points where a crash is hardest to recover from: a batch recorded
+   * but not yet broadcast, broadcast but not yet mined, mined but its payments not yet resolved.
+   * For fault-injection tests (e.g. kill the process there); leave unset in production.
+   */
+  onCheckpoint?: (checkpoint: FacilitatorCheckpoint) => void;
 }
+
+/** See {@link BatchFacilitatorOptions.onCheckpoint}. */
+export type FacilitatorCheckpoint = "batchRecorded" | "batchBroadcast" | "batchMined";
 
 /** An HTTP-ready answer: status code and JSON body. */
 export interface FacilitatorAnswer<T> {
@@ -526,6 +535,7 @@ export class BatchFacilitator {
     );
     for (const payment of items) this.#pendingTx.set(payment.id, txHash);
     this.#relayerNonce = nonce + 1;
+    this.#options.onCheckpoint?.("batchRecorded");
     try {
       await client.request({ method: "eth_sendRawTransaction", params: [rawTx] });
     } catch (error) {
@@ -538,6 +548,7 @@ export class BatchFacilitator {
         throw error;
       }
     }
+    this.#options.onCheckpoint?.("batchBroadcast");
     this.#batchesSent += 1;
     this.#log(`batch ${batchId}: ${items.length} payment(s) in ${txHash} (nonce ${nonce})`);
     const batch = store.getBatch(batchId);
@@ -580,6 +591,7 @@ export class BatchFacilitator {
       for (const payment of payments) await this.#requeueOrResolve(payment);
       return;
     }
+    this.#options.onCheckpoint?.("batchMined");
     if (receipt.blockNumber > this.#lastKnownBlock) this.#lastKnownBlock = receipt.blockNumber;
     this.#batchesMined += 1;
     const byIndex = new Map<number, { status: number; reason?: Hex }>();
