@@ -79,6 +79,15 @@ export default defineConfig({
       invariant: { runs: 64, depth: 64 },
     },
   },
+  ignition: {
+    strategyConfig: {
+      create2: {
+        // CreateX salt: zero sender bytes and no cross-chain flag (byte 20 = 0x00), so the router's
+        // address depends only on its bytecode and lands at the same address on every chain.
+        salt: "0x000000000000000000000000000000000000000000783430322d726f75746572",
+      },
+    },
+  },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.
     default: simulatedBase,

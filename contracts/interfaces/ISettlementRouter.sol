@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ISettlementRouter
+/// @notice Settles many EIP-3009 authorizations of one token in one transaction, isolating every
+/// payment from the others. Permissionless: anyone may submit; the payers' signatures bind
+/// everything that matters.
+///
+/// ## Packed items
+/// `items` is a concatenation of packed items, big-endian, without padding:
+///
+/// | offset | size | field                                                                  |
+/// |-------:|-----:|------------------------------------------------------------------------|
+/// |      0 |    1 | flags: bit 0 `ROUTED`, bit 1 `CONTRACT_SIGNATURE`; bits 2..7 zero       |
+/// |      1 |   20 | `from`: the authorizer (payer)                                         |
+/// |     21 |   20 | `payee`: direct: the EIP-3009 `to`; routed: the payee in the nonce      |
+/// |     41 |   16 | `value` (uint128)                                                      |
+/// |     57 |    6 | `validAfter` (uint48)                                                  |
+/// |     63 |    6 | `validBefore` (uint48)                                                 |
+/// |     69 |   32 | direct: the EIP-3009 `nonce`; routed: the `salt`                       |
+/// |    101 |   16 | routed items only: `fee` (uint128)                                     |
+/// |      p |   64 | `CONTRACT_SIGNATURE` unset: `r` ‖ `yParityAndS` (EIP-2098 compact)      |
+/// |      p |  2+n | `CONTRACT_SIGNATURE` set: uint16 `n`, then `n` signature bytes          |
+///
+/// with `p` = 101 for direct items and 117 for routed items. A direct EOA item is 165 bytes, a
+/// routed EOA item 181 bytes. In the compact signature the top bit of the second word is the y
+/// parity (`v = 27 + parity`) and the remaining 255 bits are `s`. A contract signature's `n`
+/// bytes are passed unchanged to the token's `bytes signature` overload (what an ERC-1271 wallet
+/// expects, or a 65-byte ECDSA signature).
+///
+/// **Direct item**: `token.transferWithAuthorization(from, payee, value, validAfter, validBefore,
+/// nonce, v, r, s)`: exactly what an unchanged x402 `exact` client signs.
+///
+/// **Routed item**: the payer signed `ReceiveWithAuthorization` with `to` = this router and
+/// `nonce = routedNonce(payee, fee, feeRecipient, salt)`, where `feeRecipient` is the argument of
+/// {settle}. The router recomputes that nonce, so the payee, the fee and the fee recipient cannot be
+/// substituted, and only the router can execute the authorization (`receiveWithAuthorization`
+/// requires the caller to be `to`). It credits `value - fee` to the payee and `fee` to
+/// `feeRecipient`, and pays out netted: consecutive routed items with the same payee form a group,
+/// paid with one transfer; all fees of the call are paid with one transfer at the end.
+///
+/// ## Batch failure policy
+/// - A payment that fails never reverts the batch. Each item ends in exactly one {ItemStatus},
+///   written at its index in the returned `results` (one byte per item) and announced by exactly one
+///   event: {PaymentSettled}, or {PaymentFailed} with the status and the first
+///   {MAX_REASON_LENGTH} bytes of the token's revert data.
+/// - A token call that reverts is reported as `AuthorizationUsed` when `authorizationState(from,
+///   nonce)` is true after the failure (spent, cancelled, front-run or duplicated), otherwise as
+///   `TokenReverted`. Nothing is pre-checked, so settling items costs no extra reads.
+/// - Routed items with `fee > value` are reported `FeeExceedsValue` without calling the token; a
+///   `CONTRACT_SIGNATURE` item with an empty signature is reported `InvalidSignatureLength`.
+/// - When the payout of a routed group fails (e.g. a blacklisted payee), the whole group is undone
+///   (its items were executed inside a self-call that reverts as a whole): every item of the group
+///   is reported `PayoutFailed` with the payout's revert data, its nonce stays unused and no funds
+///   move.
+/// - Every token call gets at most {ITEM_GAS_LIMIT} gas and at most {MAX_REASON_LENGTH} bytes of
+///   its returndata are copied, so a token or an ERC-1271 wallet cannot take the other items' gas.
+/// - The whole call reverts, as a submitter error, only when: `items` is malformed
+///   ({SettlementRouterMalformedItems}); `token` has no code ({SettlementRouterTokenHasNoCode});
+///   too little gas is left to give the next token call its full {ITEM_GAS_LIMIT}
+///   ({SettlementRouterInsufficientGas}, so a gas estimate never silently fails a payment); or the
+///   accumulated fees cannot be paid to `feeRecipient` ({SettlementRouterFeePayoutFailed}).
+/// - The router holds no funds when a call ends.
+interface ISettlementRouter {
+    /// @notice The outcome of one item; `results[i]` is `uint8(ItemStatus)` of item `i`.
+    enum ItemStatus {
+        /// The token call succeeded (and, for a routed item, its group was paid out).
+        Settled,
+        /// The token call reverted and the authorization is used or cancelled on the token
+        /// (spent before, front-run, or the same authorization earlier in this batch).
+        AuthorizationUsed,
+        /// The token call reverted for another reason (expired, not yet valid, bad signature,
+        /// insufficient balance, blacklisted, paused, out of gas...): see the event's `reason`.
+        TokenReverted,
+        /// A routed item's fee is larger than its value; the token was not called.
+        FeeExceedsValue,
+        /// The netted payout of the item's routed group reverted; the group was undone.
+        PayoutFailed,
+        /// A `CONTRACT_SIGNATURE` item carries an empty signature; the token was not called.
+        InvalidSignatureLength
+    }
+
+    /// @notice Item `index` settled: the token accepted the authorization `(authorizer, nonce)`.
+    /// For a routed item `nonce` is the nonce the payer signed, `routedNonce(payee, fee,
+    /// feeRecipient, salt)`.
+    event PaymentSettled(uint256 indexed index, address indexed authorizer, bytes32 nonce);
+
+    /// @notice Item `index` failed with `status`; `reason` holds the first {MAX_REASON_LENGTH}
+    /// bytes of the failing call's revert data (empty when no call was made).
+    event PaymentFailed(
+        uint256 indexed index,
+        address indexed authorizer,
+        bytes32 nonce,
+        ItemStatus status,
+        bytes reason
+    );
+
+    /// @notice `items` is truncated, an item's signature length runs past its end, or an item's
+    /// flags set unknown bits; `offset` is the byte offset of the offending item in `items`.
+    error SettlementRouterMalformedItems(uint256 offset);
+
+    /// @notice `token` has no code, so calls to it would succeed without moving funds.
+    error SettlementRouterTokenHasNoCode(address token);
+
+    /// @notice Less gas is left before item `index` than its token call may need
+    /// ({ITEM_GAS_LIMIT} plus a reserve): the submitter must raise the gas limit.
+    error SettlementRouterInsufficientGas(uint256 index);
+
+    /// @notice The accumulated fees `amount` could not be transferred to `feeRecipient`.
+    error SettlementRouterFeePayoutFailed(address feeRecipient, uint256 amount);
+
+    /// @notice {settleRoutedGroup} was called by `caller`, not by the router itself.
+    error SettlementRouterUnauthorizedCaller(address caller);
+
+    /// @notice Settles the packed `items` (see the layout above) on `token`, which must implement
+    /// EIP-3009 (`transferWithAuthorization`, `receiveWithAuthorization`, `authorizationState`, and
+    /// the `bytes signature` overloads for `CONTRACT_SIGNATURE` items) and `transfer`.
+    /// @param token The EIP-3009 token all items are denominated in.
+    /// @param feeRecipient Receives the fees of routed items; bound by every routed item's nonce.
+    /// Ignored when the call settles no routed item with a non-zero fee.
+    /// @param items The packed items.
+    /// @return results One byte per item: `uint8(ItemStatus)`, in item order.
+    function settle(
+        address token,
+        address feeRecipient,
+        bytes calldata items
+    ) external returns (bytes memory results);
+
+    /// @notice The nonce a payer signs for a routed item:
+    /// `keccak256(abi.encode(payee, fee, feeRecipient, salt))`.
+    function routedNonce(
+        address payee,
+        uint256 fee,
+        address feeRecipient,
+        bytes32 salt
+    ) external pure returns (bytes32);
+
+    /// @notice Executes one routed group inside the router's own self-call, so that a failed
+    /// payout undoes the group. Reverts with {SettlementRouterUnauthorizedCaller} for any caller
+    /// other than the router itself.
+    function settleRoutedGroup(address token, address feeRecipient, uint256 firstIndex) external;
+
+    /// @notice The most gas any single token call (authorization, payout) may consume.
+    function ITEM_GAS_LIMIT() external view returns (uint256);
+
+    /// @notice The most bytes of a failing call's revert data copied into {PaymentFailed}.
+    function MAX_REASON_LENGTH() external view returns (uint256);
+}
