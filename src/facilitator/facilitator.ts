@@ -1,5 +1,4 @@
 import {
-  decodeAbiParameters,
   encodeFunctionData,
   isAddressEqual,
   keccak256,
@@ -12,18 +11,20 @@ import {
   type TransactionReceipt,
 } from "viem";
 
+import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { encodeItems } from "../batch/encodeItems.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
+import { decodeRevertReason } from "../errors/decodeRevertReason.js";
+import { ItemStatus } from "../errors/itemStatus.js";
 import { eip3009Abi } from "./abi.js";
-import { encodeDirectItems } from "./encodeDirectItems.js";
 import type { X402Network } from "./networks.js";
-import { reasons } from "./reasons.js";
+import { reasonForVersion, reasons } from "./reasons.js";
 import {
   settleResponseOf,
   supportedResponse,
   type SettleResponse,
   type SupportedResponse,
 } from "./responses.js";
-import { ItemStatus, settlementRouterAbi } from "./routerAbi.js";
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
 import type { FacilitatorStore, PaymentOutcome, StoredBatch, StoredPayment } from "./store.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
@@ -252,6 +253,12 @@ export class BatchFacilitator {
     }
     try {
       const { response } = await verifyPayment(this.#verifyContext(), parsed.request);
+      if (response.invalidReason) {
+        response.invalidReason = reasonForVersion(
+          parsed.request.x402Version,
+          response.invalidReason,
+        );
+      }
       return { status: 200, body: response };
     } catch (error) {
       return {
@@ -291,7 +298,7 @@ export class BatchFacilitator {
     const request = parsed.request;
     const failure = (errorReason: string, errorMessage?: string): SettleResponse => ({
       success: false,
-      errorReason,
+      errorReason: reasonForVersion(request.x402Version, errorReason),
       ...(errorMessage ? { errorMessage } : {}),
       payer: request.authorization.from,
       transaction: "",
@@ -487,10 +494,11 @@ export class BatchFacilitator {
       args: [
         token,
         relayer.address,
-        encodeDirectItems(
+        encodeItems(
           items.map((payment) => ({
+            kind: "direct" as const,
             from: payment.payer,
-            payee: payment.payee,
+            to: payment.payee,
             value: payment.value,
             validAfter: payment.validAfter,
             validBefore: payment.validBefore,
@@ -655,12 +663,17 @@ export class BatchFacilitator {
   }
 
   async #diagnose(payment: StoredPayment, revertData?: Hex): Promise<Outcome> {
-    const message = revertData ? decodeRevert(revertData) : undefined;
+    const decoded = revertData ? decodeRevertReason(revertData) : undefined;
+    const message = decoded?.errorName
+      ? `${decoded.errorName}(${decoded.args.map(String).join(", ")})`.slice(0, 300)
+      : undefined;
     const failed = (errorReason: string): Outcome => ({
       status: "failed",
       errorReason,
       ...(message ? { errorMessage: message } : {}),
     });
+    // The token said why (decoded from the PaymentFailed event's revert data).
+    if (decoded && decoded.reason !== "unknown_revert") return failed(decoded.reason);
     if (payment.validBefore <= BigInt(this.#now()) + 1n) return failed(reasons.validBeforeExpired);
     try {
       const balance = await this.#options.client.readContract({
@@ -740,17 +753,4 @@ export class BatchFacilitator {
     this.#pendingTx.delete(payment.id);
     this.#enqueue(this.#fresh(payment));
   }
-}
-
-/** The token's revert reason as text when it is an `Error(string)`, else the raw bytes. */
-function decodeRevert(data: Hex): string {
-  if (data.startsWith("0x08c379a0")) {
-    try {
-      const [text] = decodeAbiParameters([{ type: "string" }], `0x${data.slice(10)}`);
-      return text.slice(0, 200);
-    } catch {
-      // not a well-formed Error(string)
-    }
-  }
-  return data.slice(0, 200);
 }

@@ -1,3 +1,5 @@
+import { X402_V1_REASONS } from "../errors/reasons.js";
+
 /**
  * The x402 reason codes this facilitator answers with. They are the strings the official
  * `exact` EVM facilitator of `@x402/evm` 2.27 returns (its `errors.ts`), plus the generic codes of
@@ -37,7 +39,22 @@ export const reasons = {
   simulationFailed: "invalid_exact_evm_transaction_simulation_failed",
   transactionFailed: "invalid_exact_evm_transaction_failed",
   transferEventMismatch: "invalid_exact_evm_transfer_event_mismatch",
+  // the project's own (toolkit vocabulary)
+  /** A value or time bound does not fit the SettlementRouter's packed layout (uint128 / uint48). */
+  unsettleableFieldOutOfRange: "unsettleable_field_out_of_range",
 } as const;
 
 /** One of the reason codes in {@link reasons}. */
 export type Reason = (typeof reasons)[keyof typeof reasons];
+
+/**
+ * The reason as a client of protocol `x402Version` expects it: v2 answers use the spellings above,
+ * v1 answers the x402 v1 (`x402` 1.2) spelling where it differs (e.g. `insufficient_funds`).
+ *
+ * @example
+ * reasonForVersion(1, "invalid_exact_evm_insufficient_balance"); // "insufficient_funds"
+ */
+export function reasonForVersion(x402Version: 1 | 2, reason: string): string {
+  if (x402Version !== 1) return reason;
+  return (X402_V1_REASONS as Readonly<Record<string, string>>)[reason] ?? reason;
+}

@@ -1,6 +1,7 @@
 import type { Address, Hex } from "viem";
 
 import type { X402Network } from "./networks.js";
+import { reasonForVersion } from "./reasons.js";
 import type { StoredPayment } from "./store.js";
 
 /** The x402 `SettleResponse`. */
@@ -58,7 +59,10 @@ export function settleResponseOf(payment: StoredPayment, pendingTransaction?: He
   if (payment.status === "failed") {
     return {
       success: false,
-      errorReason: payment.errorReason ?? "unexpected_settle_error",
+      errorReason: reasonForVersion(
+        payment.x402Version,
+        payment.errorReason ?? "unexpected_settle_error",
+      ),
       ...(payment.errorMessage ? { errorMessage: payment.errorMessage } : {}),
       transaction: payment.txHash ?? "",
       ...base,

@@ -1,21 +1,22 @@
 import {
-  getAddress,
+  isAddressEqual,
+  size,
   type Address,
   type Hex,
   type MulticallReturnType,
   type PublicClient,
 } from "viem";
 
+import { getAuthorizationStates } from "../authorization/getAuthorizationStates.js";
+import { hashAuthorization } from "../authorization/hashAuthorization.js";
+import type { TokenDomain } from "../authorization/types.js";
+import { verifyAuthorization } from "../authorization/verifyAuthorization.js";
 import { MULTICALL3_ADDRESS } from "../chain/base.js";
 import { eip3009Abi, erc1271Abi, ERC1271_MAGIC_VALUE } from "./abi.js";
 import type { X402Network } from "./networks.js";
 import { reasons, type Reason } from "./reasons.js";
 import type { PaymentRequest } from "./schemas.js";
-import {
-  classifySignature,
-  isValidEcdsaSignature,
-  transferAuthorizationDigest,
-} from "./signature.js";
+import { classifySignature } from "./classifySignature.js";
 
 /** The x402 `VerifyResponse`. */
 export interface VerifyResponse {
@@ -44,10 +45,9 @@ export interface VerifyOutcome {
   signature: Hex;
 }
 
-/** Largest `validAfter`/`validBefore` the router's packed items carry (uint48). */
-const MAX_UINT48 = (1n << 48n) - 1n;
-/** Largest `value` the router's packed items carry (uint128). */
+/** The router's packed items carry a uint128 value and uint48 time bounds. */
 const MAX_UINT128 = (1n << 128n) - 1n;
+const MAX_UINT48 = (1n << 48n) - 1n;
 
 const positiveAssetCache = new Map<string, true>();
 
@@ -95,18 +95,23 @@ export async function verifyPayment(
   if (!name || !version) return fail(reasons.missingEip712Domain);
   if (request.payloadNetwork !== requirements.network) return fail(reasons.networkMismatch);
 
-  const asset = requirements.asset;
-  const digest = transferAuthorizationDigest(
-    { name, version, chainId: context.network.chainId, verifyingContract: asset },
-    authorization,
-  );
-  const state = await readChainState(context.client, request, digest);
+  const domain = {
+    name,
+    version,
+    chainId: context.network.chainId,
+    verifyingContract: requirements.asset,
+  };
+  const state = await readChainState(context.client, request, domain);
   const classification = classifySignature(request.signature, state.payerHasCode);
   const outcome = (response: VerifyResponse): VerifyOutcome => ({
     response,
     payerHasCode: state.payerHasCode,
     signature: classification.innerSignature,
   });
+  const valueReason =
+    request.x402Version === 1
+      ? reasons.invalidAuthorizationValue
+      : reasons.authorizationValueMismatch;
 
   if (classification.counterfactual) {
     const allowed = (context.allowedFactories ?? []).some(
@@ -121,44 +126,61 @@ export async function verifyPayment(
       ),
     );
   }
-  const signatureValid = state.payerHasCode
-    ? state.erc1271Valid
-    : await isValidEcdsaSignature(digest, classification.innerSignature, payer);
-  if (!signatureValid) return outcome(invalid(reasons.invalidSignature, payer));
-
-  if (getAddress(authorization.to) !== getAddress(requirements.payTo)) {
-    return outcome(invalid(reasons.recipientMismatch, payer));
-  }
-  const now = BigInt(Math.floor(context.now ? context.now() : Date.now() / 1000));
-  if (authorization.validBefore < now + 6n) {
-    return outcome(invalid(reasons.validBeforeExpired, payer));
-  }
-  if (authorization.validAfter > now) return outcome(invalid(reasons.validAfterInFuture, payer));
-  if (authorization.value !== requirements.amount) {
-    return outcome(
-      invalid(
-        request.x402Version === 1
-          ? reasons.invalidAuthorizationValue
-          : reasons.authorizationValueMismatch,
-        payer,
-      ),
-    );
+  const now = Math.floor(context.now ? context.now() : Date.now() / 1000);
+  if (state.payerHasCode) {
+    // ERC-1271 wallet: the signature check is the wallet's; then the same checks as for an EOA.
+    if (!state.erc1271Valid) return outcome(invalid(reasons.invalidSignature, payer));
+    if (!isAddressEqual(authorization.to, requirements.payTo)) {
+      return outcome(invalid(reasons.recipientMismatch, payer));
+    }
+    if (authorization.validBefore < BigInt(now + 6)) {
+      return outcome(invalid(reasons.validBeforeExpired, payer));
+    }
+    if (authorization.validAfter > BigInt(now)) {
+      return outcome(invalid(reasons.validAfterInFuture, payer));
+    }
+    if (authorization.value !== requirements.amount) return outcome(invalid(valueReason, payer));
+    if (
+      authorization.value > MAX_UINT128 ||
+      authorization.validAfter > MAX_UINT48 ||
+      authorization.validBefore > MAX_UINT48
+    ) {
+      return outcome(invalid(reasons.unsettleableFieldOutOfRange, payer));
+    }
+  } else {
+    // EOA: the toolkit's offline verification makes the official checks in the official order:
+    // signature (ECDSA, low s), recipient, validBefore ≥ now + 6 s, validAfter ≤ now, value, and
+    // that the fields fit the router's packed layout.
+    const signature = classification.innerSignature;
+    const offline =
+      size(signature) === 65
+        ? await verifyAuthorization({
+            domain,
+            authorization: { kind: "direct", ...authorization, signature },
+            now,
+            expected: { payTo: requirements.payTo, value: requirements.amount },
+          })
+        : ({ valid: false, reason: reasons.invalidSignature } as const);
+    if (!offline.valid) {
+      const reason = OFFLINE_REASONS[offline.reason] ?? offline.reason;
+      const message = "message" in offline ? offline.message : undefined;
+      if (reason === reasons.authorizationValueMismatch)
+        return outcome(invalid(valueReason, payer));
+      return outcome(invalid(reason as Reason, payer, message));
+    }
   }
   if (!state.assetHasCode) return outcome(invalid(reasons.assetNotDeployedContract, payer));
-  // Packed router items carry uint48 times and a uint128 value.
-  if (authorization.validBefore > MAX_UINT48 || authorization.validAfter > MAX_UINT48) {
-    return outcome(
-      invalid(reasons.validBeforeExpired, payer, "time bounds beyond uint48 cannot be settled"),
-    );
-  }
-  if (authorization.value > MAX_UINT128) {
-    return outcome(invalid(reasons.insufficientBalance, payer));
-  }
   if (!state.simulation.ok) {
     return outcome(diagnose(request, state, payer));
   }
   return outcome({ isValid: true, payer });
 }
+
+/** Toolkit reasons that the official facilitator spells differently. */
+const OFFLINE_REASONS: Partial<Record<string, string>> = {
+  // The official facilitator treats a signature it cannot parse as an invalid signature.
+  invalid_exact_evm_failed_to_parse_signature: reasons.invalidSignature,
+};
 
 interface ChainState {
   payerHasCode: boolean;
@@ -189,38 +211,37 @@ function diagnose(request: PaymentRequest, state: ChainState, payer: Address): V
   return invalid(reasons.simulationFailed, payer, message);
 }
 
-async function codeOf(client: PublicClient, address: Address): Promise<boolean> {
-  const code = await client.getCode({ address });
-  return code !== undefined && code !== "0x";
-}
-
 async function assetHasCode(client: PublicClient, asset: Address): Promise<boolean> {
   const key = `${client.chain?.id ?? ""}:${asset.toLowerCase()}`;
   if (positiveAssetCache.has(key)) return true;
-  const hasCode = await codeOf(client, asset);
+  const code = await client.getCode({ address: asset });
+  const hasCode = code !== undefined && code !== "0x";
   if (hasCode) positiveAssetCache.set(key, true);
   return hasCode;
 }
 
+/**
+ * Everything one verification reads, sent together (one round trip with a batching transport):
+ * the toolkit's batched state check (balance, nonce state, payer code), the asset's code, and one
+ * Multicall3 call holding the transfer simulation, the token's name and version and the payer's
+ * ERC-1271 answer.
+ */
 async function readChainState(
   client: PublicClient,
   request: PaymentRequest,
-  digest: Hex,
+  domain: TokenDomain,
 ): Promise<ChainState> {
   const { authorization, requirements } = request;
   const asset = requirements.asset;
   const payer = authorization.from;
   const innerSignature = classifySignature(request.signature, true).innerSignature;
+  const digest = hashAuthorization({
+    domain,
+    authorization: { kind: "direct", ...authorization },
+  });
   const calls = [
-    { address: asset, abi: eip3009Abi, functionName: "balanceOf", args: [payer] },
     { address: asset, abi: eip3009Abi, functionName: "name" },
     { address: asset, abi: eip3009Abi, functionName: "version" },
-    {
-      address: asset,
-      abi: eip3009Abi,
-      functionName: "authorizationState",
-      args: [payer, authorization.nonce],
-    },
     {
       address: asset,
       abi: eip3009Abi,
@@ -242,8 +263,11 @@ async function readChainState(
       args: [digest, innerSignature],
     },
   ] as const;
-  const [payerHasCode, hasAssetCode, results] = await Promise.all([
-    codeOf(client, payer),
+  const [states, hasAssetCode, results] = await Promise.all([
+    getAuthorizationStates(client, {
+      token: asset,
+      items: [{ from: payer, nonce: authorization.nonce }],
+    }).catch(() => undefined),
     assetHasCode(client, asset),
     client.multicall({
       contracts: calls,
@@ -251,7 +275,10 @@ async function readChainState(
       multicallAddress: MULTICALL3_ADDRESS,
     }) as Promise<MulticallReturnType<typeof calls, true>>,
   ]);
-  const [balance, name, version, nonceState, simulation, erc1271] = results;
+  const [name, version, simulation, erc1271] = results;
+  const state = states?.[0];
+  const payerHasCode =
+    state?.payerHasCode ?? ((await client.getCode({ address: payer })) ?? "0x") !== "0x";
   return {
     payerHasCode,
     assetHasCode: hasAssetCode,
@@ -259,11 +286,12 @@ async function readChainState(
       erc1271.status === "success" &&
       typeof erc1271.result === "string" &&
       erc1271.result.toLowerCase() === ERC1271_MAGIC_VALUE,
-    balance: balance.status === "success" ? (balance.result as bigint) : undefined,
+    balance: state?.balance,
     name: name.status === "success" ? (name.result as string) : undefined,
     version: version.status === "success" ? (version.result as string) : undefined,
-    nonceUsed: nonceState.status === "success" ? (nonceState.result as boolean) : undefined,
-    authorizationStateFailed: nonceState.status === "failure",
+    nonceUsed: state?.nonceUsed,
+    // The token answers no authorizationState (the toolkit's read fails): it is not EIP-3009.
+    authorizationStateFailed: state === undefined,
     simulation:
       simulation.status === "success"
         ? { ok: true }
