@@ -5,27 +5,10 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ERC3009} from "@openzeppelin/contracts/token/ERC20/extensions/draft-ERC3009.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IEIP3009Token} from "../../interfaces/IERC3009.sol";
-import {X402TestToken} from "../../token/X402TestToken.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
+import {X402TestTokenHarness} from "../mocks/X402TestTokenHarness.sol";
 import {vm} from "../utils/Vm.sol";
 import {SECP256K1_N, bound, boundPrivateKey} from "../utils/TestUtils.sol";
-
-/// @dev Exposes the inherited EIP-3009 type hashes so they can be compared with USDC's constants.
-contract X402TestTokenHarness is X402TestToken {
-    constructor() X402TestToken("X402 Test Token", "X402T", "2", msg.sender) {}
-
-    function transferTypehash() external pure returns (bytes32) {
-        return TRANSFER_WITH_AUTHORIZATION_TYPEHASH;
-    }
-
-    function receiveTypehash() external pure returns (bytes32) {
-        return RECEIVE_WITH_AUTHORIZATION_TYPEHASH;
-    }
-
-    function cancelTypehash() external pure returns (bytes32) {
-        return CANCEL_AUTHORIZATION_TYPEHASH;
-    }
-}
 
 /// @dev Concrete and fuzz tests of the test token's EIP-3009 signature paths, time window and nonces.
 contract X402TestTokenTest {
@@ -59,7 +42,7 @@ contract X402TestTokenTest {
 
     function setUp() public {
         vm.warp(START);
-        token = new X402TestTokenHarness();
+        token = new X402TestTokenHarness("X402 Test Token", "X402T", "2", address(this));
         payer = vm.addr(PAYER_KEY);
         token.mint(payer, 1_000_000e6);
     }
@@ -112,21 +95,24 @@ contract X402TestTokenTest {
     function test_typehashesEqualUsdc() public view {
         // The literals are FiatTokenV2_2's public constants (stablecoin-evm contracts/v2/EIP3009.sol).
         require(
-            token.transferTypehash() ==
+            token.TRANSFER_WITH_AUTHORIZATION_TYPEHASH_() ==
                 0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267,
             "transfer typehash"
         );
         require(
-            token.receiveTypehash() ==
+            token.RECEIVE_WITH_AUTHORIZATION_TYPEHASH_() ==
                 0xd099cc98ef71107a616c4f0f941f04c322d8e254fe26b3c6668db87aae413de8,
             "receive typehash"
         );
         require(
-            token.cancelTypehash() ==
+            token.CANCEL_AUTHORIZATION_TYPEHASH_() ==
                 0x158b0a9edf7a828aad02f63cd515c68ef2f50ba807396f6d12842833a1597429,
             "cancel typehash"
         );
-        require(token.transferTypehash() == TRANSFER_TYPEHASH, "transfer typehash string");
+        require(
+            token.TRANSFER_WITH_AUTHORIZATION_TYPEHASH_() == TRANSFER_TYPEHASH,
+            "transfer typehash string"
+        );
     }
 
     function test_domainSeparator() public view {
@@ -322,6 +308,54 @@ contract X402TestTokenTest {
         else a.validAfter -= delta;
         vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
         _transfer(a, v, r, s);
+    }
+
+    /// An ERC-1271 wallet's authorization goes through iff its owner signed it; a rejected one leaves the
+    /// nonce unused.
+    function testFuzz_contractWalletSigner(
+        uint256 ownerSeed,
+        uint256 signerSeed,
+        bool sameKey,
+        bytes32 nonce
+    ) public {
+        uint256 ownerKey = boundPrivateKey(ownerSeed);
+        uint256 signerKey = sameKey ? ownerKey : boundPrivateKey(signerSeed);
+        ERC1271WalletMock wallet = new ERC1271WalletMock(vm.addr(ownerKey));
+        token.mint(address(wallet), 1e6);
+        Auth memory a = _auth(address(wallet), 1e6, nonce);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(signerKey, _digest(TRANSFER_TYPEHASH, a));
+        bool accepted = signerKey == ownerKey;
+        if (!accepted) vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
+        _transferBytes(a, abi.encodePacked(r, s, v));
+        require(
+            token.authorizationState(address(wallet), nonce) == accepted,
+            "nonce used iff accepted"
+        );
+        require(token.balanceOf(PAYEE) == (accepted ? 1e6 : 0), "paid iff accepted");
+    }
+
+    /// A cancellation works only with the authorizer's signature over CancelAuthorization(authorizer, nonce).
+    function testFuzz_cancelSigner(
+        uint256 keySeed,
+        bool payerSigns,
+        bytes32 nonce,
+        bytes32 otherNonce,
+        bool sameNonce
+    ) public {
+        uint256 key = payerSigns ? PAYER_KEY : boundPrivateKey(keySeed);
+        bytes32 signedNonce = sameNonce ? nonce : otherNonce;
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                token.DOMAIN_SEPARATOR(),
+                keccak256(abi.encode(CANCEL_TYPEHASH, payer, signedNonce))
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        bool accepted = key == PAYER_KEY && signedNonce == nonce;
+        if (!accepted) vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
+        token.cancelAuthorization(payer, nonce, v, r, s);
+        require(token.authorizationState(payer, nonce) == accepted, "cancelled iff accepted");
     }
 
     // ---------------------------------------------------------------------------------------------
