@@ -269,10 +269,21 @@ contract X402TestToken is ERC20, EIP712, Nonces, ERC3009, AccessControl, IX402Te
     ) private returns (bytes32) {
         _checkValidity(validAfter, validBefore);
         _consumeNonce(from, nonce);
-        return
-            _hashTypedDataV4(
-                keccak256(abi.encode(typehash, from, to, value, validAfter, validBefore, nonce))
-            );
+        bytes32 structHash;
+        // Same bytes as keccak256(abi.encode(typehash, from, to, value, validAfter, validBefore, nonce)),
+        // hashed in scratch memory past the free pointer without allocating.
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x20), and(from, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(m, 0x40), and(to, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(m, 0x60), value)
+            mstore(add(m, 0x80), validAfter)
+            mstore(add(m, 0xa0), validBefore)
+            mstore(add(m, 0xc0), nonce)
+            structHash := keccak256(m, 0xe0)
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     /// @dev Consumes the nonce and returns the digest of `CancelAuthorization(authorizer, nonce)`.

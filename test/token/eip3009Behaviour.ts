@@ -9,6 +9,7 @@ import {
   zeroAddress,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { Wallet } from "ethers";
 
 import type { RevertReason } from "../../src/errors/reasons.js";
 import {
@@ -18,8 +19,10 @@ import {
   expectRevertReason,
   highS,
   join,
+  eip3009Types,
   signAuthorization,
   signCancel,
+  split,
 } from "./eip3009.js";
 import type { Eip3009Env, TokenSetup } from "./tokens.js";
 
@@ -507,6 +510,32 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           "invalid_exact_evm_signature",
         );
       });
+    });
+
+    it("accepts a signature made with a second library (ethers), byte-identical to viem's", async function () {
+      const env = await load();
+      const key = generatePrivateKey();
+      const payer = privateKeyToAccount(key);
+      await env.fund([payer.address], FUNDS);
+      const now = BigInt(await env.conn.networkHelpers.time.latest());
+      const a: Authorization = {
+        from: payer.address,
+        to: env.payee.account.address,
+        value: VALUE,
+        validAfter: 0n,
+        validBefore: now + 3_600n,
+        nonce: freshNonce(),
+      };
+      const ethersSignature = (await new Wallet(key).signTypedData(
+        env.domain,
+        { TransferWithAuthorization: [...eip3009Types.TransferWithAuthorization] },
+        a,
+      )) as Hex;
+      const viemSignature = await signAuthorization(payer, env.domain, a);
+      expect(ethersSignature).to.equal(viemSignature.bytes);
+      const receipt = await transfer(env, a, split(ethersSignature), "bytes");
+      expect(receipt.status).to.equal("success");
+      expect(await read.balance(env, a.to)).to.equal(VALUE);
     });
 
     it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_signature", async function () {

@@ -310,6 +310,54 @@ contract X402TestTokenTest {
         _transfer(a, v, r, s);
     }
 
+    /// An ERC-1271 wallet's authorization goes through iff its owner signed it; a rejected one leaves the
+    /// nonce unused.
+    function testFuzz_contractWalletSigner(
+        uint256 ownerSeed,
+        uint256 signerSeed,
+        bool sameKey,
+        bytes32 nonce
+    ) public {
+        uint256 ownerKey = boundPrivateKey(ownerSeed);
+        uint256 signerKey = sameKey ? ownerKey : boundPrivateKey(signerSeed);
+        ERC1271WalletMock wallet = new ERC1271WalletMock(vm.addr(ownerKey));
+        token.mint(address(wallet), 1e6);
+        Auth memory a = _auth(address(wallet), 1e6, nonce);
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(signerKey, _digest(TRANSFER_TYPEHASH, a));
+        bool accepted = signerKey == ownerKey;
+        if (!accepted) vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
+        _transferBytes(a, abi.encodePacked(r, s, v));
+        require(
+            token.authorizationState(address(wallet), nonce) == accepted,
+            "nonce used iff accepted"
+        );
+        require(token.balanceOf(PAYEE) == (accepted ? 1e6 : 0), "paid iff accepted");
+    }
+
+    /// A cancellation works only with the authorizer's signature over CancelAuthorization(authorizer, nonce).
+    function testFuzz_cancelSigner(
+        uint256 keySeed,
+        bool payerSigns,
+        bytes32 nonce,
+        bytes32 otherNonce,
+        bool sameNonce
+    ) public {
+        uint256 key = payerSigns ? PAYER_KEY : boundPrivateKey(keySeed);
+        bytes32 signedNonce = sameNonce ? nonce : otherNonce;
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                token.DOMAIN_SEPARATOR(),
+                keccak256(abi.encode(CANCEL_TYPEHASH, payer, signedNonce))
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        bool accepted = key == PAYER_KEY && signedNonce == nonce;
+        if (!accepted) vm.expectRevert(ERC3009.ERC3009InvalidSignature.selector);
+        token.cancelAuthorization(payer, nonce, v, r, s);
+        require(token.authorizationState(payer, nonce) == accepted, "cancelled iff accepted");
+    }
+
     // ---------------------------------------------------------------------------------------------
     // fuzz: time window and nonces
     // ---------------------------------------------------------------------------------------------
