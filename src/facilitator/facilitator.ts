@@ -1,5 +1,6 @@
 import {
   encodeFunctionData,
+  hexToBytes,
   isAddressEqual,
   keccak256,
   parseEventLogs,
@@ -608,14 +609,15 @@ export class BatchFacilitator {
         abi: settlementRouterAbi,
         logs: receipt.logs.filter((log) => isAddressEqual(log.address, this.#options.router)),
       });
+      // BatchSettled carries one status byte per item; PaymentFailed the revert data of a failure.
       for (const event of events) {
-        if (event.eventName === "PaymentSettled") {
-          byIndex.set(Number(event.args.index), { status: ItemStatus.Settled });
-        } else {
-          byIndex.set(Number(event.args.index), {
-            status: event.args.status,
-            reason: event.args.reason,
+        if (event.eventName === "BatchSettled") {
+          hexToBytes(event.args.results).forEach((status, index) => {
+            byIndex.set(index, { status, reason: byIndex.get(index)?.reason });
           });
+        } else if (event.eventName === "PaymentFailed") {
+          const index = Number(event.args.index);
+          byIndex.set(index, { status: event.args.status, reason: event.args.reason });
         }
       }
     }
