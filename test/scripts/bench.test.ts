@@ -170,11 +170,15 @@ describe("npm run bench", () => {
           expect(router.l1BytesPerPayment).to.be.lessThan(multicall.l1BytesPerPayment);
         }
       }
-      // On USDC the per-transaction overhead dominates the single-payment path.
-      for (const method of ["router-direct", "router-routed"])
-        expect(run("FiatTokenV2_2", method).gasPerPayment).to.be.lessThan(
-          run("FiatTokenV2_2", "x402-exact-single").gasPerPayment * 0.6,
-        );
+      // The acceptance figures on USDC at batch 100 (gas varies by a few dozen units with the
+      // random nonces, so the single-payment bound keeps a 1% margin over the 0.56 target).
+      const usdcSingle = run("FiatTokenV2_2", "x402-exact-single");
+      const usdcMulticall = run("FiatTokenV2_2", "multicall3");
+      for (const method of ["router-direct", "router-routed"]) {
+        const router = run("FiatTokenV2_2", method);
+        expect(router.gasPerPayment).to.be.at.most(usdcSingle.gasPerPayment * 0.57);
+        expect(router.gasPerPayment).to.be.at.most(usdcMulticall.gasPerPayment * 0.98);
+      }
 
       const markdown = await readFile(path.join(report, "report.md"), "utf8");
       expect(markdown).to.contain("gas-per-payment-FiatTokenV2_2.svg");
