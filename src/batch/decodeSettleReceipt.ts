@@ -104,7 +104,9 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
       return { status: "success", index, from, nonce: log.args.nonce, transactionHash };
     }
     const log = failures.get(index);
-    if (!log) throw mismatch(`no PaymentFailed event for failed item ${index}`);
+    if (!log || log.args.status !== status) {
+      throw mismatch(`no PaymentFailed event with status ${status} for failed item ${index}`);
+    }
     const itemStatus = failedStatusName(log.args.status);
     return {
       status: "failure",
