@@ -6,6 +6,8 @@
 // Typed ABI bindings (generated from the build artifacts by scripts/gen-abi.ts).
 export { fiatTokenProxyAbi } from "./abi/fiatTokenProxy.js";
 export { fiatTokenV2_2Abi } from "./abi/fiatTokenV2_2.js";
+export { iSettlementRouterAbi } from "./abi/iSettlementRouter.js";
+export { settlementRouterAbi } from "./abi/settlementRouter.js";
 export { iEIP3009TokenAbi } from "./abi/iEIP3009Token.js";
 export { iERC3009SignatureAbi } from "./abi/iERC3009Signature.js";
 export { iX402TestTokenAbi } from "./abi/iX402TestToken.js";
@@ -116,3 +118,100 @@ export {
   type VerifyAuthorizationReturnType,
 } from "./authorization/verifyAuthorization.js";
 export type { X402ExactPayload } from "./authorization/x402Payload.js";
+
+// Batches: planning, packed encoding, simulation, submission, receipts, L1 data.
+export { decodeItems, MalformedItemsError } from "./batch/decodeItems.js";
+export {
+  decodeSettleReceipt,
+  type DecodeSettleReceiptParameters,
+  type SettlementResult,
+} from "./batch/decodeSettleReceipt.js";
+export {
+  dropFailures,
+  type DropFailuresParameters,
+  type DropFailuresReturnType,
+} from "./batch/dropFailures.js";
+export {
+  DIRECT_ITEM_SIZE,
+  encodeItems,
+  InvalidSettlementItemError,
+  ITEM_FLAGS,
+  MAX_CONTRACT_SIGNATURE_SIZE,
+  ROUTED_ITEM_SIZE,
+  type DirectItem,
+  type RoutedItem,
+  type SettlementItem,
+  type SettlementItemBase,
+} from "./batch/encodeItems.js";
+export {
+  BatchGasExceedsCapError,
+  InvalidBatchInputError,
+  SettleReceiptMismatchError,
+  SettleTimeoutError,
+  SettleTransactionRevertedError,
+} from "./batch/errors.js";
+export type { FailedItemStatus, SettlementFailureReason } from "./batch/failureReason.js";
+export {
+  FIAT_TOKEN_V2_2_GAS_PROFILE,
+  X402_TEST_TOKEN_GAS_PROFILE,
+  type SettleGasProfile,
+} from "./batch/gasProfiles.js";
+export {
+  GAS_PRICE_ORACLE_ADDRESS,
+  getL1DataEstimate,
+  type GetL1DataEstimateParameters,
+  type GetL1DataEstimateReturnType,
+} from "./batch/getL1DataEstimate.js";
+export { getReceiptL1Data, type GetReceiptL1DataReturnType } from "./batch/getReceiptL1Data.js";
+export {
+  planBatches,
+  type PlanBatchesParameters,
+  type PlanBatchesReturnType,
+  type PlannedBatch,
+} from "./batch/planBatches.js";
+export {
+  settleAuthorizations,
+  type AuthorizationSettlement,
+  type SettleAuthorizationsClients,
+  type SettleAuthorizationsParameters,
+  type SettleAuthorizationsReturnType,
+  type SettlementProgress,
+  type SettlementStage,
+  type SettlementTransaction,
+} from "./batch/settleAuthorizations.js";
+export {
+  simulateBatch,
+  type PredictedOutcome,
+  type SimulateBatchParameters,
+  type SimulateBatchReturnType,
+} from "./batch/simulateBatch.js";
+export {
+  submitBatch,
+  type SubmitBatchParameters,
+  type SubmitBatchReturnType,
+  type SubmitClient,
+} from "./batch/submitBatch.js";
+
+// Errors and the shared reason vocabulary.
+export { BaseError, type BaseErrorParameters } from "./errors/base.js";
+export { ContractRevertError } from "./errors/contractRevert.js";
+export {
+  decodeRevertReason,
+  type DecodeRevertReasonOptions,
+  type DecodeRevertReasonReturnType,
+} from "./errors/decodeRevertReason.js";
+export { findRevertData } from "./errors/findRevertData.js";
+export {
+  ITEM_STATUS_REASONS,
+  ItemStatus,
+  itemStatusReason,
+  UnknownItemStatusError,
+} from "./errors/itemStatus.js";
+export {
+  isRevertReason,
+  REVERT_REASON_DESCRIPTIONS,
+  REVERT_REASONS,
+  X402_V1_REASONS,
+  type RevertReason,
+} from "./errors/reasons.js";
+export { walkCauses } from "./errors/walkCauses.js";

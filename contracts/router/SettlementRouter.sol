@@ -23,19 +23,18 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @inheritdoc ISettlementRouter
     uint256 public constant MAX_REASON_LENGTH = 256;
 
-    /// @dev Gas that must be left before a token call: its limit (200,000), the 1/64 a call keeps
-    /// back (3,175) and a reserve of 50,000 for reporting a failure (reason copy,
-    /// `authorizationState` check, event). A literal, since assembly cannot read expressions.
-    uint256 private constant _MIN_GAS_PER_CALL = 253_175;
-
     /// @dev Gas for the `authorizationState` read after a failed token call.
     uint256 private constant _AUTH_STATE_GAS = 30_000;
 
     /// @dev The shortest well-formed item: direct, `CONTRACT_SIGNATURE`, empty signature.
     uint256 private constant _MIN_ITEM_SIZE = 103;
 
-    /// @dev Where {settleRoutedGroup}'s raw items start in its calldata (selector + 3 words).
-    uint256 private constant _GROUP_ITEMS_OFFSET = 0x64;
+    /// @dev Where {settleRoutedGroup}'s raw items start in its calldata (selector + 4 words).
+    uint256 private constant _GROUP_ITEMS_OFFSET = 0x84;
+
+    /// @dev A direct item with an EIP-2098 signature, and a routed one.
+    uint256 private constant _DIRECT_EOA_ITEM_SIZE = 165;
+    uint256 private constant _ROUTED_EOA_ITEM_SIZE = 181;
 
     // Selectors and event topics, as literals for the assembly; `test/router` checks each one
     // against the ABI.
@@ -45,14 +44,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     uint256 private constant _RECEIVE_WITH_AUTHORIZATION_BYTES = 0x88b7ab63;
     uint256 private constant _AUTHORIZATION_STATE = 0xe94a0102;
     uint256 private constant _TRANSFER = 0xa9059cbb;
-    uint256 private constant _SETTLE_ROUTED_GROUP = 0xdc62ede0;
+    uint256 private constant _SETTLE_ROUTED_GROUP = 0xfebb35b7;
     uint256 private constant _MALFORMED_ITEMS_ERROR = 0x63ab2cbc;
     uint256 private constant _INSUFFICIENT_GAS_ERROR = 0xbf882fbb;
     /// @dev First 4 bytes of {settleRoutedGroup}'s revert data when its payout failed, followed
     /// by the payout's capped revert data: `bytes4(keccak256("SettlementRouterGroupUndone()"))`.
     uint256 private constant _GROUP_UNDONE = 0x0e0e8c7f;
-    bytes32 private constant _PAYMENT_SETTLED_EVENT =
-        0x84ac0536c7f5700f2c24ea6e8cd6d24cdfbbab5f7604373a794ac075264fc5ce;
     bytes32 private constant _PAYMENT_FAILED_EVENT =
         0x327c5467bee0ddf4d85267cd228c3e53e2a15db7257aa454aaac53be7c8e9953;
 
@@ -70,23 +67,22 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             start := items.offset
             end := add(items.offset, items.length)
         }
-        (results, fees, ) = _execute(token, feeRecipient, start, end, 0, false);
+        (results, fees, ) = _execute(start, end, false);
         if (fees != 0) _payFees(token, feeRecipient, fees);
+        emit BatchSettled(token, results);
     }
 
     /// @inheritdoc ISettlementRouter
-    /// @dev Calldata: the selector, the three arguments, then the group's raw packed items (all
-    /// routed, one payee, already bounds-checked by {settle}). Returns raw bytes: the group's fee
-    /// total (one word) followed by one status byte per item. When the payout fails it reverts with
-    /// `_GROUP_UNDONE` followed by the payout's capped revert data.
-    function settleRoutedGroup(address token, address feeRecipient, uint256 firstIndex) external {
+    /// @dev Calldata: the selector, the four arguments, then raw packed items from the group's first
+    /// item to the end of `items` (the group ends at the first direct item or other payee). Returns
+    /// raw bytes: the group's fee total (one word), the bytes it consumed (one word), then one
+    /// status byte per item. When the payout fails it reverts with `_GROUP_UNDONE` followed by the
+    /// payout's capped revert data.
+    function settleRoutedGroup(address token, address, uint256 firstIndex, uint256) external {
         require(msg.sender == address(this), SettlementRouterUnauthorizedCaller(msg.sender));
         (bytes memory statuses, uint256 fees, uint256 credit) = _execute(
-            token,
-            feeRecipient,
             _GROUP_ITEMS_OFFSET,
             msg.data.length,
-            firstIndex,
             true
         );
         assembly ("memory-safe") {
@@ -96,11 +92,6 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 if eq(payee, address()) {
                     mstore(0, shl(224, _GROUP_UNDONE))
                     revert(0, 4)
-                }
-                if lt(gas(), _MIN_GAS_PER_CALL) {
-                    mstore(0, shl(224, _INSUFFICIENT_GAS_ERROR))
-                    mstore(4, firstIndex)
-                    revert(0, 0x24)
                 }
                 let p := mload(0x40)
                 mstore(p, shl(224, _TRANSFER))
@@ -113,6 +104,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                     or(iszero(returndatasize()), and(gt(returndatasize(), 31), eq(mload(0), 1)))
                 )
                 if iszero(ok) {
+                    // The payout may have failed only for want of gas (63/64 rule): revert all.
+                    if lt(gas(), div(ITEM_GAS_LIMIT, 63)) {
+                        mstore(0, shl(224, _INSUFFICIENT_GAS_ERROR))
+                        mstore(4, firstIndex)
+                        revert(0, 0x24)
+                    }
                     let n := returndatasize()
                     if gt(n, MAX_REASON_LENGTH) {
                         n := MAX_REASON_LENGTH
@@ -122,10 +119,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                     revert(p, add(4, n))
                 }
             }
-            // Reuse the statuses' length word for the fee total: [fees][status bytes].
+            // [fees][consumed bytes][status bytes], in the two words before the status bytes
+            // (`_execute` left the consumed byte count in the word before `statuses`).
             let count := mload(statuses)
-            mstore(statuses, fees)
-            return(statuses, add(0x20, count))
+            mstore(statuses, mload(sub(statuses, 0x20)))
+            mstore(sub(statuses, 0x20), fees)
+            return(sub(statuses, 0x20), add(0x40, count))
         }
     }
 
@@ -159,46 +158,50 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         require(ok, SettlementRouterFeePayoutFailed(feeRecipient, fees));
     }
 
-    /// @dev Executes the packed items in calldata `[itemsStart, itemsEnd)`, numbering them from
-    /// `firstIndex`. Outside a group (`group == false`) direct items are executed here and each run
-    /// of routed items with one payee is handed to {settleRoutedGroup} through a self-call; inside
-    /// a group every item is routed to the same payee and is executed here.
+    /// @dev Executes the packed items in calldata `[cursor, limit)`. Both entry points take `token`
+    /// and `feeRecipient` as their first two arguments, read here from calldata. Outside a group
+    /// (`group == false`, numbering from 0) direct items are executed here and each run of routed
+    /// items with one payee is handed to {settleRoutedGroup} through a self-call; inside a group
+    /// (numbering from {settleRoutedGroup}'s `firstIndex`) every item is routed to the same payee
+    /// and was bounds-checked by the caller.
     /// @return statuses One status byte per item.
     /// @return fees The fees of the settled routed items.
     /// @return credit Inside a group: what the settled items owe the payee.
     // solhint-disable-next-line function-max-lines
     function _execute(
-        address token,
-        address feeRecipient,
-        uint256 itemsStart,
-        uint256 itemsEnd,
-        uint256 firstIndex,
+        uint256 cursor,
+        uint256 limit,
         bool group
     ) private returns (bytes memory statuses, uint256 fees, uint256 credit) {
         assembly ("memory-safe") {
             // ---- memory ----------------------------------------------------------------------
-            // ctx + 0x00  token
-            // ctx + 0x20  group flag
-            // ctx + 0x40  routed-nonce preimage: payee, fee, feeRecipient, salt (4 words)
-            // ctx + 0xc0  credit accumulator
-            // ctx + 0xe0  fee accumulator
-            // ctx + 0x100 res: where item `index`'s status byte lives is `res + index`
-            // ctx + 0x120 buf
-            // ctx + 0x140 statuses (length word, then one byte per item, zeroed)
-            // buf         call data of the token calls and self-calls, then event data; 32 free
-            //             bytes before it let a selector be written with one mstore.
+            // ctx + 0x00   where the items start (offsets in SettlementRouterMalformedItems)
+            // ctx + 0x20   res: item `index`'s status byte lives at `res + index`
+            // ctx + 0x40   routed-nonce preimage: payee, fee, feeRecipient, salt (4 words)
+            // ctx + 0xc0   buf
+            // ctx + 0xe0   in a group: credit and fee accumulators of the items off the inlined
+            //              path; outside: where the copy of the items for self-calls starts (0:
+            //              none yet), and the position and index after the last group
+            // ctx + 0x160  statuses: length word, then one byte per item (zeroed)
+            // buf - 0x20   32 free bytes, so a selector is written with one mstore at buf - 28
+            // buf          call data of the inlined paths: selector, 6 fixed arguments, v, r, s
+            // buf + 0x140  ev: PaymentFailed data (0x80 + reason), then authorizationState input
+            // buf + 0x360  big: call data of `bytes signature` calls; outside a group, the copy
+            //              of the items from the first routed one, which group self-calls use as
+            //              call data (each writes its 0x84-byte header over the items before it)
 
-            /// Reverts the whole call: `items` is malformed at `offset`.
-            function malformed(offset) {
+            /// Reverts the whole call: `items` is malformed at calldata position `pos`.
+            function malformed(ctx, pos) {
                 mstore(0, shl(224, _MALFORMED_ITEMS_ERROR))
-                mstore(4, offset)
+                mstore(4, sub(pos, mload(ctx)))
                 revert(0, 0x24)
             }
 
-            /// Reverts the whole call unless a token call before item `index` can get its
-            /// full gas limit and its failure can still be reported.
-            function requireGas(index) {
-                if lt(gas(), _MIN_GAS_PER_CALL) {
+            /// After a call with a gas limit of `callGas` failed: if less than `callGas / 63` is left,
+            /// the call may have failed only because it got less than that (the 63/64
+            /// rule), so revert the whole call rather than report item `index` failed.
+            function checkForwardedGas(index, callGas) {
+                if lt(gas(), div(callGas, 63)) {
                     mstore(0, shl(224, _INSUFFICIENT_GAS_ERROR))
                     mstore(4, index)
                     revert(0, 0x24)
@@ -219,297 +222,376 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             }
 
             /// The size of the item at `pos` with `flags`; reverts if it runs past `end` or its
-            /// flags set unknown bits. `first` is where offsets in the error count from.
-            function itemSize(pos, flags, end, first) -> size {
+            /// flags set unknown bits.
+            function itemSize(ctx, pos, flags, end) -> size {
                 if gt(flags, 3) {
-                    malformed(sub(pos, first))
+                    malformed(ctx, pos)
                 }
                 size := rawItemSize(pos, flags)
                 if gt(add(pos, size), end) {
-                    malformed(sub(pos, first))
+                    malformed(ctx, pos)
                 }
             }
 
-            /// Writes the signature arguments after the six fixed ones at `buf` (whose selector
-            /// word is written here too) and returns the call data length, or 0 for an empty
-            /// contract signature.
-            function encodeSignature(buf, sig, flags, selectorVrs, selectorBytes) -> len {
-                switch and(flags, 2)
-                case 0 {
-                    mstore(sub(buf, 28), selectorVrs)
-                    let vs := calldataload(add(sig, 32))
-                    mstore(add(buf, 0xc4), add(27, shr(255, vs)))
-                    mstore(add(buf, 0xe4), calldataload(sig))
-                    mstore(add(buf, 0x104), shr(1, shl(1, vs)))
-                    len := 0x124
-                }
-                default {
-                    let n := shr(240, calldataload(sig))
-                    if n {
-                        mstore(sub(buf, 28), selectorBytes)
-                        mstore(add(buf, 0xc4), 0xe0)
-                        mstore(add(buf, 0xe4), n)
-                        calldatacopy(add(buf, 0x104), add(sig, 2), n)
-                        // Zero the padding after the signature.
-                        mstore(add(add(buf, 0x104), n), 0)
-                        len := add(0x104, and(add(n, 31), not(31)))
-                    }
-                }
-            }
-
-            function emitSettled(buf, index, from, nonce) {
-                mstore(buf, nonce)
-                log3(buf, 0x20, _PAYMENT_SETTLED_EVENT, index, from)
-            }
-
-            /// Emits PaymentFailed with the `rlen` reason bytes already at `buf + 0x80` and
-            /// records `status` for item `index`.
-            function emitFailed(ctx, index, from, nonce, status, rlen) {
-                let buf := mload(add(ctx, 0x120))
-                mstore(buf, nonce)
-                mstore(add(buf, 0x20), status)
-                mstore(add(buf, 0x40), 0x60)
-                mstore(add(buf, 0x60), rlen)
+            /// Emits PaymentFailed for item `index` at `pos`, with the `rlen` reason bytes already
+            /// at `ev + 0x80`, and records `status` for it.
+            function emitFailed(ctx, index, pos, nonce, status, rlen) {
+                let ev := add(mload(add(ctx, 0xc0)), 0x140)
+                mstore(ev, nonce)
+                mstore(add(ev, 0x20), status)
+                mstore(add(ev, 0x40), 0x60)
+                mstore(add(ev, 0x60), rlen)
                 log3(
-                    buf,
+                    ev,
                     add(0x80, and(add(rlen, 31), not(31))),
                     _PAYMENT_FAILED_EVENT,
                     index,
-                    from
+                    shr(96, calldataload(add(pos, 1)))
                 )
-                mstore8(add(mload(add(ctx, 0x100)), index), status)
+                mstore8(add(mload(add(ctx, 0x20)), index), status)
             }
 
-            /// Reports the token call of item `index` that just failed: copies the capped revert
-            /// data, then asks the token whether the authorization is used.
-            function reportCallFailure(ctx, index, from, nonce) {
-                let buf := mload(add(ctx, 0x120))
+            /// Reports the token call of item `index` at `pos` that just failed: copies the capped
+            /// revert data, then asks the token whether the authorization is used.
+            function reportCallFailure(ctx, index, pos, nonce) {
+                checkForwardedGas(index, ITEM_GAS_LIMIT)
+                let ev := add(mload(add(ctx, 0xc0)), 0x140)
                 let rlen := returndatasize()
                 if gt(rlen, MAX_REASON_LENGTH) {
                     rlen := MAX_REASON_LENGTH
                 }
-                returndatacopy(add(buf, 0x80), 0, rlen)
-                mstore(add(add(buf, 0x80), rlen), 0)
-                let q := add(buf, add(0xa0, MAX_REASON_LENGTH))
+                returndatacopy(add(ev, 0x80), 0, rlen)
+                mstore(add(add(ev, 0x80), rlen), 0)
+                let q := add(ev, add(0xa0, MAX_REASON_LENGTH))
                 mstore(q, shl(224, _AUTHORIZATION_STATE))
-                mstore(add(q, 4), from)
+                mstore(add(q, 4), shr(96, calldataload(add(pos, 1))))
                 mstore(add(q, 0x24), nonce)
                 mstore(0, 0)
-                let status := 2 // TokenReverted
-                if staticcall(_AUTH_STATE_GAS, mload(ctx), q, 0x44, 0, 0x20) {
-                    if and(gt(returndatasize(), 31), eq(mload(0), 1)) {
-                        status := 1 // AuthorizationUsed
-                    }
+                q := staticcall(_AUTH_STATE_GAS, calldataload(4), q, 0x44, 0, 0x20)
+                if iszero(q) {
+                    checkForwardedGas(index, _AUTH_STATE_GAS)
                 }
-                emitFailed(ctx, index, from, nonce, status, rlen)
+                // TokenReverted (2), or AuthorizationUsed (1) when the token says so.
+                q := and(q, and(gt(returndatasize(), 31), eq(mload(0), 1)))
+                emitFailed(ctx, index, pos, nonce, sub(2, q), rlen)
             }
 
-            /// Direct item: transferWithAuthorization(from, payee, value, validAfter,
-            /// validBefore, nonce, signature).
-            function executeDirect(ctx, pos, index, flags) {
-                let buf := mload(add(ctx, 0x120))
-                let from := shr(96, calldataload(add(pos, 1)))
-                let nonce := calldataload(add(pos, 69))
-                mstore(add(buf, 0x04), from)
-                mstore(add(buf, 0x24), shr(96, calldataload(add(pos, 21))))
+            /// Writes the six fixed authorization arguments of the item at `pos` at `b`:
+            /// `from`, `to`, value, validAfter, validBefore, nonce.
+            function encodeFixed(b, pos, to, nonce) {
+                mstore(add(b, 0x04), shr(96, calldataload(add(pos, 1))))
+                mstore(add(b, 0x24), to)
                 let w := calldataload(add(pos, 41))
-                mstore(add(buf, 0x44), shr(128, w))
-                mstore(add(buf, 0x64), and(shr(80, w), 0xffffffffffff))
-                mstore(add(buf, 0x84), and(shr(32, w), 0xffffffffffff))
-                mstore(add(buf, 0xa4), nonce)
-                let len := encodeSignature(
-                    buf,
+                mstore(add(b, 0x44), shr(128, w))
+                mstore(add(b, 0x64), and(shr(80, w), 0xffffffffffff))
+                mstore(add(b, 0x84), and(shr(32, w), 0xffffffffffff))
+                mstore(add(b, 0xa4), nonce)
+            }
+
+            /// Writes a `bytes signature` overload's selector and signature argument at `b`
+            /// (after the six fixed arguments) from the contract signature at `sig`; returns the
+            /// call data length, or 0 for an empty signature.
+            function encodeBytesSignature(b, sig, selector) -> len {
+                let n := shr(240, calldataload(sig))
+                if n {
+                    mstore(sub(b, 28), selector)
+                    mstore(add(b, 0xc4), 0xe0)
+                    mstore(add(b, 0xe4), n)
+                    calldatacopy(add(b, 0x104), add(sig, 2), n)
+                    // Zero the padding after the signature.
+                    mstore(add(add(b, 0x104), n), 0)
+                    len := add(0x104, and(add(n, 31), not(31)))
+                }
+            }
+
+            /// A direct item with a contract signature at `pos`.
+            function executeDirect(ctx, pos, index) {
+                let big := add(mload(add(ctx, 0xc0)), 0x360)
+                let nonce := calldataload(add(pos, 69))
+                encodeFixed(big, pos, shr(96, calldataload(add(pos, 21))), nonce)
+                let len := encodeBytesSignature(
+                    big,
                     add(pos, 101),
-                    flags,
-                    _TRANSFER_WITH_AUTHORIZATION_VRS,
                     _TRANSFER_WITH_AUTHORIZATION_BYTES
                 )
                 switch len
                 case 0 {
-                    emitFailed(ctx, index, from, nonce, 5, 0) // InvalidSignatureLength
+                    emitFailed(ctx, index, pos, nonce, 5, 0) // InvalidSignatureLength
                 }
                 default {
-                    requireGas(index)
-                    switch call(ITEM_GAS_LIMIT, mload(ctx), 0, buf, len, 0, 0)
-                    case 0 {
-                        reportCallFailure(ctx, index, from, nonce)
-                    }
-                    default {
-                        emitSettled(buf, index, from, nonce)
+                    if iszero(call(ITEM_GAS_LIMIT, calldataload(4), 0, big, len, 0, 0)) {
+                        reportCallFailure(ctx, index, pos, nonce)
                     }
                 }
             }
 
-            /// Routed item (inside a group): receiveWithAuthorization(from, router, value,
-            /// validAfter, validBefore, routedNonce(payee, fee, feeRecipient, salt), signature).
-            function executeRouted(ctx, pos, index, flags) {
-                let buf := mload(add(ctx, 0x120))
-                let from := shr(96, calldataload(add(pos, 1)))
-                let w := calldataload(add(pos, 41))
+            /// A routed item with a contract signature at `pos`, inside a group; adds what it
+            /// owes to the accumulators at `ctx + 0xe0` (credit) and `ctx + 0x100` (fees).
+            function executeRouted(ctx, pos, index) {
                 let fee := shr(128, calldataload(add(pos, 101)))
-                mstore(add(ctx, 0x40), shr(96, calldataload(add(pos, 21))))
                 mstore(add(ctx, 0x60), fee)
                 mstore(add(ctx, 0xa0), calldataload(add(pos, 69)))
                 let nonce := keccak256(add(ctx, 0x40), 0x80)
-                switch gt(fee, shr(128, w))
+                let value := shr(128, calldataload(add(pos, 41)))
+                switch gt(fee, value)
                 case 1 {
-                    emitFailed(ctx, index, from, nonce, 3, 0) // FeeExceedsValue
+                    emitFailed(ctx, index, pos, nonce, 3, 0) // FeeExceedsValue
                 }
                 default {
-                    mstore(add(buf, 0x04), from)
-                    mstore(add(buf, 0x24), address())
-                    mstore(add(buf, 0x44), shr(128, w))
-                    mstore(add(buf, 0x64), and(shr(80, w), 0xffffffffffff))
-                    mstore(add(buf, 0x84), and(shr(32, w), 0xffffffffffff))
-                    mstore(add(buf, 0xa4), nonce)
-                    let len := encodeSignature(
-                        buf,
+                    let big := add(mload(add(ctx, 0xc0)), 0x360)
+                    encodeFixed(big, pos, address(), nonce)
+                    let len := encodeBytesSignature(
+                        big,
                         add(pos, 117),
-                        flags,
-                        _RECEIVE_WITH_AUTHORIZATION_VRS,
                         _RECEIVE_WITH_AUTHORIZATION_BYTES
                     )
                     switch len
                     case 0 {
-                        emitFailed(ctx, index, from, nonce, 5, 0) // InvalidSignatureLength
+                        emitFailed(ctx, index, pos, nonce, 5, 0) // InvalidSignatureLength
                     }
                     default {
-                        requireGas(index)
-                        switch call(ITEM_GAS_LIMIT, mload(ctx), 0, buf, len, 0, 0)
+                        switch call(ITEM_GAS_LIMIT, calldataload(4), 0, big, len, 0, 0)
                         case 0 {
-                            reportCallFailure(ctx, index, from, nonce)
+                            reportCallFailure(ctx, index, pos, nonce)
                         }
                         default {
-                            // Both sums stay far below 2^256: each term is below 2^128.
-                            mstore(
-                                add(ctx, 0xc0),
-                                add(mload(add(ctx, 0xc0)), sub(shr(128, w), fee))
-                            )
-                            mstore(add(ctx, 0xe0), add(mload(add(ctx, 0xe0)), fee))
-                            emitSettled(buf, index, from, nonce)
+                            // Values and fees are below 2^128 each: the sums cannot overflow.
+                            mstore(add(ctx, 0xe0), add(mload(add(ctx, 0xe0)), sub(value, fee)))
+                            mstore(add(ctx, 0x100), add(mload(add(ctx, 0x100)), fee))
                         }
                     }
                 }
             }
 
-            /// Outside a group: finds the run of routed items with the payee of the item at
-            /// `pos`, executes it through a self-call and records its statuses and fees.
-            /// Returns the position and index after the run.
-            function executeGroup(ctx, pos, end, index, first) -> next, nextIndex {
-                let payee := shr(96, calldataload(add(pos, 21)))
-                next := pos
-                nextIndex := index
-                for {} 1 {} {
-                    next := add(next, itemSize(next, byte(0, calldataload(next)), end, first))
-                    nextIndex := add(nextIndex, 1)
-                    if iszero(lt(next, end)) {
-                        break
-                    }
-                    if iszero(and(byte(0, calldataload(next)), 1)) {
-                        break
-                    }
-                    if iszero(eq(shr(96, calldataload(add(next, 21))), payee)) {
-                        break
-                    }
+            /// Outside a group: executes the run of routed items starting at `pos` (up to the
+            /// first direct item or other payee) through a self-call, records their statuses and
+            /// leaves the position and index after the run at `ctx + 0x120` and `ctx + 0x140`.
+            /// Returns the run's fees.
+            function executeGroup(ctx, pos, end, index) -> groupFees {
+                let big := add(mload(add(ctx, 0xc0)), 0x360)
+                let copyStart := mload(add(ctx, 0xe0))
+                if iszero(copyStart) {
+                    copyStart := pos
+                    mstore(add(ctx, 0xe0), pos)
+                    calldatacopy(add(big, _GROUP_ITEMS_OFFSET), pos, sub(end, pos))
                 }
-                let size := sub(next, pos)
-                let buf := mload(add(ctx, 0x120))
-                mstore(sub(buf, 28), _SETTLE_ROUTED_GROUP)
-                mstore(add(buf, 0x04), mload(ctx))
-                mstore(add(buf, 0x24), mload(add(ctx, 0x80)))
-                mstore(add(buf, 0x44), index)
-                calldatacopy(add(buf, 0x64), pos, size)
-                switch call(gas(), address(), 0, buf, add(0x64, size), 0, 0)
+                // The header goes over the copies of the items before `pos`, already executed.
+                let hdr := add(big, sub(pos, copyStart))
+                mstore(sub(hdr, 28), _SETTLE_ROUTED_GROUP)
+                // token, feeRecipient: the same first two arguments as settle's.
+                calldatacopy(add(hdr, 0x04), 4, 0x40)
+                mstore(add(hdr, 0x44), index)
+                mstore(add(hdr, 0x64), sub(pos, mload(ctx)))
+                switch call(gas(), address(), 0, hdr, add(_GROUP_ITEMS_OFFSET, sub(end, pos)), 0, 0)
                 case 1 {
-                    returndatacopy(0, 0, 0x20)
-                    mstore(add(ctx, 0xe0), add(mload(add(ctx, 0xe0)), mload(0)))
-                    returndatacopy(add(mload(add(ctx, 0x100)), index), 0x20, sub(nextIndex, index))
+                    let count := sub(returndatasize(), 0x40)
+                    returndatacopy(0, 0, 0x40)
+                    groupFees := mload(0)
+                    mstore(add(ctx, 0x120), add(pos, mload(0x20)))
+                    mstore(add(ctx, 0x140), add(index, count))
+                    returndatacopy(add(mload(add(ctx, 0x20)), index), 0x40, count)
                 }
                 default {
-                    reportGroupUndone(ctx, pos, next, index)
+                    reportGroupUndone(ctx, pos, end, index)
                 }
             }
 
-            /// The self-call for the group `[pos, next)` starting at item `index` reverted: bubble
-            /// the revert up unless it is the group's payout failure, then report every item of
-            /// the group `PayoutFailed` with the payout's revert data.
-            function reportGroupUndone(ctx, pos, next, index) {
-                let buf := mload(add(ctx, 0x120))
+            /// The self-call for the run of routed items starting at `pos` (item `index`)
+            /// reverted: bubble the revert up unless it is the run's payout failure, then report
+            /// every item of the run `PayoutFailed` with the payout's revert data.
+            function reportGroupUndone(ctx, pos, end, index) {
                 let rlen := returndatasize()
-                returndatacopy(buf, 0, rlen)
-                // Any other revert (gas, a bug) is not a payout failure: bubble it up.
-                if or(lt(rlen, 4), iszero(eq(shr(224, mload(buf)), _GROUP_UNDONE))) {
-                    revert(buf, rlen)
+                returndatacopy(0, 0, 4)
+                // Any other revert (gas, malformed items) is not a payout failure: bubble it up.
+                if or(lt(rlen, 4), iszero(eq(shr(224, mload(0)), _GROUP_UNDONE))) {
+                    let big := add(mload(add(ctx, 0xc0)), 0x360)
+                    returndatacopy(big, 0, rlen)
+                    revert(big, rlen)
                 }
                 rlen := sub(rlen, 4)
-                returndatacopy(add(buf, 0x80), 4, rlen)
-                mstore(add(add(buf, 0x80), rlen), 0)
-                for {} lt(pos, next) {} {
-                    let from := shr(96, calldataload(add(pos, 1)))
+                if gt(rlen, MAX_REASON_LENGTH) {
+                    rlen := MAX_REASON_LENGTH
+                }
+                let ev := add(mload(add(ctx, 0xc0)), 0x140)
+                returndatacopy(add(ev, 0x80), 4, rlen)
+                mstore(add(add(ev, 0x80), rlen), 0)
+                let payee := shr(96, calldataload(add(pos, 21)))
+                mstore(add(ctx, 0x40), payee)
+                // The run, as the self-call delimited it (and bounds-checked).
+                for {} and(lt(pos, end), and(byte(0, calldataload(pos)), 1)) {} {
+                    if iszero(eq(shr(96, calldataload(add(pos, 21))), payee)) {
+                        break
+                    }
                     mstore(add(ctx, 0x60), shr(128, calldataload(add(pos, 101))))
                     mstore(add(ctx, 0xa0), calldataload(add(pos, 69)))
-                    emitFailed(ctx, index, from, keccak256(add(ctx, 0x40), 0x80), 4, rlen) // PayoutFailed
+                    let nonce := keccak256(add(ctx, 0x40), 0x80)
+                    emitFailed(ctx, index, pos, nonce, 4, rlen) // PayoutFailed
                     pos := add(pos, rawItemSize(pos, byte(0, calldataload(pos))))
                     index := add(index, 1)
                 }
+                mstore(add(ctx, 0x120), pos)
+                mstore(add(ctx, 0x140), index)
             }
 
             // ---- set-up ------------------------------------------------------------------------
+            // Shallow copies: the function's own slots lie too deep in the stack for the loops.
+            let cur := cursor
+            let lim := limit
             let ctx := mload(0x40)
-            mstore(ctx, token)
-            mstore(add(ctx, 0x20), group)
-            mstore(add(ctx, 0x80), feeRecipient)
-            mstore(add(ctx, 0xc0), 0)
-            mstore(add(ctx, 0xe0), 0)
-            statuses := add(ctx, 0x140)
-            // Statuses are indexed by the global item index: shift the base by `firstIndex`.
-            mstore(add(ctx, 0x100), sub(add(statuses, 0x20), firstIndex))
-            let resSize := and(
-                add(add(div(sub(itemsEnd, itemsStart), _MIN_ITEM_SIZE), 1), 31),
-                not(31)
-            )
-            for {
-                let p := add(statuses, 0x20)
-                let pEnd := add(p, resSize)
-            } lt(p, pEnd) {
-                p := add(p, 0x20)
-            } {
-                mstore(p, 0)
+            let index := 0
+            if group {
+                index := calldataload(0x44)
             }
-            mstore(add(ctx, 0x120), add(add(statuses, 0x40), resSize))
+            // Offsets in SettlementRouterMalformedItems count from the start of `items`; a group
+            // self-call gets its first item's offset as its fourth argument.
+            switch group
+            case 0 {
+                mstore(ctx, cur)
+            }
+            default {
+                mstore(ctx, sub(cur, calldataload(0x64)))
+            }
+            mstore(add(ctx, 0x80), calldataload(0x24))
+            mstore(add(ctx, 0xe0), 0)
+            mstore(add(ctx, 0x100), 0)
+            statuses := add(ctx, 0x160)
+            // Statuses are indexed by the global item index: shift the base by the first index.
+            mstore(add(ctx, 0x20), sub(add(statuses, 0x20), index))
+            let buf
+            {
+                let resSize := and(add(add(div(sub(lim, cur), _MIN_ITEM_SIZE), 1), 31), not(31))
+                for {
+                    let p := add(statuses, 0x20)
+                    let pEnd := add(p, resSize)
+                } lt(p, pEnd) {
+                    p := add(p, 0x20)
+                } {
+                    mstore(p, 0)
+                }
+                buf := add(add(statuses, 0x40), resSize)
+            }
+            mstore(add(ctx, 0xc0), buf)
 
             // ---- the items ---------------------------------------------------------------------
-            let pos := itemsStart
-            let index := firstIndex
-            for {} lt(pos, itemsEnd) {} {
-                let flags := byte(0, calldataload(pos))
-                switch and(flags, 1)
-                case 0 {
-                    let size := itemSize(pos, flags, itemsEnd, itemsStart)
-                    executeDirect(ctx, pos, index, flags)
-                    pos := add(pos, size)
-                    index := add(index, 1)
-                }
-                default {
-                    switch mload(add(ctx, 0x20))
+            switch group
+            case 0 {
+                mstore(sub(buf, 28), _TRANSFER_WITH_AUTHORIZATION_VRS)
+                for {} lt(cur, lim) {} {
+                    let w := calldataload(cur)
+                    switch shr(248, w)
                     case 0 {
-                        mstore(add(ctx, 0x40), shr(96, calldataload(add(pos, 21))))
-                        pos, index := executeGroup(ctx, pos, itemsEnd, index, itemsStart)
+                        // Direct item with an EIP-2098 signature, inlined: the hot path. Its bounds
+                        // are checked once after the loop: a truncated last item reads zeros and
+                        // the whole call reverts before it ends.
+                        mstore(add(buf, 0x04), shr(96, shl(8, w)))
+                        mstore(add(buf, 0x24), shr(96, calldataload(add(cur, 21))))
+                        w := calldataload(add(cur, 41))
+                        mstore(add(buf, 0x44), shr(128, w))
+                        mstore(add(buf, 0x64), and(shr(80, w), 0xffffffffffff))
+                        mstore(add(buf, 0x84), and(shr(32, w), 0xffffffffffff))
+                        mstore(add(buf, 0xa4), calldataload(add(cur, 69)))
+                        mstore(add(buf, 0xe4), calldataload(add(cur, 101)))
+                        w := calldataload(add(cur, 133))
+                        mstore(add(buf, 0xc4), add(27, shr(255, w)))
+                        mstore(add(buf, 0x104), shr(1, shl(1, w)))
+                        if iszero(call(ITEM_GAS_LIMIT, calldataload(4), 0, buf, 0x124, 0, 0)) {
+                            reportCallFailure(ctx, index, cur, calldataload(add(cur, 69)))
+                        }
+                        cur := add(cur, _DIRECT_EOA_ITEM_SIZE)
+                        index := add(index, 1)
                     }
                     default {
-                        let size := itemSize(pos, flags, itemsEnd, itemsStart)
-                        executeRouted(ctx, pos, index, flags)
-                        pos := add(pos, size)
+                        switch and(shr(248, w), 1)
+                        case 0 {
+                            let size := itemSize(ctx, cur, shr(248, w), lim)
+                            executeDirect(ctx, cur, index)
+                            cur := add(cur, size)
+                            index := add(index, 1)
+                        }
+                        default {
+                            // Each fee is below 2^128 and the items fit in calldata: no overflow.
+                            fees := add(fees, executeGroup(ctx, cur, lim, index))
+                            cur := mload(add(ctx, 0x120))
+                            index := mload(add(ctx, 0x140))
+                        }
+                    }
+                }
+                // Only an inlined last item can overrun: the other paths check their bounds.
+                if gt(cur, lim) {
+                    malformed(ctx, sub(cur, _DIRECT_EOA_ITEM_SIZE))
+                }
+            }
+            default {
+                // One payee for the whole group; the router is every authorization's `to`.
+                mstore(add(ctx, 0x40), shr(96, calldataload(add(cur, 21))))
+                mstore(sub(buf, 28), _RECEIVE_WITH_AUTHORIZATION_VRS)
+                mstore(add(buf, 0x24), address())
+                for {} lt(cur, lim) {} {
+                    let w := calldataload(cur)
+                    // A direct item or another payee ends the group.
+                    if iszero(
+                        and(
+                            and(shr(248, w), 1),
+                            eq(shr(96, calldataload(add(cur, 21))), mload(add(ctx, 0x40)))
+                        )
+                    ) {
+                        break
+                    }
+                    switch shr(248, w)
+                    case 1 {
+                        // Routed item with an EIP-2098 signature, inlined: the hot path. Its
+                        // bounds are checked once after the loop, as in the direct loop.
+                        let fee := shr(128, calldataload(add(cur, 101)))
+                        mstore(add(ctx, 0x60), fee)
+                        mstore(add(ctx, 0xa0), calldataload(add(cur, 69)))
+                        mstore(add(buf, 0xa4), keccak256(add(ctx, 0x40), 0x80))
+                        mstore(add(buf, 0x04), shr(96, shl(8, w)))
+                        w := calldataload(add(cur, 41))
+                        mstore(add(buf, 0x44), shr(128, w))
+                        mstore(add(buf, 0x64), and(shr(80, w), 0xffffffffffff))
+                        mstore(add(buf, 0x84), and(shr(32, w), 0xffffffffffff))
+                        w := shr(128, w)
+                        switch gt(fee, w)
+                        case 0 {
+                            mstore(add(buf, 0xe4), calldataload(add(cur, 117)))
+                            let vs := calldataload(add(cur, 149))
+                            mstore(add(buf, 0xc4), add(27, shr(255, vs)))
+                            mstore(add(buf, 0x104), shr(1, shl(1, vs)))
+                            switch call(ITEM_GAS_LIMIT, calldataload(4), 0, buf, 0x124, 0, 0)
+                            case 0 {
+                                reportCallFailure(ctx, index, cur, mload(add(buf, 0xa4)))
+                            }
+                            default {
+                                // Values and fees are below 2^128 each: the sums cannot overflow.
+                                credit := add(credit, sub(w, fee))
+                                fees := add(fees, fee)
+                            }
+                        }
+                        default {
+                            emitFailed(ctx, index, cur, mload(add(buf, 0xa4)), 3, 0) // FeeExceedsValue
+                        }
+                        cur := add(cur, _ROUTED_EOA_ITEM_SIZE)
+                        index := add(index, 1)
+                    }
+                    default {
+                        let size := itemSize(ctx, cur, shr(248, w), lim)
+                        executeRouted(ctx, cur, index)
+                        cur := add(cur, size)
                         index := add(index, 1)
                     }
                 }
+                if gt(cur, lim) {
+                    malformed(ctx, sub(cur, _ROUTED_EOA_ITEM_SIZE))
+                }
+                // How many bytes the group consumed, for settleRoutedGroup's return data.
+                mstore(add(ctx, 0x140), sub(cur, _GROUP_ITEMS_OFFSET))
             }
-
-            let count := sub(index, firstIndex)
-            mstore(statuses, count)
-            mstore(0x40, add(add(statuses, 0x20), resSize))
-            credit := mload(add(ctx, 0xc0))
-            fees := mload(add(ctx, 0xe0))
+            // Add what the items off the inlined paths accumulated.
+            credit := add(credit, mload(add(ctx, 0xe0)))
+            fees := add(fees, mload(add(ctx, 0x100)))
+            mstore(statuses, sub(index, sub(add(statuses, 0x20), mload(add(ctx, 0x20)))))
+            // The statuses end where the gap before `buf` begins.
+            mstore(0x40, sub(buf, 0x20))
         }
     }
 }

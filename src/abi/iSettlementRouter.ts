@@ -33,6 +33,15 @@ export const iSettlementRouterAbi = [
   {
     anonymous: false,
     inputs: [
+      { indexed: true, internalType: "address", name: "token", type: "address" },
+      { indexed: false, internalType: "bytes", name: "results", type: "bytes" },
+    ],
+    name: "BatchSettled",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
       { indexed: true, internalType: "uint256", name: "index", type: "uint256" },
       { indexed: true, internalType: "address", name: "authorizer", type: "address" },
       { indexed: false, internalType: "bytes32", name: "nonce", type: "bytes32" },
@@ -45,16 +54,6 @@ export const iSettlementRouterAbi = [
       { indexed: false, internalType: "bytes", name: "reason", type: "bytes" },
     ],
     name: "PaymentFailed",
-    type: "event",
-  },
-  {
-    anonymous: false,
-    inputs: [
-      { indexed: true, internalType: "uint256", name: "index", type: "uint256" },
-      { indexed: true, internalType: "address", name: "authorizer", type: "address" },
-      { indexed: false, internalType: "bytes32", name: "nonce", type: "bytes32" },
-    ],
-    name: "PaymentSettled",
     type: "event",
   },
   {
@@ -99,6 +98,7 @@ export const iSettlementRouterAbi = [
       { internalType: "address", name: "token", type: "address" },
       { internalType: "address", name: "feeRecipient", type: "address" },
       { internalType: "uint256", name: "firstIndex", type: "uint256" },
+      { internalType: "uint256", name: "firstOffset", type: "uint256" },
     ],
     name: "settleRoutedGroup",
     outputs: [],

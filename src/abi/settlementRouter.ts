@@ -34,6 +34,15 @@ export const settlementRouterAbi = [
   {
     anonymous: false,
     inputs: [
+      { indexed: true, internalType: "address", name: "token", type: "address" },
+      { indexed: false, internalType: "bytes", name: "results", type: "bytes" },
+    ],
+    name: "BatchSettled",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
       { indexed: true, internalType: "uint256", name: "index", type: "uint256" },
       { indexed: true, internalType: "address", name: "authorizer", type: "address" },
       { indexed: false, internalType: "bytes32", name: "nonce", type: "bytes32" },
@@ -46,16 +55,6 @@ export const settlementRouterAbi = [
       { indexed: false, internalType: "bytes", name: "reason", type: "bytes" },
     ],
     name: "PaymentFailed",
-    type: "event",
-  },
-  {
-    anonymous: false,
-    inputs: [
-      { indexed: true, internalType: "uint256", name: "index", type: "uint256" },
-      { indexed: true, internalType: "address", name: "authorizer", type: "address" },
-      { indexed: false, internalType: "bytes32", name: "nonce", type: "bytes32" },
-    ],
-    name: "PaymentSettled",
     type: "event",
   },
   {
@@ -98,8 +97,9 @@ export const settlementRouterAbi = [
   {
     inputs: [
       { internalType: "address", name: "token", type: "address" },
-      { internalType: "address", name: "feeRecipient", type: "address" },
+      { internalType: "address", name: "", type: "address" },
       { internalType: "uint256", name: "firstIndex", type: "uint256" },
+      { internalType: "uint256", name: "", type: "uint256" },
     ],
     name: "settleRoutedGroup",
     outputs: [],

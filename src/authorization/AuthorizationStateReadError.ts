@@ -1,20 +1,19 @@
 import type { Address } from "viem";
 
+import { BaseError } from "../errors/base.js";
+
 /**
- * Thrown by getAuthorizationStates when a read fails: the token is not EIP-3009
- * (no `authorizationState`), or the node could not run the code-size call.
+ * getAuthorizationStates could not read a value: the token is not EIP-3009 (no
+ * `authorizationState`), or the node could not run the code-size call.
  */
-export class AuthorizationStateReadError extends Error {
+export class AuthorizationStateReadError extends BaseError {
   override name = "AuthorizationStateReadError";
   readonly token: Address | undefined;
-  readonly shortMessage: string;
-  readonly details: string;
 
   constructor(token: Address | undefined, read: string) {
-    const details = token ? `${read} on token ${token} failed` : `${read} failed`;
-    super(`Could not read authorization state: ${details}`);
+    super("Could not read authorization state.", {
+      details: token ? `${read} on token ${token} failed` : `${read} failed`,
+    });
     this.token = token;
-    this.shortMessage = "Could not read authorization state";
-    this.details = details;
   }
 }

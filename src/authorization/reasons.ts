@@ -1,7 +1,9 @@
 /**
- * Why an authorization is not settleable. The first eight codes are the x402 `exact` EVM
- * facilitator's (`@x402/evm` 2.27), so a facilitator can return them unchanged as `invalidReason`;
- * the `routed_*` and `unsettleable_*` codes cover what only the SettlementRouter path can get wrong.
+ * Why {@link verifyAuthorization} rejects an authorization. The `invalid_exact_evm_*` codes are
+ * x402's (`@x402/evm` 2.27 spelling, shared with src/errors `RevertReason`, so offline and on-chain
+ * failures agree), so a facilitator can return them as `invalidReason`;
+ * the `invalid_routed_*` and `unsettleable_*` codes cover what only the SettlementRouter path can
+ * get wrong.
  */
 export const authorizationInvalidReasons = [
   "invalid_exact_evm_failed_to_parse_signature",

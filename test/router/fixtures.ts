@@ -4,6 +4,7 @@ import {
   type Hex,
   encodeAbiParameters,
   getContract,
+  hexToBytes,
   keccak256,
   parseAbi,
   parseEventLogs,
@@ -262,31 +263,33 @@ export async function deployStack() {
       gas: options.gas,
     });
     const receipt = await client.waitForTransactionReceipt({ hash });
-    const logs = parseEventLogs({ abi: router.abi, logs: receipt.logs });
-    const events = logs
-      .filter((log) => log.address.toLowerCase() === router.address.toLowerCase())
-      .map((log) =>
-        log.eventName === "PaymentSettled"
-          ? {
-              index: Number(log.args.index),
-              authorizer: log.args.authorizer,
-              nonce: log.args.nonce,
-              status: Status.Settled as number,
-              reason: "0x" as Hex,
-            }
-          : log.eventName === "PaymentFailed"
-            ? {
-                index: Number(log.args.index),
-                authorizer: log.args.authorizer,
-                nonce: log.args.nonce,
-                status: Number(log.args.status),
-                reason: log.args.reason,
-              }
-            : undefined,
-      )
-      .filter((event) => event !== undefined);
+    const logs = parseEventLogs({ abi: router.abi, logs: receipt.logs }).filter(
+      (log) => log.address.toLowerCase() === router.address.toLowerCase(),
+    );
+    const batches = logs.filter((log) => log.eventName === "BatchSettled");
+    if (batches.length !== 1) throw new Error(`expected one BatchSettled, got ${batches.length}`);
+    const failures = logs
+      .filter((log) => log.eventName === "PaymentFailed")
+      .map((log) => ({
+        index: Number(log.args.index),
+        authorizer: log.args.authorizer,
+        nonce: log.args.nonce,
+        status: Number(log.args.status),
+        reason: log.args.reason,
+      }));
+    const eventStatuses = [...hexToBytes(batches[0].args.results)];
     const statuses = [...Buffer.from(result.slice(2), "hex")];
-    return { statuses, events, receipt, items, calldataBytes: (items.length - 2) / 2 };
+    return {
+      /** Statuses from the simulated return value. */
+      statuses,
+      /** Statuses from the receipt's BatchSettled event. */
+      eventStatuses,
+      /** The PaymentFailed events, in order. */
+      failures,
+      receipt,
+      items,
+      calldataBytes: (items.length - 2) / 2,
+    };
   }
 
   return {

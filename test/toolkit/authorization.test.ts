@@ -181,7 +181,9 @@ describe("toolkit: authorizations", () => {
         valid: false,
         reason: "invalid_exact_evm_signature",
       });
-      expect(await verify({ to: relayer })).to.include({ reason: "invalid_exact_evm_signature" });
+      expect(await verify({ to: relayer })).to.include({
+        reason: "invalid_exact_evm_signature",
+      });
       const otherChain = { ...domain, chainId: 84532 };
       expect(
         await verifyAuthorization({ domain: otherChain, authorization: signed, now: NOW }),

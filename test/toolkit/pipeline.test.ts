@@ -1,0 +1,419 @@
+import { expect } from "chai";
+import { Wallet } from "ethers";
+import { getAddress, parseSignature, type Address, type Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+
+import { fiatTokenV2_2Abi } from "../../src/abi/fiatTokenV2_2.js";
+import { buildDirectAuthorization } from "../../src/authorization/buildDirectAuthorization.js";
+import { buildRoutedAuthorization } from "../../src/authorization/buildRoutedAuthorization.js";
+import { computeRoutedNonce } from "../../src/authorization/computeRoutedNonce.js";
+import { createNonce } from "../../src/authorization/createNonce.js";
+import { cancelAuthorizationTypes } from "../../src/authorization/eip712Types.js";
+import { getAuthorizationStates } from "../../src/authorization/getAuthorizationStates.js";
+import { getAuthorizationTypedData } from "../../src/authorization/getAuthorizationTypedData.js";
+import { readTokenDomain } from "../../src/authorization/readTokenDomain.js";
+import { signAuthorization } from "../../src/authorization/signAuthorization.js";
+import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
+import { verifyAuthorization } from "../../src/authorization/verifyAuthorization.js";
+import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
+import { dropFailures } from "../../src/batch/dropFailures.js";
+import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
+import { planBatches } from "../../src/batch/planBatches.js";
+import {
+  settleAuthorizations,
+  type SettlementProgress,
+} from "../../src/batch/settleAuthorizations.js";
+import { simulateBatch } from "../../src/batch/simulateBatch.js";
+import { submitBatch } from "../../src/batch/submitBatch.js";
+import { TRANSACTION_GAS_CAP, USDC_ADDRESS } from "../../src/chain/base.js";
+import { startSettlementChain } from "./fixture.js";
+
+const randomAddress = (): Address => privateKeyToAccount(generatePrivateKey()).address;
+
+describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)", function () {
+  let env: Awaited<ReturnType<typeof startSettlementChain>>;
+  let domain: TokenDomain;
+  let now: bigint;
+
+  before(async function () {
+    env = await startSettlementChain();
+    domain = await readTokenDomain(env.testClient, { token: USDC_ADDRESS });
+  });
+  beforeEach(async () => {
+    now = (await env.testClient.getBlock()).timestamp;
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  it("sign -> verify -> plan -> simulate -> drop -> submit -> decode, one bad payment never sinks the others", async () => {
+    const { router, relayer, relayerClient, testClient } = env;
+    const feeRecipient = relayer.address;
+    const [merchantA, merchantB] = [randomAddress(), randomAddress()];
+    const payers = await env.newPayers(8, 1_000_000n);
+    const [poor] = await env.newPayers(1, 0n);
+    const sign = <a extends Parameters<typeof signAuthorization>[1]["authorization"]>(
+      payer: PrivateKeyAccount,
+      authorization: a,
+    ) => signAuthorization(payer, { domain, authorization });
+    const direct = (payer: PrivateKeyAccount, to: Address, value: bigint, extra = {}) =>
+      sign(payer, buildDirectAuthorization({ from: payer.address, to, value, now, ...extra }));
+    const routed = (payer: PrivateKeyAccount, payee: Address, value: bigint, fee: bigint) =>
+      sign(
+        payer,
+        buildRoutedAuthorization({
+          from: payer.address,
+          router,
+          payee,
+          value,
+          fee,
+          feeRecipient,
+          now,
+        }),
+      );
+
+    // A nonce the payer cancels on chain before settlement.
+    const cancelled = await direct(payers[6]!, merchantA, 1_000n);
+    const cancelSignature = parseSignature(
+      await payers[6]!.signTypedData({
+        domain,
+        types: cancelAuthorizationTypes,
+        primaryType: "CancelAuthorization",
+        message: { authorizer: cancelled.from, nonce: cancelled.nonce },
+      }),
+    );
+    await relayerClient.waitForTransactionReceipt({
+      hash: await relayerClient.writeContract({
+        chain: null,
+        address: USDC_ADDRESS,
+        abi: fiatTokenV2_2Abi,
+        functionName: "cancelAuthorization",
+        args: [
+          cancelled.from,
+          cancelled.nonce,
+          Number(cancelSignature.v),
+          cancelSignature.r,
+          cancelSignature.s,
+        ],
+      }),
+    });
+    // fee > value, signed with a consistent commitment: the router refuses it per item.
+    const greedyTerms = { payee: merchantA, fee: 600n, feeRecipient, salt: createNonce() };
+    const greedy = await sign(payers[7]!, {
+      ...buildRoutedAuthorization({
+        from: payers[7]!.address,
+        router,
+        payee: merchantA,
+        value: 500n,
+        fee: 0n,
+        feeRecipient,
+        now,
+      }),
+      ...greedyTerms,
+      nonce: computeRoutedNonce(greedyTerms),
+    });
+
+    const items: SignedAuthorization[] = [
+      await direct(payers[0]!, merchantA, 100_000n), // 0
+      await routed(payers[1]!, merchantB, 200_000n, 1_000n), // 1
+      await routed(payers[2]!, merchantA, 300_000n, 2_000n), // 2
+      await direct(payers[3]!, merchantB, 50_000n), // 3
+      await routed(payers[4]!, merchantB, 400_000n, 3_000n), // 4
+      await direct(payers[5]!, merchantA, 7_000n, { validBefore: now - 1n }), // 5 expired
+      await direct(poor!, merchantA, 10n), // 6 no funds
+      cancelled, // 7 nonce cancelled
+      greedy, // 8 fee > value
+    ];
+    items.push({ ...items[0]! }); // 9: the same authorization twice
+
+    // Offline verification sees what needs no chain state.
+    const verdicts = await Promise.all(
+      items.map((authorization) =>
+        verifyAuthorization({
+          domain,
+          authorization,
+          now,
+          expected: { chainId: 8453, token: USDC_ADDRESS },
+        }),
+      ),
+    );
+    expect(verdicts.map((verdict) => (verdict.valid ? "ok" : verdict.reason))).to.deep.equal([
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "ok",
+      "invalid_exact_evm_payload_authorization_valid_before",
+      "ok",
+      "ok",
+      "invalid_routed_fee_exceeds_value",
+      "ok",
+    ]);
+    // The chain state for the rest: balances, used nonces, code at the payer.
+    const states = await getAuthorizationStates(testClient, { token: USDC_ADDRESS, items });
+    expect(states[6]!.balance).to.equal(0n);
+    expect(states.map((state) => state.nonceUsed)).to.deep.equal(items.map((_, i) => i === 7));
+    expect(states.every((state) => !state.payerHasCode)).to.equal(true);
+
+    // Plan: the duplicate is dropped, direct items first, routed items grouped by payee.
+    const plan = planBatches({ items });
+    expect(plan.duplicates).to.deep.equal([{ index: 9, duplicateOf: 0 }]);
+    expect(plan.batches).to.have.length(1);
+    const [batch] = plan.batches;
+    const routedPayees = batch!.items.flatMap((item) =>
+      item.kind === "routed" ? [item.payee] : [],
+    );
+    expect(batch!.items.slice(0, 5).every((item) => item.kind === "direct")).to.equal(true);
+    expect(routedPayees).to.deep.equal(
+      [...routedPayees].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)),
+    );
+    expect(batch!.routedGroups).to.equal(new Set(routedPayees).size);
+
+    // Simulate: predicted outcomes per item, with reasons.
+    const simulation = await simulateBatch(testClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient,
+      items: batch!.items,
+      account: relayer.address,
+    });
+    const predicted = new Map(
+      simulation.outcomes.map((outcome) => [
+        batch!.indices[outcome.index]!,
+        outcome.status === "success" ? "settled" : outcome.reason,
+      ]),
+    );
+    expect(Object.fromEntries(predicted)).to.deep.equal({
+      0: "settled",
+      1: "settled",
+      2: "settled",
+      3: "settled",
+      4: "settled",
+      5: "invalid_exact_evm_payload_authorization_valid_before",
+      6: "invalid_exact_evm_insufficient_balance",
+      7: "invalid_exact_evm_nonce_already_used",
+      8: "router_fee_exceeds_value",
+    });
+
+    // Drop the predicted failures and settle the rest.
+    const kept = dropFailures({ items: batch!.items, simulation });
+    expect(kept.items).to.have.length(5);
+    const before = {
+      a: await env.balanceOf(merchantA),
+      b: await env.balanceOf(merchantB),
+      fees: await env.balanceOf(feeRecipient),
+    };
+    const { receipt } = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient,
+      items: kept.items,
+    });
+    const results = decodeSettleReceipt({ receipt, router, itemCount: kept.items.length });
+    expect(results.map((result) => result.status)).to.deep.equal(Array(5).fill("success"));
+    expect(results.map((result) => [result.from, result.nonce])).to.deep.equal(
+      kept.items.map((item) => [getAddress(item.from), item.nonce]),
+    );
+    expect(await env.balanceOf(merchantA)).to.equal(before.a + 100_000n + 300_000n - 2_000n);
+    expect(await env.balanceOf(merchantB)).to.equal(
+      before.b + 50_000n + 200_000n - 1_000n + 400_000n - 3_000n,
+    );
+    expect(await env.balanceOf(feeRecipient)).to.equal(before.fees + 6_000n);
+    expect(await env.balanceOf(router)).to.equal(0n);
+
+    // Sent anyway, the predicted failures fail on chain for the predicted reasons, and move nothing.
+    const failing = kept.dropped.map(({ item }) => item);
+    const sent = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient,
+      items: failing,
+    });
+    const onChain = decodeSettleReceipt({
+      receipt: sent.receipt,
+      router,
+      itemCount: failing.length,
+    });
+    expect(
+      onChain.map((result) => (result.status === "failure" ? result.reason : "settled")),
+    ).to.deep.equal(kept.dropped.map(({ outcome }) => outcome.reason));
+    expect(await env.balanceOf(merchantA)).to.equal(before.a + 398_000n);
+    // The already-settled items, resubmitted, are reported as used.
+    const again = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient,
+      items: kept.items,
+    });
+    expect(
+      decodeSettleReceipt({ receipt: again.receipt, router, itemCount: 5 }).map((result) =>
+        result.status === "failure" ? result.reason : "settled",
+      ),
+    ).to.deep.equal(Array(5).fill("invalid_exact_evm_nonce_already_used"));
+  });
+
+  it("accepts authorizations signed with ethers v6 Wallet.signTypedData", async () => {
+    const { router, relayer, relayerClient } = env;
+    const merchant = randomAddress();
+    const wallets = [Wallet.createRandom(), Wallet.createRandom()];
+    await env.testClient.setBalance({ address: relayer.address, value: 10n ** 20n });
+    const { fundUsdc } = await import("../../src/chain/bootstrap.js");
+    await fundUsdc(env.testClient, {
+      recipients: wallets.map((wallet) => wallet.address as Address),
+      amount: 1_000_000n,
+    });
+    const unsigned = [
+      buildDirectAuthorization({
+        from: wallets[0]!.address as Address,
+        to: merchant,
+        value: 123_456n,
+        now,
+      }),
+      buildRoutedAuthorization({
+        from: wallets[1]!.address as Address,
+        router,
+        payee: merchant,
+        value: 654_321n,
+        fee: 321n,
+        feeRecipient: relayer.address,
+        now,
+      }),
+    ];
+    const signed: SignedAuthorization[] = [];
+    for (const [i, authorization] of unsigned.entries()) {
+      const { domain: d, types, message } = getAuthorizationTypedData({ domain, authorization });
+      const signature = (await wallets[i]!.signTypedData(d, types as never, message)) as Hex;
+      signed.push({ ...authorization, signature });
+      expect(await verifyAuthorization({ domain, authorization: signed[i]!, now })).to.deep.equal({
+        valid: true,
+        payer: getAddress(wallets[i]!.address),
+      });
+    }
+    const { results } = await settleAuthorizations(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items: signed,
+    });
+    expect(results.map((result) => result.status)).to.deep.equal(["success", "success"]);
+    expect(await env.balanceOf(merchant)).to.equal(123_456n + 654_321n - 321n);
+  });
+
+  it("settles 1,000 authorizations in batches that each stay under the 2^24 gas cap", async () => {
+    const { router, relayer, relayerClient } = env;
+    const merchants = Array.from({ length: 4 }, randomAddress);
+    const payers = await env.newPayers(1_000, 100_000n);
+    // Funding mined a block per mint, each a second later: take the chain's clock again.
+    now = (await env.testClient.getBlock()).timestamp;
+    const items: SignedAuthorization[] = await Promise.all(
+      payers.map((payer, i) => {
+        const payee = merchants[i % merchants.length]!;
+        const authorization =
+          i % 2 === 0
+            ? buildDirectAuthorization({ from: payer.address, to: payee, value: 10_000n, now })
+            : buildRoutedAuthorization({
+                from: payer.address,
+                router,
+                payee,
+                value: 10_000n,
+                fee: 100n,
+                feeRecipient: relayer.address,
+                now,
+              });
+        return signAuthorization(payer, { domain, authorization });
+      }),
+    );
+    const progress: SettlementProgress[] = [];
+    const { results, transactions, settled, failed } = await settleAuthorizations(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items,
+      onProgress: (update) => progress.push(update),
+    });
+    if (failed)
+      console.log(
+        results.find((r) => r.status === "failure"),
+        progress.slice(0, 6),
+      );
+    expect({ settled, failed }).to.deep.equal({ settled: 1_000, failed: 0 });
+    expect(
+      results.every((result, index) => result.status === "success" && result.index === index),
+    ).to.equal(true);
+    expect(transactions.length).to.be.greaterThanOrEqual(3);
+    expect(transactions.reduce((sum, tx) => sum + tx.items, 0)).to.equal(1_000);
+    for (const { receipt } of transactions) {
+      expect(receipt.status).to.equal("success");
+      expect(receipt.gasUsed < TRANSACTION_GAS_CAP).to.equal(true);
+    }
+    // Progress ends with every item accounted for.
+    expect(progress.at(-1)).to.include({
+      stage: "confirmed",
+      settled: 1_000,
+      failed: 0,
+      total: 1_000,
+    });
+    // Even payers pay direct, odd ones routed (fee 100): merchants 0 and 2 get direct payments only.
+    for (const [m, merchant] of merchants.entries()) {
+      expect(await env.balanceOf(merchant)).to.equal(250n * (m % 2 === 0 ? 10_000n : 9_900n));
+    }
+    const gasUsed = transactions.reduce((sum, tx) => sum + tx.gasUsed, 0n);
+    const l1Bytes = transactions.reduce(
+      (sum, tx) => sum + (getReceiptL1Data(tx.receipt)?.l1Bytes ?? 0n),
+      0n,
+    );
+    console.log(
+      `      1,000 payments in ${transactions.length} transactions (${transactions.map((tx) => tx.items).join(", ")} items), ` +
+        `max ${transactions.reduce((m, tx) => (tx.gasUsed > m ? tx.gasUsed : m), 0n)} gas; ` +
+        `${gasUsed / 1_000n} gas and ${Number(l1Bytes) / 1_000} L1 bytes per payment`,
+    );
+  });
+
+  it("replaces a settle transaction that is not mined in time with higher fees", async () => {
+    const { router, relayer, relayerClient, testClient } = env;
+    const merchant = randomAddress();
+    const [payer] = await env.newPayers(1, 50_000n);
+    const signed = await signAuthorization(payer!, {
+      domain,
+      authorization: buildDirectAuthorization({
+        from: payer!.address,
+        to: merchant,
+        value: 50_000n,
+        now,
+      }),
+    });
+    await testClient.setAutomine(false);
+    try {
+      const replaced: Hex[] = [];
+      const submitted = await submitBatch(relayerClient, {
+        router,
+        token: USDC_ADDRESS,
+        feeRecipient: relayer.address,
+        items: [signed],
+        timeoutMs: 1_500,
+        pollingInterval: 100,
+        maxReplacements: 2,
+        onReplaced: ({ replacement }) => {
+          replaced.push(replacement);
+          void testClient.mine({ blocks: 1 });
+        },
+      });
+      expect(submitted.broadcast).to.have.length(2);
+      expect(replaced).to.deep.equal([submitted.broadcast[1]]);
+      expect(submitted.transactionHash).to.equal(submitted.broadcast[1]);
+      const [first, second] = await Promise.all(
+        submitted.broadcast.map((hash) =>
+          testClient.getTransaction({ hash }).catch(() => undefined),
+        ),
+      );
+      expect(first).to.equal(undefined); // the node dropped the replaced transaction
+      expect(second!.nonce).to.equal(submitted.nonce);
+      expect(
+        decodeSettleReceipt({ receipt: submitted.receipt, router, itemCount: 1 })[0]!.status,
+      ).to.equal("success");
+      expect(await env.balanceOf(merchant)).to.equal(50_000n);
+    } finally {
+      await testClient.setAutomine(true);
+    }
+  });
+});

@@ -1,0 +1,295 @@
+import { expect } from "chai";
+import {
+  encodeAbiParameters,
+  encodeEventTopics,
+  getAddress,
+  numberToHex,
+  type Address,
+  type Hex,
+  type Log,
+  type TransactionReceipt,
+} from "viem";
+
+import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
+import type { SignedAuthorization } from "../../src/authorization/types.js";
+import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
+import { dropFailures } from "../../src/batch/dropFailures.js";
+import { encodeItems } from "../../src/batch/encodeItems.js";
+import {
+  InvalidBatchInputError,
+  SettleReceiptMismatchError,
+  SettleTransactionRevertedError,
+} from "../../src/batch/errors.js";
+import {
+  FIAT_TOKEN_V2_2_GAS_PROFILE,
+  X402_TEST_TOKEN_GAS_PROFILE,
+} from "../../src/batch/gasProfiles.js";
+import { planBatches } from "../../src/batch/planBatches.js";
+import { TRANSACTION_GAS_CAP } from "../../src/chain/base.js";
+
+const address = (n: number): Address => getAddress(numberToHex(n, { size: 20 }));
+const bytes32 = (n: number): Hex => numberToHex(n, { size: 32 });
+/** A low-s 65-byte signature shape (the planner never checks signatures). */
+const signature = `0x${"11".repeat(32)}${"22".repeat(32)}1b` as Hex;
+
+function direct(from: number, nonce: number, to = 0xa11ce): SignedAuthorization {
+  return {
+    kind: "direct",
+    from: address(from),
+    to: address(to),
+    value: 1_000n,
+    validAfter: 0n,
+    validBefore: 2_000_000_000n,
+    nonce: bytes32(nonce),
+    signature,
+  };
+}
+
+function routed(from: number, salt: number, payee: number): SignedAuthorization {
+  return {
+    kind: "routed",
+    from: address(from),
+    to: address(0xb0b0),
+    value: 1_000n,
+    validAfter: 0n,
+    validBefore: 2_000_000_000n,
+    nonce: bytes32(1_000_000 + salt),
+    payee: address(payee),
+    fee: 10n,
+    feeRecipient: address(0xfee),
+    salt: bytes32(salt),
+    signature,
+  };
+}
+
+describe("toolkit: batch planning and receipt decoding (unit)", () => {
+  it("plans nothing for no items", () => {
+    expect(planBatches({ items: [] })).to.deep.equal({ batches: [], duplicates: [] });
+  });
+
+  it("drops repeated (from, nonce) pairs, whatever the case of the hex, keeping the first", () => {
+    const first = direct(1, 7);
+    const again = { ...direct(1, 7, 0xbeef), from: first.from.toLowerCase() as Address };
+    const upper = { ...direct(1, 7), nonce: first.nonce.toUpperCase().replace("0X", "0x") as Hex };
+    const { batches, duplicates } = planBatches({ items: [first, direct(2, 7), again, upper] });
+    expect(duplicates).to.deep.equal([
+      { index: 2, duplicateOf: 0 },
+      { index: 3, duplicateOf: 0 },
+    ]);
+    expect(batches.flatMap((batch) => batch.indices)).to.deep.equal([0, 1]);
+  });
+
+  it("puts direct items first in input order, then routed items grouped by payee (stable)", () => {
+    const items = [
+      routed(1, 1, 0x300),
+      direct(2, 2),
+      routed(3, 3, 0x100),
+      routed(4, 4, 0x300),
+      direct(5, 5),
+      routed(6, 6, 0x100),
+      routed(7, 7, 0x200),
+    ];
+    const [batch, ...rest] = planBatches({ items }).batches;
+    expect(rest).to.have.length(0);
+    expect(batch!.indices).to.deep.equal([1, 4, 2, 5, 6, 0, 3]);
+    expect(batch!.routedGroups).to.equal(3);
+    const p = FIAT_TOKEN_V2_2_GAS_PROFILE;
+    expect(batch!.estimatedGas).to.equal(
+      p.base +
+        2n * p.perItem.direct +
+        p.perDirectPayee + // one distinct direct payee
+        5n * p.perItem.routed +
+        p.routedFixed +
+        3n * p.perRoutedGroup,
+    );
+    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((2 * 165 + 5 * 181) / 32) * 32);
+    expect((encodeItems(batch!.items).length - 2) / 2).to.equal(2 * 165 + 5 * 181);
+  });
+
+  it("fills each batch up to the gas budget and no further", () => {
+    const items = Array.from({ length: 1_000 }, (_, i) => direct(i + 1, i, 0xa11ce + (i % 3)));
+    for (const gasProfile of [FIAT_TOKEN_V2_2_GAS_PROFILE, X402_TEST_TOKEN_GAS_PROFILE]) {
+      const { batches } = planBatches({ items, gasProfile });
+      const budget = TRANSACTION_GAS_CAP - 400_000n;
+      expect(batches.reduce((sum, batch) => sum + batch.items.length, 0)).to.equal(1_000);
+      for (const [i, batch] of batches.entries()) {
+        expect(batch.estimatedGas <= budget).to.equal(true);
+        // Every batch but the last is full: one more item would not fit.
+        if (i < batches.length - 1) {
+          expect(batch.estimatedGas + gasProfile.perItem.direct > budget).to.equal(true);
+        }
+      }
+      // ~330 USDC items, ~385 test-token items per transaction.
+      const expected = Number(
+        (budget - gasProfile.base - 3n * gasProfile.perDirectPayee) / gasProfile.perItem.direct,
+      );
+      expect(batches[0]!.items).to.have.length(expected);
+    }
+  });
+
+  it("respects a calldata limit, a per-batch item cap and a custom gas limit", () => {
+    const items = Array.from({ length: 100 }, (_, i) =>
+      i % 2 === 0 ? direct(i + 1, i) : routed(i + 1, i, 0x100 + (i % 5)),
+    );
+    const bySize = planBatches({ items, maxCalldataBytes: 2_000 }).batches;
+    expect(bySize.every((batch) => batch.calldataBytes <= 2_000)).to.equal(true);
+    expect(bySize.length).to.be.greaterThan(1);
+    const byCount = planBatches({ items, maxItemsPerBatch: 7 }).batches;
+    expect(byCount.map((batch) => batch.items.length)).to.deep.equal([...Array(14).fill(7), 2]);
+    const byGas = planBatches({ items, gasLimit: 1_000_000n, reserveGas: 100_000n }).batches;
+    expect(byGas.every((batch) => batch.estimatedGas <= 900_000n)).to.equal(true);
+    // Routed groups are counted per batch, also when a payee's items span two batches.
+    for (const batch of byCount) {
+      const payees = batch.items.flatMap((item) => (item.kind === "routed" ? [item.payee] : []));
+      const groups = payees.filter((payee, i) => i === 0 || payee !== payees[i - 1]).length;
+      expect(batch.routedGroups).to.equal(groups);
+    }
+  });
+
+  it("sizes contract-wallet items by their signature and rejects impossible limits", () => {
+    const wallet = {
+      ...direct(1, 1),
+      signature: `0x${"ab".repeat(300)}` as Hex,
+      contractSignature: true,
+    };
+    const [batch] = planBatches({ items: [wallet] }).batches;
+    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((101 + 2 + 300) / 32) * 32);
+    expect(batch!.estimatedGas).to.equal(
+      FIAT_TOKEN_V2_2_GAS_PROFILE.base +
+        FIAT_TOKEN_V2_2_GAS_PROFILE.perItem.direct +
+        FIAT_TOKEN_V2_2_GAS_PROFILE.perDirectPayee +
+        FIAT_TOKEN_V2_2_GAS_PROFILE.perContractSignature +
+        16n * 403n,
+    );
+    expect(() => planBatches({ items: [direct(1, 1)], gasLimit: 100_000n })).to.throw(
+      InvalidBatchInputError,
+    );
+    expect(() => planBatches({ items: [direct(1, 1)], maxItemsPerBatch: 0 })).to.throw(
+      InvalidBatchInputError,
+    );
+  });
+
+  describe("decodeSettleReceipt", () => {
+    const router = address(0x7777);
+    const hash = bytes32(0xabc);
+    const settledLog = (index: number, from: Address, nonce: Hex, emitter = router): Log =>
+      ({
+        address: emitter,
+        topics: encodeEventTopics({
+          abi: settlementRouterAbi,
+          eventName: "PaymentSettled",
+          args: { index: BigInt(index), authorizer: from },
+        }),
+        data: encodeAbiParameters([{ type: "bytes32" }], [nonce]),
+      }) as Log;
+    const failedLog = (
+      index: number,
+      from: Address,
+      nonce: Hex,
+      status: number,
+      reason: Hex,
+    ): Log =>
+      ({
+        address: router,
+        topics: encodeEventTopics({
+          abi: settlementRouterAbi,
+          eventName: "PaymentFailed",
+          args: { index: BigInt(index), authorizer: from },
+        }),
+        data: encodeAbiParameters(
+          [{ type: "bytes32" }, { type: "uint8" }, { type: "bytes" }],
+          [nonce, status, reason],
+        ),
+      }) as Log;
+    const receipt = (logs: Log[], status: "success" | "reverted" = "success") =>
+      ({ transactionHash: hash, status, logs }) as unknown as TransactionReceipt;
+    // Error(string) "ERC20: transfer amount exceeds balance"
+    const insufficient = ("0x08c379a0" +
+      encodeAbiParameters([{ type: "string" }], ["ERC20: transfer amount exceeds balance"]).slice(
+        2,
+      )) as Hex;
+
+    it("orders results by index, names reasons and ignores other contracts' logs", () => {
+      const results = decodeSettleReceipt({
+        router,
+        itemCount: 4,
+        receipt: receipt([
+          failedLog(2, address(3), bytes32(3), 2, insufficient),
+          settledLog(0, address(1), bytes32(1)),
+          settledLog(0, address(9), bytes32(9), address(0x8888)),
+          failedLog(1, address(2), bytes32(2), 1, "0x"),
+          failedLog(3, address(4), bytes32(4), 3, "0x"),
+        ]),
+      });
+      expect(
+        results.map((r) => [r.index, r.status, r.status === "failure" ? r.reason : r.from]),
+      ).to.deep.equal([
+        [0, "success", address(1)],
+        [1, "failure", "invalid_exact_evm_nonce_already_used"],
+        [2, "failure", "invalid_exact_evm_insufficient_balance"],
+        [3, "failure", "router_fee_exceeds_value"],
+      ]);
+      expect(results[2]).to.include({
+        itemStatus: "TokenReverted",
+        transactionHash: hash,
+        revertData: insufficient,
+      });
+    });
+
+    it("throws typed errors for a reverted transaction and for missing or repeated items", () => {
+      expect(() => decodeSettleReceipt({ router, receipt: receipt([], "reverted") })).to.throw(
+        SettleTransactionRevertedError,
+      );
+      expect(() =>
+        decodeSettleReceipt({
+          router,
+          itemCount: 2,
+          receipt: receipt([settledLog(0, address(1), bytes32(1))]),
+        }),
+      ).to.throw(SettleReceiptMismatchError);
+      expect(() =>
+        decodeSettleReceipt({
+          router,
+          receipt: receipt([
+            settledLog(0, address(1), bytes32(1)),
+            settledLog(0, address(1), bytes32(1)),
+          ]),
+        }),
+      ).to.throw(SettleReceiptMismatchError);
+      expect(() =>
+        decodeSettleReceipt({ router, receipt: receipt([settledLog(1, address(1), bytes32(1))]) }),
+      ).to.throw(SettleReceiptMismatchError);
+    });
+  });
+
+  it("dropFailures keeps predicted successes in order and the failures with their reasons", () => {
+    const items = ["a", "b", "c"];
+    const outcome = (index: number, ok: boolean) =>
+      ok
+        ? { status: "success" as const, index, from: address(index + 1), nonce: bytes32(index) }
+        : {
+            status: "failure" as const,
+            index,
+            from: address(index + 1),
+            nonce: bytes32(index),
+            itemStatus: "AuthorizationUsed" as const,
+            reason: "invalid_exact_evm_nonce_already_used" as const,
+          };
+    const result = dropFailures({
+      items,
+      simulation: {
+        outcomes: [outcome(0, true), outcome(1, false), outcome(2, true)],
+        settled: 2,
+        failed: 1,
+      },
+    });
+    expect(result.items).to.deep.equal(["a", "c"]);
+    expect(result.kept).to.deep.equal([0, 2]);
+    expect(result.dropped.map(({ item, outcome }) => [item, outcome.reason])).to.deep.equal([
+      ["b", "invalid_exact_evm_nonce_already_used"],
+    ]);
+    expect(() =>
+      dropFailures({ items: ["a"], simulation: { outcomes: [], settled: 0, failed: 0 } }),
+    ).to.throw(RangeError);
+  });
+});
