@@ -1,6 +1,8 @@
 import {
   getAddress,
+  hexToBytes,
   isAddressEqual,
+  parseAbiItem,
   parseEventLogs,
   type Address,
   type Hex,
@@ -37,12 +39,19 @@ export type DecodeSettleReceiptParameters = {
   itemCount?: number;
 };
 
+/** The token's `AuthorizationUsed(authorizer, nonce)` event (EIP-3009; USDC and the test token). */
+const authorizationUsedEvent = parseAbiItem(
+  "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
+);
+
 /**
- * Turns a settle transaction's receipt into per-item results from the router's `PaymentSettled`
- * and `PaymentFailed` events (one per item), ordered by item index. Failure reasons come from the
- * router's status and, for token reverts, from the decoded revert data. Throws
- * {@link SettleTransactionRevertedError} when the whole transaction reverted and
- * {@link SettleReceiptMismatchError} when an item is missing or reported twice.
+ * Turns a settle transaction's receipt into per-item results, ordered by item index. The router's
+ * one `BatchSettled(token, results)` event gives every item's status; each failed item has a
+ * `PaymentFailed` event (authorizer, nonce, status, capped revert data); each settled item is
+ * announced by the token's own `AuthorizationUsed(authorizer, nonce)`, emitted in item order.
+ * Failure reasons come from the router's status and, for token reverts, from the decoded revert
+ * data. Throws {@link SettleTransactionRevertedError} when the whole transaction reverted and
+ * {@link SettleReceiptMismatchError} when the events do not account for every item exactly once.
  *
  * @example
  * const { receipt } = await submitBatch(walletClient, { router, token, feeRecipient, items });
@@ -60,42 +69,71 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
     logs: receipt.logs.filter((log) => isAddressEqual(log.address, router)),
     strict: true,
   });
-  const results = new Map<number, SettlementResult>();
-  for (const log of logs) {
-    if (log.eventName !== "PaymentSettled" && log.eventName !== "PaymentFailed") continue;
-    const index = Number(log.args.index);
-    if (results.has(index)) {
-      throw new SettleReceiptMismatchError(transactionHash, `item ${index} is reported twice`);
-    }
-    const from = getAddress(log.args.authorizer);
-    if (log.eventName === "PaymentSettled") {
-      results.set(index, {
-        status: "success",
-        index,
-        from,
-        nonce: log.args.nonce,
-        transactionHash,
-      });
-    } else {
-      const itemStatus = failedStatusName(log.args.status);
-      results.set(index, {
-        status: "failure",
-        index,
-        from,
-        nonce: log.args.nonce,
-        transactionHash,
-        itemStatus,
-        reason: failureReason(itemStatus, log.args.reason),
-        revertData: log.args.reason,
-      });
-    }
-  }
-  const ordered = [...results.values()].sort((a, b) => a.index - b.index);
-  const count = parameters.itemCount ?? ordered.length;
-  if (ordered.length !== count || ordered.some((result, position) => result.index !== position)) {
+  const batches = logs.filter((log) => log.eventName === "BatchSettled");
+  if (batches.length !== 1) {
     throw new SettleReceiptMismatchError(
       transactionHash,
-      `expected items 0..${count - 1}, the receipt reports ${ordered.length}`,
+      `expected one BatchSettled event, the receipt has ${batches.length}`,
+    );
+  }
+  const { token, results: statusBytes } = batches[0]!.args;
+  const statuses = [...hexToBytes(statusBytes)];
+  const failures = new Map<number, (typeof logs)[number] & { eventName: "PaymentFailed" }>();
+  for (const log of logs) {
+    if (log.eventName !== "PaymentFailed") continue;
+    const index = Number(log.args.index);
+    if (failures.has(index) || statuses[index] === undefined || statuses[index] === 0) {
+      throw new SettleReceiptMismatchError(transactionHash, `item ${index} is reported twice`);
+    }
+    failures.set(index, log);
+  }
+  const settled = parseEventLogs({
+    abi: [authorizationUsedEvent],
+    logs: receipt.logs.filter((log) => isAddressEqual(log.address, token)),
+    strict: true,
+  });
+  let next = 0;
+  const ordered: SettlementResult[] = statuses.map((status, index) => {
+    if (status === 0) {
+      const used = settled[next++];
+      if (!used) {
+        throw new SettleReceiptMismatchError(
+          transactionHash,
+          `item ${index} settled but the token emitted no AuthorizationUsed for it`,
+        );
+      }
+      return {
+        status: "success",
+        index,
+        from: getAddress(used.args.authorizer),
+        nonce: used.args.nonce,
+        transactionHash,
+      };
+    }
+    const log = failures.get(index);
+    if (!log || log.args.status !== status) {
+      throw new SettleReceiptMismatchError(
+        transactionHash,
+        `item ${index} failed without a matching PaymentFailed event`,
+      );
+    }
+    const itemStatus = failedStatusName(log.args.status);
+    return {
+      status: "failure",
+      index,
+      from: getAddress(log.args.authorizer),
+      nonce: log.args.nonce,
+      transactionHash,
+      itemStatus,
+      reason: failureReason(itemStatus, log.args.reason),
+      revertData: log.args.reason,
+    };
+  });
+  const count = parameters.itemCount ?? ordered.length;
+  if (ordered.length !== count || next !== settled.length) {
+    throw new SettleReceiptMismatchError(
+      transactionHash,
+      `expected ${count} items, the receipt reports ${ordered.length}`,
     );
   }
   return ordered;

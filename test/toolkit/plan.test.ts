@@ -4,6 +4,8 @@ import {
   encodeEventTopics,
   getAddress,
   numberToHex,
+  parseAbi,
+  toHex,
   type Address,
   type Hex,
   type Log,
@@ -172,16 +174,29 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
   describe("decodeSettleReceipt", () => {
     const router = address(0x7777);
     const hash = bytes32(0xabc);
-    const settledLog = (index: number, from: Address, nonce: Hex, emitter = router): Log =>
+    const token = address(0x5555);
+    const batchLog = (statuses: number[], emitter = router): Log =>
       ({
         address: emitter,
         topics: encodeEventTopics({
           abi: settlementRouterAbi,
-          eventName: "PaymentSettled",
-          args: { index: BigInt(index), authorizer: from },
+          eventName: "BatchSettled",
+          args: { token },
         }),
-        data: encodeAbiParameters([{ type: "bytes32" }], [nonce]),
+        data: encodeAbiParameters([{ type: "bytes" }], [toHex(new Uint8Array(statuses))]),
       }) as Log;
+    const settledLog = (from: Address, nonce: Hex, emitter = token): Log =>
+      ({
+        address: emitter,
+        topics: encodeEventTopics({
+          abi: parseAbi([
+            "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
+          ]),
+          eventName: "AuthorizationUsed",
+          args: { authorizer: from, nonce },
+        }),
+        data: "0x",
+      }) as unknown as Log;
     const failedLog = (
       index: number,
       from: Address,
@@ -214,11 +229,13 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         router,
         itemCount: 4,
         receipt: receipt([
-          failedLog(2, address(3), bytes32(3), 2, insufficient),
-          settledLog(0, address(1), bytes32(1)),
-          settledLog(0, address(9), bytes32(9), address(0x8888)),
+          settledLog(address(1), bytes32(1)),
+          settledLog(address(9), bytes32(9), address(0x8888)),
           failedLog(1, address(2), bytes32(2), 1, "0x"),
+          failedLog(2, address(3), bytes32(3), 2, insufficient),
           failedLog(3, address(4), bytes32(4), 3, "0x"),
+          batchLog([9, 9], address(0x8888)),
+          batchLog([0, 1, 2, 3]),
         ]),
       });
       expect(
@@ -229,6 +246,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         [2, "failure", "invalid_exact_evm_insufficient_balance"],
         [3, "failure", "router_fee_exceeds_value"],
       ]);
+      expect(results[0]).to.include({ nonce: bytes32(1) });
       expect(results[2]).to.include({
         itemStatus: "TokenReverted",
         transactionHash: hash,
@@ -240,24 +258,35 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       expect(() => decodeSettleReceipt({ router, receipt: receipt([], "reverted") })).to.throw(
         SettleTransactionRevertedError,
       );
+      // Fewer items than expected.
       expect(() =>
         decodeSettleReceipt({
           router,
           itemCount: 2,
-          receipt: receipt([settledLog(0, address(1), bytes32(1))]),
+          receipt: receipt([settledLog(address(1), bytes32(1)), batchLog([0])]),
         }),
       ).to.throw(SettleReceiptMismatchError);
+      // A settled item without the token's event.
+      expect(() => decodeSettleReceipt({ router, receipt: receipt([batchLog([0])]) })).to.throw(
+        SettleReceiptMismatchError,
+      );
+      // A failure reported twice, or a failure without its PaymentFailed event.
       expect(() =>
         decodeSettleReceipt({
           router,
           receipt: receipt([
-            settledLog(0, address(1), bytes32(1)),
-            settledLog(0, address(1), bytes32(1)),
+            failedLog(0, address(1), bytes32(1), 1, "0x"),
+            failedLog(0, address(1), bytes32(1), 1, "0x"),
+            batchLog([1]),
           ]),
         }),
       ).to.throw(SettleReceiptMismatchError);
+      expect(() => decodeSettleReceipt({ router, receipt: receipt([batchLog([2])]) })).to.throw(
+        SettleReceiptMismatchError,
+      );
+      // No BatchSettled event.
       expect(() =>
-        decodeSettleReceipt({ router, receipt: receipt([settledLog(1, address(1), bytes32(1))]) }),
+        decodeSettleReceipt({ router, receipt: receipt([settledLog(address(1), bytes32(1))]) }),
       ).to.throw(SettleReceiptMismatchError);
     });
   });

@@ -1,0 +1,60 @@
+import { X402_V1_REASONS } from "../errors/reasons.js";
+
+/**
+ * The x402 reason codes this facilitator answers with. They are the strings the official
+ * `exact` EVM facilitator of `@x402/evm` 2.27 returns (its `errors.ts`), plus the generic codes of
+ * the x402 specification, so clients and servers that branch on them behave the same against
+ * this facilitator and the official one.
+ */
+export const reasons = {
+  // generic x402 codes
+  invalidPayload: "invalid_payload",
+  invalidPaymentRequirements: "invalid_payment_requirements",
+  invalidNetwork: "invalid_network",
+  invalidX402Version: "invalid_x402_version",
+  unsupportedScheme: "unsupported_scheme",
+  unexpectedVerifyError: "unexpected_verify_error",
+  unexpectedSettleError: "unexpected_settle_error",
+  invalidTransactionState: "invalid_transaction_state",
+  settlementPending: "settlement_pending",
+  // exact EVM scheme (EIP-3009), in the order the official facilitator checks them
+  invalidScheme: "invalid_exact_evm_scheme",
+  missingEip712Domain: "invalid_exact_evm_missing_eip712_domain",
+  networkMismatch: "invalid_exact_evm_network_mismatch",
+  factoryNotAllowed: "eip6492_factory_not_allowed",
+  invalidSignature: "invalid_exact_evm_signature",
+  recipientMismatch: "invalid_exact_evm_recipient_mismatch",
+  validBeforeExpired: "invalid_exact_evm_payload_authorization_valid_before",
+  validAfterInFuture: "invalid_exact_evm_payload_authorization_valid_after",
+  /** v2: `authorization.value` differs from `amount`. */
+  authorizationValueMismatch: "invalid_exact_evm_payload_authorization_value_mismatch",
+  /** v1: `authorization.value` differs from `maxAmountRequired`. */
+  invalidAuthorizationValue: "invalid_exact_evm_authorization_value",
+  assetNotDeployedContract: "asset_not_deployed_contract",
+  eip3009NotSupported: "invalid_exact_evm_eip3009_not_supported",
+  nonceAlreadyUsed: "invalid_exact_evm_nonce_already_used",
+  tokenNameMismatch: "invalid_exact_evm_token_name_mismatch",
+  tokenVersionMismatch: "invalid_exact_evm_token_version_mismatch",
+  insufficientBalance: "invalid_exact_evm_insufficient_balance",
+  simulationFailed: "invalid_exact_evm_transaction_simulation_failed",
+  transactionFailed: "invalid_exact_evm_transaction_failed",
+  transferEventMismatch: "invalid_exact_evm_transfer_event_mismatch",
+  // the project's own (toolkit vocabulary)
+  /** A value or time bound does not fit the SettlementRouter's packed layout (uint128 / uint48). */
+  unsettleableFieldOutOfRange: "unsettleable_field_out_of_range",
+} as const;
+
+/** One of the reason codes in {@link reasons}. */
+export type Reason = (typeof reasons)[keyof typeof reasons];
+
+/**
+ * The reason as a client of protocol `x402Version` expects it: v2 answers use the spellings above,
+ * v1 answers the x402 v1 (`x402` 1.2) spelling where it differs (e.g. `insufficient_funds`).
+ *
+ * @example
+ * reasonForVersion(1, "invalid_exact_evm_insufficient_balance"); // "insufficient_funds"
+ */
+export function reasonForVersion(x402Version: 1 | 2, reason: string): string {
+  if (x402Version !== 1) return reason;
+  return (X402_V1_REASONS as Readonly<Record<string, string>>)[reason] ?? reason;
+}

@@ -1,0 +1,77 @@
+import type { Address, Hex } from "viem";
+
+import type { X402Network } from "./networks.js";
+import { reasonForVersion } from "./reasons.js";
+import type { StoredPayment } from "./store.js";
+
+/** The x402 `SettleResponse`. */
+export interface SettleResponse {
+  success: boolean;
+  errorReason?: string;
+  errorMessage?: string;
+  payer?: Address;
+  /** The settling transaction's hash; `""` when none was sent. */
+  transaction: Hex | "";
+  network: string;
+}
+
+/** One kind in the x402 `SupportedResponse`. */
+export interface SupportedKind {
+  x402Version: 1 | 2;
+  scheme: "exact";
+  network: string;
+}
+
+/** The x402 `SupportedResponse`. */
+export interface SupportedResponse {
+  kinds: SupportedKind[];
+  extensions: string[];
+  signers: Record<string, Address[]>;
+}
+
+/**
+ * The `/supported` answer: the `exact` scheme on the served network under both protocol versions,
+ * no extensions, and the relayer as the signer for every EVM chain.
+ *
+ * @example
+ * supportedResponse(resolveX402Network("base"), relayer.address);
+ */
+export function supportedResponse(network: X402Network, relayer: Address): SupportedResponse {
+  return {
+    kinds: [
+      { x402Version: 1, scheme: "exact", network: network.v1 },
+      { x402Version: 2, scheme: "exact", network: network.v2 },
+    ],
+    extensions: [],
+    signers: { "eip155:*": [relayer] },
+  };
+}
+
+/**
+ * The settle answer for a stored payment: its outcome when resolved, otherwise
+ * `settlement_pending` with the batch transaction when one was sent.
+ */
+export function settleResponseOf(payment: StoredPayment, pendingTransaction?: Hex): SettleResponse {
+  const base = { payer: payment.payer, network: payment.network };
+  if (payment.status === "settled" && payment.txHash) {
+    return { success: true, transaction: payment.txHash, ...base };
+  }
+  if (payment.status === "failed") {
+    return {
+      success: false,
+      errorReason: reasonForVersion(
+        payment.x402Version,
+        payment.errorReason ?? "unexpected_settle_error",
+      ),
+      ...(payment.errorMessage ? { errorMessage: payment.errorMessage } : {}),
+      transaction: payment.txHash ?? "",
+      ...base,
+    };
+  }
+  return {
+    success: false,
+    errorReason: "settlement_pending",
+    transaction: pendingTransaction ?? "",
+    ...base,
+  };
+}

@@ -1,0 +1,310 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+import type { Address, Hex } from "viem";
+
+/** Where a payment is in its life: queued → submitted (in a signed batch) → settled | failed. */
+export type PaymentStatus = "queued" | "submitted" | "settled" | "failed";
+
+/** One accepted payment as persisted before the facilitator acknowledges it. */
+export interface StoredPayment {
+  /** Idempotency key: `chainId:token:from:nonce`, lower case. */
+  id: string;
+  /** Hash of everything the settle request carried; a replay with other content is not this payment. */
+  fingerprint: Hex;
+  x402Version: 1 | 2;
+  /** The requirements' network string, echoed in the settle response. */
+  network: string;
+  token: Address;
+  payer: Address;
+  payee: Address;
+  value: bigint;
+  validAfter: bigint;
+  validBefore: bigint;
+  nonce: Hex;
+  signature: Hex;
+  /** The payer had code when verified: the signature goes through ERC-1271. */
+  contractSignature: boolean;
+  /** A block at or before acceptance: where to start searching logs for the settling transaction. */
+  fromBlock: bigint;
+  status: PaymentStatus;
+  batchId: number | null;
+  /** Position of the payment's item in its batch's calldata. */
+  batchIndex: number | null;
+  txHash: Hex | null;
+  errorReason: string | null;
+  errorMessage: string | null;
+  attempts: number;
+  createdAt: number;
+}
+
+/** A batch transaction, recorded (write-ahead) after signing and before broadcasting. */
+export interface StoredBatch {
+  id: number;
+  txHash: Hex;
+  rawTx: Hex;
+  relayerNonce: number;
+  status: "signed" | "mined" | "abandoned";
+  createdAt: number;
+}
+
+type Row = Record<string, unknown>;
+
+function toPayment(row: Row): StoredPayment {
+  return {
+    id: row.id as string,
+    fingerprint: row.fingerprint as Hex,
+    x402Version: Number(row.x402_version) as 1 | 2,
+    network: row.network as string,
+    token: row.token as Address,
+    payer: row.payer as Address,
+    payee: row.payee as Address,
+    value: BigInt(row.value as string),
+    validAfter: BigInt(row.valid_after as string),
+    validBefore: BigInt(row.valid_before as string),
+    nonce: row.nonce as Hex,
+    signature: row.signature as Hex,
+    contractSignature: Number(row.contract_signature) === 1,
+    fromBlock: BigInt(row.from_block as string),
+    status: row.status as PaymentStatus,
+    batchId: row.batch_id === null ? null : Number(row.batch_id),
+    batchIndex: row.batch_index === null ? null : Number(row.batch_index),
+    txHash: (row.tx_hash as Hex | null) ?? null,
+    errorReason: (row.error_reason as string | null) ?? null,
+    errorMessage: (row.error_message as string | null) ?? null,
+    attempts: Number(row.attempts),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toBatch(row: Row): StoredBatch {
+  return {
+    id: Number(row.id),
+    txHash: row.tx_hash as Hex,
+    rawTx: row.raw_tx as Hex,
+    relayerNonce: Number(row.relayer_nonce),
+    status: row.status as StoredBatch["status"],
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** What a payment ended as. */
+export type PaymentOutcome =
+  | { status: "settled"; txHash: Hex }
+  | { status: "failed"; errorReason: string; errorMessage?: string; txHash?: Hex };
+
+/**
+ * The facilitator's durable state in SQLite (`node:sqlite`, WAL, `synchronous=FULL`): every accepted
+ * payment and every batch transaction. A payment row is written before the facilitator answers
+ * for it and a batch row (with the signed raw transaction) before the transaction is broadcast, so
+ * a crash at any point leaves enough to reconcile against the chain.
+ *
+ * @example
+ * const store = new FacilitatorStore("facilitator.sqlite");
+ * const { payment, created } = store.insertPayment(record);
+ */
+export class FacilitatorStore {
+  readonly #db: DatabaseSync;
+  readonly #statements: Record<string, StatementSync>;
+  #closed = false;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS payments (
+        id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        x402_version INTEGER NOT NULL,
+        network TEXT NOT NULL,
+        token TEXT NOT NULL,
+        payer TEXT NOT NULL,
+        payee TEXT NOT NULL,
+        value TEXT NOT NULL,
+        valid_after TEXT NOT NULL,
+        valid_before TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        contract_signature INTEGER NOT NULL,
+        from_block TEXT NOT NULL,
+        status TEXT NOT NULL,
+        batch_id INTEGER,
+        batch_index INTEGER,
+        tx_hash TEXT,
+        error_reason TEXT,
+        error_message TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS payments_open ON payments (status) WHERE status IN ('queued', 'submitted');
+      CREATE TABLE IF NOT EXISTS batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tx_hash TEXT NOT NULL,
+        raw_tx TEXT NOT NULL,
+        relayer_nonce INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `);
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    this.#statements = {
+      insert:
+        prepare(`INSERT OR IGNORE INTO payments (id, fingerprint, x402_version, network, token,
+        payer, payee, value, valid_after, valid_before, nonce, signature, contract_signature,
+        from_block, status, attempts, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
+      get: prepare(`SELECT * FROM payments WHERE id = ?`),
+      open: prepare(
+        `SELECT * FROM payments WHERE status IN ('queued', 'submitted') ORDER BY created_at, id`,
+      ),
+      byBatch: prepare(`SELECT * FROM payments WHERE batch_id = ? ORDER BY batch_index`),
+      insertBatch: prepare(`INSERT INTO batches (tx_hash, raw_tx, relayer_nonce, status, created_at)
+        VALUES (?, ?, ?, 'signed', ?)`),
+      assign: prepare(`UPDATE payments SET status = 'submitted', batch_id = ?, batch_index = ?,
+        attempts = attempts + 1, updated_at = ? WHERE id = ? AND status = 'queued'`),
+      resolve: prepare(`UPDATE payments SET status = ?, tx_hash = ?, error_reason = ?,
+        error_message = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'submitted')`),
+      requeue: prepare(`UPDATE payments SET status = 'queued', batch_id = NULL, updated_at = ?
+        WHERE id = ? AND status = 'submitted'`),
+      closeBatch: prepare(`UPDATE batches SET status = ? WHERE id = ?`),
+      getBatch: prepare(`SELECT * FROM batches WHERE id = ?`),
+      openBatches: prepare(
+        `SELECT * FROM batches WHERE status = 'signed' ORDER BY relayer_nonce, id`,
+      ),
+      counts: prepare(`SELECT status, COUNT(*) AS n FROM payments GROUP BY status`),
+    };
+  }
+
+  /**
+   * Persists a newly accepted payment (status `queued`). When a payment with the same key exists,
+   * nothing is written and the existing row is returned with `created: false`.
+   */
+  insertPayment(
+    payment: Omit<
+      StoredPayment,
+      | "status"
+      | "batchId"
+      | "batchIndex"
+      | "txHash"
+      | "errorReason"
+      | "errorMessage"
+      | "attempts"
+      | "createdAt"
+    >,
+  ): { payment: StoredPayment; created: boolean } {
+    const now = Date.now();
+    const result = this.#statements.insert.run(
+      payment.id,
+      payment.fingerprint,
+      payment.x402Version,
+      payment.network,
+      payment.token,
+      payment.payer,
+      payment.payee,
+      payment.value.toString(),
+      payment.validAfter.toString(),
+      payment.validBefore.toString(),
+      payment.nonce,
+      payment.signature,
+      payment.contractSignature ? 1 : 0,
+      payment.fromBlock.toString(),
+      now,
+      now,
+    );
+    const stored = this.getPayment(payment.id);
+    if (!stored) throw new Error(`payment ${payment.id} vanished after insert`);
+    return { payment: stored, created: Number(result.changes) === 1 };
+  }
+
+  getPayment(id: string): StoredPayment | undefined {
+    const row = this.#statements.get.get(id) as Row | undefined;
+    return row ? toPayment(row) : undefined;
+  }
+
+  /** Payments not yet settled or failed, oldest first. */
+  openPayments(): StoredPayment[] {
+    return (this.#statements.open.all() as Row[]).map(toPayment);
+  }
+
+  /** The payments of a batch, in the order of its items. */
+  paymentsOfBatch(batchId: number): StoredPayment[] {
+    return (this.#statements.byBatch.all(batchId) as Row[]).map(toPayment);
+  }
+
+  /**
+   * Write-ahead record of a signed batch transaction and the payments it carries (in calldata
+   * order), in one SQLite transaction, before the transaction is broadcast.
+   */
+  recordBatch(batch: { txHash: Hex; rawTx: Hex; relayerNonce: number }, ids: string[]): number {
+    const now = Date.now();
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = this.#statements.insertBatch.run(
+        batch.txHash,
+        batch.rawTx,
+        batch.relayerNonce,
+        now,
+      );
+      const batchId = Number(result.lastInsertRowid);
+      ids.forEach((id, index) => this.#statements.assign.run(batchId, index, now, id));
+      this.#db.exec("COMMIT");
+      return batchId;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Final outcome of a payment; a payment already resolved is never changed. */
+  resolvePayment(id: string, outcome: PaymentOutcome): void {
+    this.#statements.resolve.run(
+      outcome.status,
+      outcome.txHash ?? null,
+      outcome.status === "failed" ? outcome.errorReason : null,
+      outcome.status === "failed" ? (outcome.errorMessage?.slice(0, 500) ?? null) : null,
+      Date.now(),
+      id,
+    );
+  }
+
+  /** Puts submitted payments back in the queue (their batch did not settle them). */
+  requeuePayment(id: string): void {
+    this.#statements.requeue.run(Date.now(), id);
+  }
+
+  closeBatch(batchId: number, status: "mined" | "abandoned"): void {
+    this.#statements.closeBatch.run(status, batchId);
+  }
+
+  getBatch(batchId: number): StoredBatch | undefined {
+    const row = this.#statements.getBatch.get(batchId) as Row | undefined;
+    return row ? toBatch(row) : undefined;
+  }
+
+  /** Batches signed but not yet known to be mined or abandoned, in relayer-nonce order. */
+  openBatches(): StoredBatch[] {
+    return (this.#statements.openBatches.all() as Row[]).map(toBatch);
+  }
+
+  /** Number of payments per status. */
+  counts(): Record<PaymentStatus, number> {
+    const counts: Record<PaymentStatus, number> = {
+      queued: 0,
+      submitted: 0,
+      settled: 0,
+      failed: 0,
+    };
+    for (const row of this.#statements.counts.all() as Row[]) {
+      counts[row.status as PaymentStatus] = Number(row.n);
+    }
+    return counts;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}

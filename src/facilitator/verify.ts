@@ -1,0 +1,307 @@
+import {
+  isAddressEqual,
+  size,
+  type Address,
+  type Hex,
+  type MulticallReturnType,
+  type PublicClient,
+} from "viem";
+
+import { getAuthorizationStates } from "../authorization/getAuthorizationStates.js";
+import { hashAuthorization } from "../authorization/hashAuthorization.js";
+import type { TokenDomain } from "../authorization/types.js";
+import { verifyAuthorization } from "../authorization/verifyAuthorization.js";
+import { MULTICALL3_ADDRESS } from "../chain/base.js";
+import { eip3009Abi, erc1271Abi, ERC1271_MAGIC_VALUE } from "./abi.js";
+import type { X402Network } from "./networks.js";
+import { reasons, type Reason } from "./reasons.js";
+import type { PaymentRequest } from "./schemas.js";
+import { classifySignature } from "./classifySignature.js";
+
+/** The x402 `VerifyResponse`. */
+export interface VerifyResponse {
+  isValid: boolean;
+  invalidReason?: string;
+  invalidMessage?: string;
+  payer?: Address;
+}
+
+/** What the verifier needs: a chain to read and the network it serves. */
+export interface VerifyContext {
+  client: PublicClient;
+  network: X402Network;
+  /** Wall clock in seconds; the official facilitator checks time windows against it. */
+  now?: () => number;
+  /** ERC-6492 factories allowed to deploy counterfactual wallets (none by default, like the official). */
+  allowedFactories?: readonly Address[];
+}
+
+/** The verdict and what settlement needs to know about the payer. */
+export interface VerifyOutcome {
+  response: VerifyResponse;
+  /** The payer has code: the token checks the signature through ERC-1271. */
+  payerHasCode: boolean;
+  /** The signature to put on chain (ERC-6492 unwrapped). */
+  signature: Hex;
+}
+
+/** The router's packed items carry a uint128 value and uint48 time bounds. */
+const MAX_UINT128 = (1n << 128n) - 1n;
+const MAX_UINT48 = (1n << 48n) - 1n;
+
+const positiveAssetCache = new Map<string, true>();
+
+function invalid(reason: Reason, payer: Address, message?: string): VerifyResponse {
+  return message
+    ? { isValid: false, invalidReason: reason, invalidMessage: message.slice(0, 300), payer }
+    : { isValid: false, invalidReason: reason, payer };
+}
+
+/**
+ * Verifies an x402 `exact` EVM payment (EIP-3009 `transferWithAuthorization`, x402 v1 or v2)
+ * with every check the official `@x402/evm` facilitator makes, in its order: scheme, EIP-712
+ * domain, network, signature (ECDSA for EOAs, ERC-1271 for contract wallets, ERC-6492 only for
+ * allowed factories), recipient, `validBefore ≥ now + 6 s`, `validAfter ≤ now`, exact value,
+ * asset code, then an on-chain simulation of the transfer, diagnosed on failure (EIP-3009
+ * support, nonce used, token name/version, balance). All chain reads of one verification go out
+ * as one batch: the payer's and the asset's code plus one Multicall3 call holding the balance,
+ * the nonce state, name, version, the ERC-1271 check and the transfer simulation.
+ *
+ * @example
+ * const { response } = await verifyPayment({ client, network }, request);
+ * if (!response.isValid) console.log(response.invalidReason);
+ */
+export async function verifyPayment(
+  context: VerifyContext,
+  request: PaymentRequest,
+): Promise<VerifyOutcome> {
+  const { requirements, authorization } = request;
+  const payer = authorization.from;
+  const fail = (reason: Reason, message?: string): VerifyOutcome => ({
+    response: invalid(reason, payer, message),
+    payerHasCode: false,
+    signature: request.signature,
+  });
+  const servedNetwork = request.x402Version === 1 ? context.network.v1 : context.network.v2;
+
+  // What the official x402Facilitator does before reaching the scheme: find a registered kind.
+  if (requirements.scheme !== "exact") return fail(reasons.unsupportedScheme);
+  if (requirements.network !== servedNetwork) {
+    return fail(reasons.invalidNetwork, `this facilitator serves ${servedNetwork}`);
+  }
+  // The exact EVM scheme's checks, in the official order.
+  if (request.payloadScheme !== "exact") return fail(reasons.invalidScheme);
+  const { name, version } = requirements.extra;
+  if (!name || !version) return fail(reasons.missingEip712Domain);
+  if (request.payloadNetwork !== requirements.network) return fail(reasons.networkMismatch);
+
+  const domain = {
+    name,
+    version,
+    chainId: context.network.chainId,
+    verifyingContract: requirements.asset,
+  };
+  const state = await readChainState(context.client, request, domain);
+  const classification = classifySignature(request.signature, state.payerHasCode);
+  const outcome = (response: VerifyResponse): VerifyOutcome => ({
+    response,
+    payerHasCode: state.payerHasCode,
+    signature: classification.innerSignature,
+  });
+  const valueReason =
+    request.x402Version === 1
+      ? reasons.invalidAuthorizationValue
+      : reasons.authorizationValueMismatch;
+
+  if (classification.counterfactual) {
+    const allowed = (context.allowedFactories ?? []).some(
+      (factory) => factory.toLowerCase() === classification.factory?.toLowerCase(),
+    );
+    // Deploying wallets is not supported by batch settlement: counterfactual signatures are refused.
+    return outcome(
+      invalid(
+        reasons.factoryNotAllowed,
+        payer,
+        allowed ? "counterfactual wallets cannot be settled in a batch" : undefined,
+      ),
+    );
+  }
+  const now = Math.floor(context.now ? context.now() : Date.now() / 1000);
+  if (state.payerHasCode) {
+    // ERC-1271 wallet: the signature check is the wallet's; then the same checks as for an EOA.
+    if (!state.erc1271Valid) return outcome(invalid(reasons.invalidSignature, payer));
+    if (!isAddressEqual(authorization.to, requirements.payTo)) {
+      return outcome(invalid(reasons.recipientMismatch, payer));
+    }
+    if (authorization.validBefore < BigInt(now + 6)) {
+      return outcome(invalid(reasons.validBeforeExpired, payer));
+    }
+    if (authorization.validAfter > BigInt(now)) {
+      return outcome(invalid(reasons.validAfterInFuture, payer));
+    }
+    if (authorization.value !== requirements.amount) return outcome(invalid(valueReason, payer));
+    if (
+      authorization.value > MAX_UINT128 ||
+      authorization.validAfter > MAX_UINT48 ||
+      authorization.validBefore > MAX_UINT48
+    ) {
+      return outcome(invalid(reasons.unsettleableFieldOutOfRange, payer));
+    }
+  } else {
+    // EOA: the toolkit's offline verification makes the official checks in the official order:
+    // signature (ECDSA, low s), recipient, validBefore ≥ now + 6 s, validAfter ≤ now, value, and
+    // that the fields fit the router's packed layout.
+    const signature = classification.innerSignature;
+    const offline =
+      size(signature) === 65
+        ? await verifyAuthorization({
+            domain,
+            authorization: { kind: "direct", ...authorization, signature },
+            now,
+            expected: { payTo: requirements.payTo, value: requirements.amount },
+          })
+        : ({ valid: false, reason: reasons.invalidSignature } as const);
+    if (!offline.valid) {
+      const reason = OFFLINE_REASONS[offline.reason] ?? offline.reason;
+      const message = "message" in offline ? offline.message : undefined;
+      if (reason === reasons.authorizationValueMismatch)
+        return outcome(invalid(valueReason, payer));
+      return outcome(invalid(reason as Reason, payer, message));
+    }
+  }
+  if (!state.assetHasCode) return outcome(invalid(reasons.assetNotDeployedContract, payer));
+  if (!state.simulation.ok) {
+    return outcome(diagnose(request, state, payer));
+  }
+  return outcome({ isValid: true, payer });
+}
+
+/** Toolkit reasons that the official facilitator spells differently. */
+const OFFLINE_REASONS: Partial<Record<string, string>> = {
+  // The official facilitator treats a signature it cannot parse as an invalid signature.
+  invalid_exact_evm_failed_to_parse_signature: reasons.invalidSignature,
+};
+
+interface ChainState {
+  payerHasCode: boolean;
+  assetHasCode: boolean;
+  erc1271Valid: boolean;
+  balance?: bigint;
+  nonceUsed?: boolean;
+  authorizationStateFailed: boolean;
+  name?: string;
+  version?: string;
+  simulation: { ok: boolean; message?: string };
+}
+
+function diagnose(request: PaymentRequest, state: ChainState, payer: Address): VerifyResponse {
+  const message = state.simulation.message;
+  if (state.authorizationStateFailed) return invalid(reasons.eip3009NotSupported, payer, message);
+  if (state.nonceUsed) return invalid(reasons.nonceAlreadyUsed, payer, message);
+  const { name, version } = request.requirements.extra;
+  if (state.name !== undefined && state.name !== name) {
+    return invalid(reasons.tokenNameMismatch, payer, message);
+  }
+  if (state.version !== undefined && state.version !== version) {
+    return invalid(reasons.tokenVersionMismatch, payer, message);
+  }
+  if (state.balance !== undefined && state.balance < request.requirements.amount) {
+    return invalid(reasons.insufficientBalance, payer, message);
+  }
+  return invalid(reasons.simulationFailed, payer, message);
+}
+
+async function assetHasCode(client: PublicClient, asset: Address): Promise<boolean> {
+  const key = `${client.chain?.id ?? ""}:${asset.toLowerCase()}`;
+  if (positiveAssetCache.has(key)) return true;
+  const code = await client.getCode({ address: asset });
+  const hasCode = code !== undefined && code !== "0x";
+  if (hasCode) positiveAssetCache.set(key, true);
+  return hasCode;
+}
+
+/**
+ * Everything one verification reads, sent together (one round trip with a batching transport):
+ * the toolkit's batched state check (balance, nonce state, payer code), the asset's code, and one
+ * Multicall3 call holding the transfer simulation, the token's name and version and the payer's
+ * ERC-1271 answer.
+ */
+async function readChainState(
+  client: PublicClient,
+  request: PaymentRequest,
+  domain: TokenDomain,
+): Promise<ChainState> {
+  const { authorization, requirements } = request;
+  const asset = requirements.asset;
+  const payer = authorization.from;
+  const innerSignature = classifySignature(request.signature, true).innerSignature;
+  const digest = hashAuthorization({
+    domain,
+    authorization: { kind: "direct", ...authorization },
+  });
+  const calls = [
+    { address: asset, abi: eip3009Abi, functionName: "name" },
+    { address: asset, abi: eip3009Abi, functionName: "version" },
+    {
+      address: asset,
+      abi: eip3009Abi,
+      functionName: "transferWithAuthorization",
+      args: [
+        payer,
+        authorization.to,
+        authorization.value,
+        authorization.validAfter,
+        authorization.validBefore,
+        authorization.nonce,
+        innerSignature,
+      ],
+    },
+    {
+      address: payer,
+      abi: erc1271Abi,
+      functionName: "isValidSignature",
+      args: [digest, innerSignature],
+    },
+  ] as const;
+  const [states, hasAssetCode, results] = await Promise.all([
+    getAuthorizationStates(client, {
+      token: asset,
+      items: [{ from: payer, nonce: authorization.nonce }],
+    }).catch(() => undefined),
+    assetHasCode(client, asset),
+    client.multicall({
+      contracts: calls,
+      allowFailure: true,
+      multicallAddress: MULTICALL3_ADDRESS,
+    }) as Promise<MulticallReturnType<typeof calls, true>>,
+  ]);
+  const [name, version, simulation, erc1271] = results;
+  const state = states?.[0];
+  const payerHasCode =
+    state?.payerHasCode ?? ((await client.getCode({ address: payer })) ?? "0x") !== "0x";
+  return {
+    payerHasCode,
+    assetHasCode: hasAssetCode,
+    erc1271Valid:
+      erc1271.status === "success" &&
+      typeof erc1271.result === "string" &&
+      erc1271.result.toLowerCase() === ERC1271_MAGIC_VALUE,
+    balance: state?.balance,
+    name: name.status === "success" ? (name.result as string) : undefined,
+    version: version.status === "success" ? (version.result as string) : undefined,
+    nonceUsed: state?.nonceUsed,
+    // The token answers no authorizationState (the toolkit's read fails): it is not EIP-3009.
+    authorizationStateFailed: state === undefined,
+    simulation:
+      simulation.status === "success"
+        ? { ok: true }
+        : { ok: false, message: simulationMessage(simulation.error) },
+  };
+}
+
+function simulationMessage(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const short = (error as { shortMessage?: string }).shortMessage ?? error.message;
+  const reason = (error as { reason?: string }).reason;
+  return (reason ? `${short} ${reason}` : short).split("\n").join(" ").slice(0, 300);
+}

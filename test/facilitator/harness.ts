@@ -1,0 +1,190 @@
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import {
+  createTestClient,
+  http,
+  publicActions,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+import hardhatConfig from "../../hardhat.config.js";
+import { USDC_ADDRESS } from "../../src/chain/base.js";
+import { fundUsdc } from "../../src/chain/bootstrap.js";
+import { eip3009Abi } from "../../src/facilitator/abi.js";
+import { createFacilitatorClient } from "../../src/facilitator/createFacilitatorClient.js";
+import { ensureRouter } from "../../src/facilitator/ensureRouter.js";
+import { BatchFacilitator } from "../../src/facilitator/facilitator.js";
+import { resolveX402Network } from "../../src/facilitator/networks.js";
+import { createFacilitatorServer } from "../../src/facilitator/server.js";
+import { FacilitatorStore } from "../../src/facilitator/store.js";
+import { startChain, type ChainProcess } from "../helpers/chainProcess.js";
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Hardhat's default account #0: funded with ETH by the node; the relayer in these tests. */
+export const RELAYER_KEY: Hex =
+  "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+export const network = resolveX402Network("base");
+
+/** The router's creation bytecode and the CREATE2 salt of the Ignition `create2` strategy. */
+export function routerDeployment(): { bytecode: Hex; salt: Hex } {
+  const artifact = JSON.parse(
+    readFileSync(
+      path.join(
+        projectRoot,
+        "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
+      ),
+      "utf8",
+    ),
+  ) as { bytecode: Hex };
+  const config = hardhatConfig as { ignition?: { strategyConfig?: { create2?: { salt?: Hex } } } };
+  const salt = config.ignition?.strategyConfig?.create2?.salt;
+  if (!salt) throw new Error("hardhat.config.ts has no ignition create2 salt");
+  return { bytecode: artifact.bytecode, salt };
+}
+
+/** A local Base node (`npm run chain` in a child process) with the router deployed. */
+export interface LocalBase {
+  chain: ChainProcess;
+  rpcUrl: string;
+  client: PublicClient;
+  /** Test actions over HTTP (mining control, impersonation). */
+  testClient: ReturnType<typeof makeTestClient>;
+  relayer: LocalAccount;
+  router: Address;
+  stop(): Promise<void>;
+}
+
+function makeTestClient(url: string) {
+  return createTestClient({ mode: "hardhat", transport: http(url) }).extend(publicActions);
+}
+
+export async function startLocalBase(): Promise<LocalBase> {
+  const chain = await startChain();
+  const rpcUrl = chain.url;
+  const client = createFacilitatorClient(network, rpcUrl, { pollingIntervalMs: 100 });
+  const testClient = makeTestClient(rpcUrl);
+  const relayer = privateKeyToAccount(RELAYER_KEY);
+  const { address: router } = await ensureRouter(client, relayer, routerDeployment());
+  return { chain, rpcUrl, client, testClient, relayer, router, stop: () => chain.stop() };
+}
+
+/**
+ * Fresh payer accounts, each funded with `amount` USDC (base units). The mints are mined in one
+ * block (interval mining while funding): every automined block moves the chain's clock at least a
+ * second ahead, and the chain must stay near the wall clock the facilitator checks time against.
+ */
+export async function fundedPayers(
+  base: LocalBase,
+  count: number,
+  amount: bigint,
+): Promise<LocalAccount[]> {
+  const payers = Array.from({ length: count }, () => privateKeyToAccount(generatePrivateKey()));
+  const automine = await base.testClient.getAutomine();
+  if (automine) await setIntervalMining(base, 1_000);
+  try {
+    await fundUsdc(base.testClient as never, {
+      recipients: payers.map((payer) => payer.address),
+      amount,
+    });
+  } finally {
+    if (automine) await setAutomine(base);
+  }
+  return payers;
+}
+
+export function usdcBalance(client: PublicClient, owner: Address): Promise<bigint> {
+  return client.readContract({
+    address: USDC_ADDRESS,
+    abi: eip3009Abi,
+    functionName: "balanceOf",
+    args: [owner],
+  });
+}
+
+export function nonceUsed(client: PublicClient, from: Address, nonce: Hex): Promise<boolean> {
+  return client.readContract({
+    address: USDC_ADDRESS,
+    abi: eip3009Abi,
+    functionName: "authorizationState",
+    args: [from, nonce],
+  });
+}
+
+/** Switches the node from one block per transaction to a block every `ms` milliseconds. */
+export async function setIntervalMining(base: LocalBase, ms: number): Promise<void> {
+  await base.testClient.setAutomine(false);
+  // Raw RPC: viem's setIntervalMining takes seconds; evm_setIntervalMining takes milliseconds.
+  await base.testClient.request({ method: "evm_setIntervalMining", params: [ms] });
+}
+
+export async function setAutomine(base: LocalBase): Promise<void> {
+  await base.testClient.request({ method: "evm_setIntervalMining", params: [0] });
+  await base.testClient.setAutomine(true);
+}
+
+/** Our facilitator, in process, served over HTTP on a free port. */
+export interface RunningFacilitator {
+  facilitator: BatchFacilitator;
+  server: Server;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startFacilitator(
+  base: LocalBase,
+  options: { maxBatchSize?: number; maxWaitMs?: number; dbPath?: string } = {},
+): Promise<RunningFacilitator> {
+  const facilitator = new BatchFacilitator({
+    client: base.client,
+    relayer: base.relayer,
+    network,
+    router: base.router,
+    store: new FacilitatorStore(options.dbPath ?? ":memory:"),
+    maxBatchSize: options.maxBatchSize,
+    maxWaitMs: options.maxWaitMs ?? 200,
+    pollingIntervalMs: 100,
+  });
+  await facilitator.start();
+  const server = createFacilitatorServer(facilitator);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    facilitator,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await facilitator.close();
+    },
+  };
+}
+
+export async function postJson(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { raw: text };
+  }
+  return { status: response.status, json };
+}
