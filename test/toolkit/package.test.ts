@@ -90,5 +90,17 @@ describe("toolkit: built package", () => {
     expect(output.exports).to.deep.equal([]);
     // Importing the toolkit loads nothing experimental (node:sqlite stays behind the facilitator store).
     expect(result.stderr).to.equal("");
+    // The facilitator's durable store comes from its own subpath.
+    const store = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { FacilitatorStore } from "x402-clearing/facilitator/store";
+         console.log(typeof FacilitatorStore);`,
+      ],
+      { cwd: path.join(workdir, "app") },
+    );
+    expect(store.stdout.trim()).to.equal("function");
   });
 });
