@@ -45,8 +45,17 @@ export interface BatchFacilitatorOptions {
   maxBatchSize?: number;
   /** Longest a payment waits for its batch to fill before the batch is sent (default 500 ms). */
   maxWaitMs?: number;
-  /** How often receipts are polled (default 250 ms). */
+  /** How often receipts and the chain head are polled (default 250 ms). */
   pollingIntervalMs?: number;
+  /**
+   * The chain's block interval, when it is regular (Base: 2000 ms). With it, a waiting batch is sent
+   * `flushMarginMs` before the next block is due (predicted from when the last head was seen),
+   * so its payments land in the same block a one-transaction-per-payment facilitator would reach,
+   * in one transaction; `maxWaitMs` still bounds the wait. Without it, batches wait `maxWaitMs`.
+   */
+  blockTimeMs?: number;
+  /** How long before the predicted block a batch is sent (default 200 ms). */
+  flushMarginMs?: number;
   /** How long a /settle call waits for its batch before answering `settlement_pending` (default 60 s). */
   settleTimeoutMs?: number;
   /** Wall clock in seconds (the official facilitator checks time windows against it). */
@@ -149,6 +158,9 @@ export class BatchFacilitator {
   #closed = false;
   #batchesSent = 0;
   #batchesMined = 0;
+  /** `Date.now()` when the current head block was first seen. */
+  #headSeenAt: number | undefined;
+  #headTimer: NodeJS.Timeout | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
@@ -218,6 +230,36 @@ export class BatchFacilitator {
       if (payment.status === "queued") this.#track(this.#requeueOrResolve(payment));
     }
     if (openBatches.length > 0) this.#log(`reconciling ${openBatches.length} open batch(es)`);
+    if (this.#options.blockTimeMs) this.#watchHead();
+  }
+
+  /** Polls the head so batches can be aimed just before the next block. */
+  #watchHead(): void {
+    const poll = async () => {
+      try {
+        const head = await this.#options.client.getBlockNumber({ cacheTime: 0 });
+        if (head > this.#lastKnownBlock || this.#headSeenAt === undefined) {
+          this.#lastKnownBlock = head > this.#lastKnownBlock ? head : this.#lastKnownBlock;
+          this.#headSeenAt = Date.now();
+        }
+      } catch {
+        // the next poll tries again
+      }
+      if (!this.#closed) this.#headTimer = setTimeout(poll, this.#pollingIntervalMs);
+    };
+    void poll();
+  }
+
+  /** Milliseconds a new batch waits: until just before the next block if known, at most maxWaitMs. */
+  #flushDelay(): number {
+    const blockTimeMs = this.#options.blockTimeMs;
+    if (!blockTimeMs || this.#headSeenAt === undefined) return this.#maxWaitMs;
+    const margin = this.#options.flushMarginMs ?? 200;
+    const now = Date.now();
+    let due = this.#headSeenAt + blockTimeMs - margin;
+    // Too late for the block about to be mined: aim at the one after it.
+    while (due <= now) due += blockTimeMs;
+    return Math.min(this.#maxWaitMs, due - now);
   }
 
   /** The `/supported` answer. */
@@ -322,7 +364,7 @@ export class BatchFacilitator {
     }
     let verdict;
     try {
-      verdict = await verifyPayment(this.#verifyContext(), request);
+      verdict = await verifyPayment(this.#verifyContext(), request, { simulate: false });
     } catch (error) {
       return { status: 503, body: failure(reasons.unexpectedSettleError, errorLine(error)) };
     }
@@ -370,6 +412,7 @@ export class BatchFacilitator {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#headTimer) clearTimeout(this.#headTimer);
     for (const token of [...this.#queues.keys()]) this.#flush(token);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#options.store.close();
@@ -432,7 +475,7 @@ export class BatchFacilitator {
     } else if (!this.#timers.has(payment.token)) {
       this.#timers.set(
         payment.token,
-        setTimeout(() => this.#flush(payment.token), this.#maxWaitMs),
+        setTimeout(() => this.#flush(payment.token), this.#flushDelay()),
       );
     }
   }
