@@ -199,7 +199,8 @@ contract X402TestToken is ERC20, EIP712, Nonces, ERC3009, AccessControl, IX402Te
     }
 
     // ---------------------------------------------------------------------------------------------
-    // EIP-2612
+    // EIP-2612, on OpenZeppelin's EIP712 and Nonces: ERC20Permit would fix the EIP-712 version to "1",
+    // and this token takes its version at deployment (USDC's domain uses "2").
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IERC20Permit

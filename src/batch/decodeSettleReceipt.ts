@@ -1,6 +1,8 @@
 import {
   getAddress,
+  hexToBytes,
   isAddressEqual,
+  parseAbi,
   parseEventLogs,
   type Address,
   type Hex,
@@ -8,9 +10,14 @@ import {
 } from "viem";
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
-import { SettleReceiptMismatchError, SettleTransactionRevertedError } from "./errors.js";
 import type { RevertReason } from "../errors/reasons.js";
+import { SettleReceiptMismatchError, SettleTransactionRevertedError } from "./errors.js";
 import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
+
+/** EIP-3009's event, emitted by the token for every authorization it executes. */
+const authorizationUsedAbi = parseAbi([
+  "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
+]);
 
 /** The on-chain outcome of one item of a settle transaction. */
 export type SettlementResult =
@@ -23,7 +30,7 @@ export type SettlementResult =
       transactionHash: Hex;
       /** The router's status for the item. */
       itemStatus: FailedItemStatus;
-      /** Stable snake_case reason, e.g. `invalid_exact_evm_nonce_already_used`, `invalid_exact_evm_insufficient_balance`. */
+      /** Stable snake_case reason, e.g. `invalid_exact_evm_nonce_already_used`. */
       reason: RevertReason;
       /** The failing call's revert data as the router reported it (capped at 256 bytes). */
       revertData: Hex;
@@ -33,16 +40,19 @@ export type DecodeSettleReceiptParameters = {
   receipt: TransactionReceipt;
   /** The router the transaction called; logs of other contracts are ignored. */
   router: Address;
-  /** The number of items the transaction carried: every index must be reported exactly once. */
+  /** The number of items the transaction carried; checked against the router's results. */
   itemCount?: number;
 };
 
 /**
- * Turns a settle transaction's receipt into per-item results from the router's `PaymentSettled`
- * and `PaymentFailed` events (one per item), ordered by item index. Failure reasons come from the
- * router's status and, for token reverts, from the decoded revert data. Throws
- * {@link SettleTransactionRevertedError} when the whole transaction reverted and
- * {@link SettleReceiptMismatchError} when an item is missing or reported twice.
+ * Turns a settle transaction's receipt into per-item results, ordered by item index. The router's
+ * one `BatchSettled(token, results)` event gives every item's status; a failed item's
+ * `PaymentFailed` event gives its payer, nonce and the failing call's revert data (decoded into a
+ * reason); a settled item's payer and nonce come from the token's own EIP-3009
+ * `AuthorizationUsed(authorizer, nonce)` events, which the token emits in item order (a failed or
+ * undone item leaves none). Throws {@link SettleTransactionRevertedError} when the whole
+ * transaction reverted and {@link SettleReceiptMismatchError} when the logs do not account for
+ * every item exactly once.
  *
  * @example
  * const { receipt } = await submitBatch(walletClient, { router, token, feeRecipient, items });
@@ -54,49 +64,66 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
   const { receipt } = parameters;
   const router = getAddress(parameters.router);
   const transactionHash = receipt.transactionHash;
+  const mismatch = (details: string) => new SettleReceiptMismatchError(transactionHash, details);
   if (receipt.status !== "success") throw new SettleTransactionRevertedError(transactionHash);
-  const logs = parseEventLogs({
+
+  const routerLogs = parseEventLogs({
     abi: settlementRouterAbi,
     logs: receipt.logs.filter((log) => isAddressEqual(log.address, router)),
     strict: true,
   });
-  const results = new Map<number, SettlementResult>();
-  for (const log of logs) {
-    if (log.eventName !== "PaymentSettled" && log.eventName !== "PaymentFailed") continue;
+  const batches = routerLogs.flatMap((log) => (log.eventName === "BatchSettled" ? [log] : []));
+  if (batches.length !== 1) {
+    throw mismatch(`expected one BatchSettled event of ${router}, found ${batches.length}`);
+  }
+  const { token, results: resultsHex } = batches[0]!.args;
+  const statuses = hexToBytes(resultsHex);
+  if (parameters.itemCount !== undefined && statuses.length !== parameters.itemCount) {
+    throw mismatch(`the router reports ${statuses.length} items, expected ${parameters.itemCount}`);
+  }
+
+  const failures = new Map<number, (typeof routerLogs)[number] & { eventName: "PaymentFailed" }>();
+  for (const log of routerLogs) {
+    if (log.eventName !== "PaymentFailed") continue;
     const index = Number(log.args.index);
-    if (results.has(index)) {
-      throw new SettleReceiptMismatchError(transactionHash, `item ${index} is reported twice`);
-    }
-    const from = getAddress(log.args.authorizer);
-    if (log.eventName === "PaymentSettled") {
-      results.set(index, {
-        status: "success",
-        index,
-        from,
-        nonce: log.args.nonce,
-        transactionHash,
-      });
-    } else {
-      const itemStatus = failedStatusName(log.args.status);
-      results.set(index, {
-        status: "failure",
-        index,
-        from,
-        nonce: log.args.nonce,
-        transactionHash,
-        itemStatus,
-        reason: failureReason(itemStatus, log.args.reason),
-        revertData: log.args.reason,
-      });
-    }
+    if (failures.has(index)) throw mismatch(`item ${index} is reported failed twice`);
+    failures.set(index, log);
   }
-  const ordered = [...results.values()].sort((a, b) => a.index - b.index);
-  const count = parameters.itemCount ?? ordered.length;
-  if (ordered.length !== count || ordered.some((result, position) => result.index !== position)) {
-    throw new SettleReceiptMismatchError(
+  const used = parseEventLogs({
+    abi: authorizationUsedAbi,
+    logs: receipt.logs.filter((log) => isAddressEqual(log.address, token)),
+    strict: true,
+  });
+
+  let nextUsed = 0;
+  const results = Array.from(statuses, (status, index): SettlementResult => {
+    if (status === 0) {
+      const log = used[nextUsed++];
+      if (!log) throw mismatch(`no AuthorizationUsed event of ${token} for settled item ${index}`);
+      const from = getAddress(log.args.authorizer);
+      return { status: "success", index, from, nonce: log.args.nonce, transactionHash };
+    }
+    const log = failures.get(index);
+    if (!log || log.args.status !== status) {
+      throw mismatch(`no PaymentFailed event with status ${status} for failed item ${index}`);
+    }
+    const itemStatus = failedStatusName(log.args.status);
+    return {
+      status: "failure",
+      index,
+      from: getAddress(log.args.authorizer),
+      nonce: log.args.nonce,
       transactionHash,
-      `expected items 0..${count - 1}, the receipt reports ${ordered.length}`,
-    );
+      itemStatus,
+      reason: failureReason(itemStatus, log.args.reason),
+      revertData: log.args.reason,
+    };
+  });
+  if (nextUsed !== used.length) {
+    throw mismatch(`${used.length} AuthorizationUsed events for ${nextUsed} settled items`);
   }
-  return ordered;
+  if (failures.size !== results.filter((result) => result.status === "failure").length) {
+    throw mismatch("a PaymentFailed event names an item the router reports settled");
+  }
+  return results;
 }

@@ -19,6 +19,7 @@ import { computeRoutedNonce } from "../authorization/computeRoutedNonce.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { encodeItems, type SettlementItem } from "./encodeItems.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError } from "./errors.js";
+import { decodeRevertReason } from "../errors/decodeRevertReason.js";
 import { findRevertData } from "../errors/findRevertData.js";
 import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
 import type { RevertReason } from "../errors/reasons.js";
@@ -103,10 +104,15 @@ export async function simulateBatch(
     ({ data } = await call(client, request));
   } catch (error) {
     // The router refuses to start an item it cannot give its full gas stipend: the batch is too big.
-    const revert = findRevertData(error)?.toLowerCase();
-    if (revert?.startsWith(INSUFFICIENT_GAS_SELECTOR) && size(revert as Hex) === 36) {
-      const index = Number(BigInt(`0x${revert.slice(10)}`));
-      throw new BatchGasExceedsCapError(request.gas, request.gas, items.length, index);
+    // The router stops when it cannot give an item its gas (SettlementRouterInsufficientGas(index),
+    // the items before `index` fit); running out in the router's own code is the same problem.
+    const decoded = decodeRevertReason(error);
+    if (decoded.reason === "router_insufficient_gas") {
+      const [index] = decoded.args as [bigint];
+      throw new BatchGasExceedsCapError(request.gas, request.gas, items.length, Number(index));
+    }
+    if (decoded.reason === "out_of_gas") {
+      throw new BatchGasExceedsCapError(request.gas, request.gas, items.length);
     }
     throw error;
   }
@@ -155,9 +161,6 @@ export async function simulateBatch(
   const settled = outcomes.filter((outcome) => outcome.status === "success").length;
   return { outcomes, settled, failed: outcomes.length - settled };
 }
-
-/** Selector of `SettlementRouterInsufficientGas(uint256)`. */
-const INSUFFICIENT_GAS_SELECTOR = "0xbf882fbb";
 
 /** The token call the router makes for `item`, sent alone from the router; its revert data. */
 async function replayTokenCall(

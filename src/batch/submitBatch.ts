@@ -19,6 +19,7 @@ import {
 } from "viem/actions";
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { decodeRevertReason } from "../errors/decodeRevertReason.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { encodeItems, type SettlementItem } from "./encodeItems.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError, SettleTimeoutError } from "./errors.js";
@@ -105,8 +106,13 @@ export async function submitBatch(
       estimate = await estimateGas(client, { account, to: router, data });
     } catch (error) {
       // The router reverts with SettlementRouterInsufficientGas when even the cap is too little.
-      if (mentionsInsufficientGas(error)) {
-        throw new BatchGasExceedsCapError(cap, cap, countHint(parameters.items));
+      const decoded = decodeRevertReason(error);
+      if (decoded.reason === "router_insufficient_gas" || decoded.reason === "out_of_gas") {
+        const fitting =
+          decoded.reason === "router_insufficient_gas"
+            ? Number((decoded.args as [bigint])[0])
+            : undefined;
+        throw new BatchGasExceedsCapError(cap, cap, countHint(parameters.items), fitting);
       }
       throw error;
     }
@@ -176,28 +182,6 @@ export async function submitBatch(
       if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
     }
   }
-}
-
-/** selector of `SettlementRouterInsufficientGas(uint256)` */
-const INSUFFICIENT_GAS_SELECTOR = "0xbf882fbb";
-
-function mentionsInsufficientGas(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 10; depth++) {
-    const { data, message } = current as { data?: unknown; message?: unknown };
-    const raw =
-      typeof data === "string"
-        ? data
-        : data && typeof data === "object" && typeof (data as { data?: unknown }).data === "string"
-          ? (data as { data: string }).data
-          : undefined;
-    if (raw?.toLowerCase().startsWith(INSUFFICIENT_GAS_SELECTOR)) return true;
-    if (typeof message === "string" && message.includes("SettlementRouterInsufficientGas")) {
-      return true;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 function max(a: bigint, b: bigint): bigint {

@@ -392,9 +392,12 @@ describe("revert decoder", function () {
       );
     });
 
-    it("a gas limit below one item's budget: router_insufficient_gas", async function () {
+    it("a token call starved by a low gas limit: router_insufficient_gas", async function () {
+      // The hostile token burns whatever it gets; with a low limit the call cannot have had its budget.
+      const hash = await env.malicious.write.setMode([1, 0n]); // BurnGas
+      await env.publicClient.waitForTransactionReceipt({ hash });
       expectReason(
-        await simulateSettle(env.testToken.address, await item("test"), 120_000n),
+        await simulateSettle(env.malicious.address, await item("test"), 150_000n),
         "router_insufficient_gas",
         "SettlementRouterInsufficientGas",
       );
@@ -407,7 +410,7 @@ describe("revert decoder", function () {
           address: env.router.address,
           abi: env.router.abi,
           functionName: "settleRoutedGroup",
-          args: [env.testToken.address, env.relayer.account.address, 0n],
+          args: [env.testToken.address, env.relayer.account.address, 0n, 0n],
         }),
       );
       expectReason(error, "router_unauthorized_caller", "SettlementRouterUnauthorizedCaller");

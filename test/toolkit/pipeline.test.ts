@@ -1,9 +1,19 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
-import { getAddress, parseSignature, type Address, type Hex } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  numberToHex,
+  parseSignature,
+  serializeSignature,
+  serializeTransaction,
+  type Address,
+  type Hex,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 
 import { fiatTokenV2_2Abi } from "../../src/abi/fiatTokenV2_2.js";
+import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
 import { buildDirectAuthorization } from "../../src/authorization/buildDirectAuthorization.js";
 import { buildRoutedAuthorization } from "../../src/authorization/buildRoutedAuthorization.js";
 import { computeRoutedNonce } from "../../src/authorization/computeRoutedNonce.js";
@@ -11,12 +21,15 @@ import { createNonce } from "../../src/authorization/createNonce.js";
 import { cancelAuthorizationTypes } from "../../src/authorization/eip712Types.js";
 import { getAuthorizationStates } from "../../src/authorization/getAuthorizationStates.js";
 import { getAuthorizationTypedData } from "../../src/authorization/getAuthorizationTypedData.js";
+import { hashAuthorization } from "../../src/authorization/hashAuthorization.js";
 import { readTokenDomain } from "../../src/authorization/readTokenDomain.js";
 import { signAuthorization } from "../../src/authorization/signAuthorization.js";
 import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
 import { verifyAuthorization } from "../../src/authorization/verifyAuthorization.js";
 import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { dropFailures } from "../../src/batch/dropFailures.js";
+import { encodeItems } from "../../src/batch/encodeItems.js";
+import { getL1DataEstimate } from "../../src/batch/getL1DataEstimate.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
 import { planBatches } from "../../src/batch/planBatches.js";
 import {
@@ -26,8 +39,9 @@ import {
 import { simulateBatch } from "../../src/batch/simulateBatch.js";
 import { submitBatch } from "../../src/batch/submitBatch.js";
 import { TRANSACTION_GAS_CAP, USDC_ADDRESS } from "../../src/chain/base.js";
-import { startSettlementChain } from "./fixture.js";
+import { readArtifact, startSettlementChain } from "./fixture.js";
 
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const randomAddress = (): Address => privateKeyToAccount(generatePrivateKey()).address;
 
 describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)", function () {
@@ -297,6 +311,147 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
     });
     expect(results.map((result) => result.status)).to.deep.equal(["success", "success"]);
     expect(await env.balanceOf(merchant)).to.equal(123_456n + 654_321n - 321n);
+  });
+
+  it("settles an ERC-1271 contract wallet's authorization and estimates its L1 data", async () => {
+    const { router, relayer, relayerClient, testClient } = env;
+    const owner = privateKeyToAccount(generatePrivateKey());
+    const artifact = await readArtifact(
+      "contracts/test/mocks/ERC1271WalletMock.sol",
+      "ERC1271WalletMock",
+    );
+    const deployed = await relayerClient.waitForTransactionReceipt({
+      hash: await relayerClient.deployContract({
+        abi: artifact.abi,
+        bytecode: artifact.bytecode,
+        args: [owner.address],
+        chain: null,
+      }),
+    });
+    const wallet = deployed.contractAddress!;
+    const { fundUsdc } = await import("../../src/chain/bootstrap.js");
+    await fundUsdc(testClient, { recipients: [wallet], amount: 80_000n });
+    const merchant = randomAddress();
+    const authorization = buildDirectAuthorization({
+      from: wallet,
+      to: merchant,
+      value: 80_000n,
+      now,
+    });
+    // The wallet accepts its owner's ECDSA signature of the EIP-712 digest.
+    const signature = await owner.sign({ hash: hashAuthorization({ domain, authorization }) });
+    const signed: SignedAuthorization = { ...authorization, signature, contractSignature: true };
+
+    const [state] = await getAuthorizationStates(testClient, {
+      token: USDC_ADDRESS,
+      items: [signed],
+    });
+    expect(state).to.include({ payerHasCode: true, balance: 80_000n, nonceUsed: false });
+    expect(await verifyAuthorization({ domain, authorization: signed, now })).to.include({
+      valid: false,
+      reason: "invalid_exact_evm_signature", // not checkable offline: the chain decides
+    });
+    const simulation = await simulateBatch(testClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items: [signed],
+    });
+    expect(simulation.outcomes[0]!.status).to.equal("success");
+
+    // L1 data: the GasPriceOracle's estimate for the unsigned transaction vs. the receipt's figure.
+    const data = encodeFunctionData({
+      abi: settlementRouterAbi,
+      functionName: "settle",
+      args: [USDC_ADDRESS, relayer.address, encodeItems([signed])],
+    });
+    const request = await relayerClient.prepareTransactionRequest({
+      chain: null,
+      to: router,
+      data,
+      type: "eip1559",
+    });
+    const estimate = await getL1DataEstimate(testClient, {
+      serializedTransaction: serializeTransaction({ ...request, chainId: 8453 } as never),
+    });
+    const { receipt } = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items: [signed],
+    });
+    expect(decodeSettleReceipt({ receipt, router, itemCount: 1 })[0]!.status).to.equal("success");
+    expect(await env.balanceOf(merchant)).to.equal(80_000n);
+    const actual = getReceiptL1Data(receipt)!;
+    expect(actual.l1Bytes > 0n).to.equal(true);
+    expect(estimate.l1Bytes).to.equal(estimate.l1GasUsed / 16n);
+    // The oracle pads the unsigned transaction for a signature: within a tenth of the real figure.
+    const diff =
+      estimate.l1Bytes > actual.l1Bytes
+        ? estimate.l1Bytes - actual.l1Bytes
+        : actual.l1Bytes - estimate.l1Bytes;
+    expect(diff * 10n <= actual.l1Bytes).to.equal(true);
+  });
+
+  it("settleAuthorizations reports every input once, with the stage that stopped a failure", async () => {
+    const { router, relayer, relayerClient } = env;
+    const merchant = randomAddress();
+    const payers = await env.newPayers(4, 10_000n);
+    now = (await env.testClient.getBlock()).timestamp;
+    const sign = (i: number, extra = {}) =>
+      signAuthorization(payers[i]!, {
+        domain,
+        authorization: buildDirectAuthorization({
+          from: payers[i]!.address,
+          to: merchant,
+          value: 10_000n,
+          now,
+          ...extra,
+        }),
+      });
+    const good = await sign(0);
+    const expired = await sign(1, { validBefore: now - 5n });
+    const huge = await sign(2, { value: 2n ** 130n });
+    const { r, s, yParity } = parseSignature((await sign(3)).signature);
+    const highS = {
+      ...(await sign(3)),
+      signature: serializeSignature({
+        r,
+        s: numberToHex(SECP256K1_N - BigInt(s), { size: 32 }),
+        yParity: yParity === 0 ? 1 : 0,
+      }),
+    };
+    const progress: SettlementProgress[] = [];
+    const outcome = await settleAuthorizations(
+      { publicClient: env.testClient, walletClient: relayerClient },
+      {
+        router,
+        token: USDC_ADDRESS,
+        feeRecipient: relayer.address,
+        items: [good, expired, huge, good, highS],
+        onProgress: (update) => progress.push(update),
+      },
+    );
+    expect(
+      outcome.results.map((result) =>
+        result.status === "success" ? "success" : `${result.stage}:${result.reason}`,
+      ),
+    ).to.deep.equal([
+      "success",
+      "simulate:invalid_exact_evm_payload_authorization_valid_before",
+      "plan:unsettleable_field_out_of_range",
+      "plan:invalid_exact_evm_nonce_already_used",
+      "plan:invalid_exact_evm_signature",
+    ]);
+    expect(outcome.transactions).to.have.length(1);
+    expect(outcome.transactions[0]).to.include({ items: 1, settled: 1, failed: 0 });
+    expect(progress.map((update) => update.stage)).to.deep.equal([
+      "planned",
+      "simulated",
+      "submitted",
+      "confirmed",
+    ]);
+    expect(await env.balanceOf(merchant)).to.equal(10_000n);
   });
 
   it("settles 1,000 authorizations in batches that each stay under the 2^24 gas cap", async () => {

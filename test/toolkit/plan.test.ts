@@ -4,6 +4,8 @@ import {
   encodeEventTopics,
   getAddress,
   numberToHex,
+  parseAbi,
+  toHex,
   type Address,
   type Hex,
   type Log,
@@ -27,6 +29,9 @@ import {
 import { planBatches } from "../../src/batch/planBatches.js";
 import { TRANSACTION_GAS_CAP } from "../../src/chain/base.js";
 
+const authorizationUsedAbi = parseAbi([
+  "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
+]);
 const address = (n: number): Address => getAddress(numberToHex(n, { size: 20 }));
 const bytes32 = (n: number): Hex => numberToHex(n, { size: 32 });
 /** A low-s 65-byte signature shape (the planner never checks signatures). */
@@ -171,17 +176,28 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
 
   describe("decodeSettleReceipt", () => {
     const router = address(0x7777);
+    const token = address(0x833);
     const hash = bytes32(0xabc);
-    const settledLog = (index: number, from: Address, nonce: Hex, emitter = router): Log =>
+    const batchLog = (statuses: number[], emitter = router): Log =>
       ({
         address: emitter,
         topics: encodeEventTopics({
           abi: settlementRouterAbi,
-          eventName: "PaymentSettled",
-          args: { index: BigInt(index), authorizer: from },
+          eventName: "BatchSettled",
+          args: { token },
         }),
-        data: encodeAbiParameters([{ type: "bytes32" }], [nonce]),
+        data: encodeAbiParameters([{ type: "bytes" }], [toHex(new Uint8Array(statuses))]),
       }) as Log;
+    const usedLog = (from: Address, nonce: Hex, emitter = token): Log =>
+      ({
+        address: emitter,
+        topics: encodeEventTopics({
+          abi: authorizationUsedAbi,
+          eventName: "AuthorizationUsed",
+          args: { authorizer: from, nonce },
+        }),
+        data: "0x",
+      }) as unknown as Log;
     const failedLog = (
       index: number,
       from: Address,
@@ -203,31 +219,40 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       }) as Log;
     const receipt = (logs: Log[], status: "success" | "reverted" = "success") =>
       ({ transactionHash: hash, status, logs }) as unknown as TransactionReceipt;
-    // Error(string) "ERC20: transfer amount exceeds balance"
+    // Error(string) "ERC20: transfer amount exceeds balance", as USDC reverts on a short balance.
     const insufficient = ("0x08c379a0" +
       encodeAbiParameters([{ type: "string" }], ["ERC20: transfer amount exceeds balance"]).slice(
         2,
       )) as Hex;
 
-    it("orders results by index, names reasons and ignores other contracts' logs", () => {
+    it("reads statuses from BatchSettled, payers of settled items from the token's events, reasons from PaymentFailed", () => {
       const results = decodeSettleReceipt({
         router,
-        itemCount: 4,
+        itemCount: 5,
         receipt: receipt([
-          failedLog(2, address(3), bytes32(3), 2, insufficient),
-          settledLog(0, address(1), bytes32(1)),
-          settledLog(0, address(9), bytes32(9), address(0x8888)),
+          usedLog(address(1), bytes32(1)),
+          usedLog(address(9), bytes32(9), address(0x8888)), // another token: ignored
           failedLog(1, address(2), bytes32(2), 1, "0x"),
-          failedLog(3, address(4), bytes32(4), 3, "0x"),
+          failedLog(2, address(3), bytes32(3), 2, insufficient),
+          usedLog(address(4), bytes32(4)),
+          failedLog(4, address(5), bytes32(5), 3, "0x"),
+          batchLog([0, 1, 2, 0, 3]),
+          batchLog([2, 2, 2, 2, 2], address(0x9999)), // another router: ignored
         ]),
       });
       expect(
-        results.map((r) => [r.index, r.status, r.status === "failure" ? r.reason : r.from]),
+        results.map((r) => [
+          r.index,
+          r.status,
+          r.from,
+          r.status === "failure" ? r.reason : r.nonce,
+        ]),
       ).to.deep.equal([
-        [0, "success", address(1)],
-        [1, "failure", "invalid_exact_evm_nonce_already_used"],
-        [2, "failure", "invalid_exact_evm_insufficient_balance"],
-        [3, "failure", "router_fee_exceeds_value"],
+        [0, "success", address(1), bytes32(1)],
+        [1, "failure", address(2), "invalid_exact_evm_nonce_already_used"],
+        [2, "failure", address(3), "invalid_exact_evm_insufficient_balance"],
+        [3, "success", address(4), bytes32(4)],
+        [4, "failure", address(5), "router_fee_exceeds_value"],
       ]);
       expect(results[2]).to.include({
         itemStatus: "TokenReverted",
@@ -236,29 +261,33 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       });
     });
 
-    it("throws typed errors for a reverted transaction and for missing or repeated items", () => {
+    it("throws typed errors for a reverted transaction and for logs that do not add up", () => {
+      const decode = (logs: Log[], itemCount?: number) =>
+        decodeSettleReceipt({
+          router,
+          receipt: receipt(logs),
+          ...(itemCount ? { itemCount } : {}),
+        });
       expect(() => decodeSettleReceipt({ router, receipt: receipt([], "reverted") })).to.throw(
         SettleTransactionRevertedError,
       );
+      expect(() => decode([])).to.throw(SettleReceiptMismatchError); // no BatchSettled
+      expect(() => decode([usedLog(address(1), bytes32(1)), batchLog([0])], 2)).to.throw(
+        SettleReceiptMismatchError,
+      ); // wrong item count
+      expect(() => decode([batchLog([0])])).to.throw(SettleReceiptMismatchError); // no token event
+      expect(() => decode([batchLog([1])])).to.throw(SettleReceiptMismatchError); // no PaymentFailed
       expect(() =>
-        decodeSettleReceipt({
-          router,
-          itemCount: 2,
-          receipt: receipt([settledLog(0, address(1), bytes32(1))]),
-        }),
-      ).to.throw(SettleReceiptMismatchError);
+        decode([usedLog(address(1), bytes32(1)), usedLog(address(2), bytes32(2)), batchLog([0])]),
+      ).to.throw(SettleReceiptMismatchError); // an extra token event
       expect(() =>
-        decodeSettleReceipt({
-          router,
-          receipt: receipt([
-            settledLog(0, address(1), bytes32(1)),
-            settledLog(0, address(1), bytes32(1)),
-          ]),
-        }),
-      ).to.throw(SettleReceiptMismatchError);
-      expect(() =>
-        decodeSettleReceipt({ router, receipt: receipt([settledLog(1, address(1), bytes32(1))]) }),
-      ).to.throw(SettleReceiptMismatchError);
+        decode([
+          usedLog(address(1), bytes32(1)),
+          failedLog(0, address(1), bytes32(1), 2, "0x"),
+          batchLog([0]),
+        ]),
+      ).to.throw(SettleReceiptMismatchError); // a failure event for a settled item
+      expect(decode([usedLog(address(1), bytes32(1)), batchLog([0])], 1)).to.have.length(1);
     });
   });
 

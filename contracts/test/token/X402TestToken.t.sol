@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.26;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ERC3009} from "@openzeppelin/contracts/token/ERC20/extensions/draft-ERC3009.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IEIP3009Token} from "../../interfaces/IERC3009.sol";
+import {IX402TestToken} from "../../interfaces/IX402TestToken.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
 import {X402TestTokenHarness} from "../mocks/X402TestTokenHarness.sol";
 import {vm} from "../utils/Vm.sol";
@@ -226,6 +228,74 @@ contract X402TestTokenTest {
             )
         );
         _transfer(a, v, r, s);
+    }
+
+    function _permitDigest(
+        address owner,
+        address spender,
+        uint256 value,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
+                owner,
+                spender,
+                value,
+                nonce,
+                deadline
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash));
+    }
+
+    function test_permit() public {
+        uint256 deadline = block.timestamp;
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(
+            PAYER_KEY,
+            _permitDigest(payer, PAYEE, 3e6, 0, deadline)
+        );
+        token.permit(payer, PAYEE, 3e6, deadline, v, r, s);
+        require(token.allowance(payer, PAYEE) == 3e6, "allowance");
+        require(token.nonces(payer) == 1, "nonce advanced");
+
+        // Replaying the same permit: the nonce moved on, so it recovers to someone else.
+        vm.expectRevert();
+        token.permit(payer, PAYEE, 3e6, deadline, v, r, s);
+
+        (v, r, s) = vm.sign(PAYER_KEY, _permitDigest(payer, PAYEE, 1, 1, deadline - 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IX402TestToken.ERC2612ExpiredSignature.selector, deadline - 1)
+        );
+        token.permit(payer, PAYEE, 1, deadline - 1, v, r, s);
+
+        uint256 otherKey = PAYER_KEY + 1;
+        (v, r, s) = vm.sign(otherKey, _permitDigest(payer, PAYEE, 1, 1, deadline));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IX402TestToken.ERC2612InvalidSigner.selector,
+                vm.addr(otherKey),
+                payer
+            )
+        );
+        token.permit(payer, PAYEE, 1, deadline, v, r, s);
+    }
+
+    function test_mintIsRoleGated() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector,
+                PAYEE,
+                token.MINTER_ROLE()
+            )
+        );
+        vm.prank(PAYEE);
+        token.mint(PAYEE, 1);
+        token.mint(PAYEE, 1);
+        require(token.balanceOf(PAYEE) == 1, "admin mints");
     }
 
     // ---------------------------------------------------------------------------------------------

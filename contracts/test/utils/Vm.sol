@@ -29,6 +29,9 @@ interface Vm {
     /// @notice Expects the next call to revert with an error whose selector is `selector`.
     function expectRevert(bytes4 selector) external;
 
+    /// @notice Expects the next call to revert, with any data.
+    function expectRevert() external;
+
     /// @notice Discards the current fuzz run when `condition` is false.
     function assume(bool condition) external pure;
 

@@ -1,0 +1,209 @@
+/** Command-line flags of `npm run bench`, parsed and validated into {@link BenchOptions}. */
+import { parseArgs } from "node:util";
+
+import { BenchUsageError } from "./errors.js";
+
+/** The settlement paths the benchmark compares (see docs/BENCHMARKS.md). */
+export const BENCH_METHODS = [
+  "x402-exact-single",
+  "multicall3",
+  "router-direct",
+  "router-routed",
+  "facilitator",
+] as const;
+export type BenchMethod = (typeof BENCH_METHODS)[number];
+
+/** The methods of a run without `--methods`: the four on-chain paths. */
+export const DEFAULT_METHODS: readonly BenchMethod[] = [
+  "x402-exact-single",
+  "multicall3",
+  "router-direct",
+  "router-routed",
+];
+
+/** Token names as they appear in the JSON output; `--tokens` also takes the aliases. */
+export const BENCH_TOKENS = ["FiatTokenV2_2", "X402TestToken"] as const;
+export type BenchTokenName = (typeof BENCH_TOKENS)[number];
+const TOKEN_ALIASES: Record<string, BenchTokenName> = {
+  fiattokenv2_2: "FiatTokenV2_2",
+  usdc: "FiatTokenV2_2",
+  x402testtoken: "X402TestToken",
+  test: "X402TestToken",
+  testtoken: "X402TestToken",
+};
+
+/** Validated options of one benchmark run. */
+export interface BenchOptions {
+  methods: BenchMethod[];
+  tokens: BenchTokenName[];
+  /** Batch sizes of the batching methods; the single-payment baseline always uses 1. */
+  batchSizes: number[];
+  /** Payments per (token, method, batch size) run. */
+  payments: number;
+  quick: boolean;
+  json?: string;
+  report?: string;
+  rpc?: string;
+  /** Interval mining in seconds (0: mine each transaction at once). */
+  blockTime: number;
+  help: boolean;
+}
+
+/** The full run: three batch sizes, 800 payments per run, both tokens, the four on-chain methods. */
+export const FULL_DEFAULTS = { payments: 800, batchSizes: [50, 100, 200] } as const;
+/** `--quick`: CI-sized, batch 100 and 200 payments per run. */
+export const QUICK_DEFAULTS = { payments: 200, batchSizes: [100] } as const;
+/** The largest batch accepted on the command line (the router's planner splits by the gas cap). */
+export const MAX_BATCH_SIZE = 1_000;
+export const MAX_PAYMENTS = 20_000;
+
+export const BENCH_USAGE = `Usage: npm run bench -- [options]
+
+Settles the same EIP-3009 payments four ways and measures gas, L1 data and throughput:
+  x402-exact-single  the official @x402/evm facilitator: verify + settle, one transaction per payment
+  multicall3         the same authorizations through Multicall3 aggregate3 (allowFailure: true)
+  router-direct      SettlementRouter, direct items (unchanged x402 exact signatures)
+  router-routed      SettlementRouter, routed items (receiveWithAuthorization, netted payout)
+  facilitator        the batching facilitator's own benchmark (only with --methods facilitator)
+
+Options:
+  --payments N         payments per token, method and batch size (default ${FULL_DEFAULTS.payments}; --quick ${QUICK_DEFAULTS.payments})
+  --batch LIST         batch sizes, e.g. 50,100,200 (default ${FULL_DEFAULTS.batchSizes.join(",")}; --quick ${QUICK_DEFAULTS.batchSizes.join(",")})
+  --methods LIST       comma-separated methods (default: the four on-chain methods)
+  --tokens LIST        FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
+  --quick              CI-sized run: batch ${QUICK_DEFAULTS.batchSizes.join(",")}, ${QUICK_DEFAULTS.payments} payments per run
+  --json FILE          write the results as JSON (format in docs/BENCHMARKS.md)
+  --report DIR         write a Markdown report and SVG charts into DIR
+  --rpc URL            use a running node (e.g. http://127.0.0.1:8545 from npm run chain)
+                       instead of the in-process simulated Base (or the fork set by BASE_RPC_URL)
+  --block-time S       interval mining every S seconds instead of one block per transaction
+  -h, --help           show this help
+`;
+
+function parseList(flag: string, value: string): string[] {
+  const items = value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  if (items.length === 0) throw new BenchUsageError(`${flag} needs at least one value`);
+  return items;
+}
+
+function parseInteger(flag: string, value: string, min: number, max: number): number {
+  if (!/^\d+$/.test(value))
+    throw new BenchUsageError(`${flag} must be a whole number, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max)
+    throw new BenchUsageError(`${flag} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/**
+ * Parses `npm run bench` arguments. Throws {@link BenchUsageError} for unknown flags or bad values.
+ *
+ * @example
+ * parseBenchArgs(["--quick", "--json", "out.json"]).batchSizes; // [100]
+ */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        payments: { type: "string" },
+        batch: { type: "string" },
+        methods: { type: "string" },
+        tokens: { type: "string" },
+        quick: { type: "boolean", default: false },
+        json: { type: "string" },
+        report: { type: "string" },
+        rpc: { type: "string" },
+        "block-time": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  const quick = v.quick ?? false;
+  const defaults = quick ? QUICK_DEFAULTS : FULL_DEFAULTS;
+
+  const methods =
+    v.methods === undefined
+      ? [...DEFAULT_METHODS]
+      : parseList("--methods", v.methods).map((name) => {
+          if (!(BENCH_METHODS as readonly string[]).includes(name))
+            throw new BenchUsageError(
+              `unknown method "${name}" (choose from ${BENCH_METHODS.join(", ")})`,
+            );
+          return name as BenchMethod;
+        });
+
+  const tokens =
+    v.tokens === undefined
+      ? [...BENCH_TOKENS]
+      : parseList("--tokens", v.tokens).map((name) => {
+          const token = TOKEN_ALIASES[name.toLowerCase()];
+          if (!token)
+            throw new BenchUsageError(
+              `unknown token "${name}" (choose from ${BENCH_TOKENS.join(", ")}, usdc, test)`,
+            );
+          return token;
+        });
+
+  const batchSizes =
+    v.batch === undefined
+      ? [...defaults.batchSizes]
+      : parseList("--batch", v.batch).map((s) => parseInteger("--batch", s, 1, MAX_BATCH_SIZE));
+
+  const payments =
+    v.payments === undefined
+      ? defaults.payments
+      : parseInteger("--payments", v.payments, 1, MAX_PAYMENTS);
+
+  let rpc: string | undefined;
+  if (v.rpc !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(v.rpc);
+    } catch {
+      throw new BenchUsageError(`--rpc must be an http(s) URL, got "${v.rpc}"`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new BenchUsageError(`--rpc must be an http(s) URL, got "${v.rpc}"`);
+    rpc = v.rpc;
+  }
+
+  let blockTime = 0;
+  if (v["block-time"] !== undefined) {
+    blockTime = Number(v["block-time"]);
+    if (!Number.isFinite(blockTime) || blockTime <= 0 || blockTime > 60)
+      throw new BenchUsageError(
+        `--block-time must be a number of seconds in (0, 60], got "${v["block-time"]}"`,
+      );
+  }
+
+  for (const [flag, value] of [
+    ["--json", v.json],
+    ["--report", v.report],
+  ] as const) {
+    if (value !== undefined && value.trim() === "")
+      throw new BenchUsageError(`${flag} needs a path`);
+  }
+
+  return {
+    methods: [...new Set(methods)],
+    tokens: [...new Set(tokens)],
+    batchSizes: [...new Set(batchSizes)].sort((a, b) => a - b),
+    payments,
+    quick,
+    json: v.json,
+    report: v.report,
+    rpc,
+    blockTime,
+    help: v.help ?? false,
+  };
+}

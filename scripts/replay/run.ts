@@ -1,0 +1,109 @@
+/**
+ * `runReplay`: every attack of {@link ATTACKS} against every (token, router method) scenario,
+ * in-process or against a node. Reusable from tests.
+ */
+import type { Address } from "viem";
+
+import { BENCH_TOKENS, type BenchTokenName } from "../bench/args.js";
+import type { BenchChain } from "../bench/chain.js";
+import { deployRouter } from "../bench/methods/router.js";
+import { type BenchToken, benchAddress, setupBenchToken } from "../bench/tokens.js";
+import { ATTACKS } from "./attacks.js";
+import { type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
+
+export const REPLAY_METHODS: readonly ReplayMethod[] = ["router-direct", "router-routed"];
+
+/** One attack against one token and method. */
+export interface AttackResult {
+  name: string;
+  token: string;
+  method: ReplayMethod;
+  attempts: number;
+  /** Attempts that moved funds (or used the authorization) when they must not have. */
+  accepted: number;
+}
+
+export interface ReplayResults {
+  attacks: AttackResult[];
+  /** Sum of `accepted` over all attacks: 0 when nothing got through. */
+  accepted: number;
+}
+
+export interface RunReplayOptions {
+  tokens?: readonly BenchTokenName[];
+  methods?: readonly ReplayMethod[];
+  /** Only the attacks with these names (default: all). */
+  attacks?: readonly string[];
+  /** Called after each attack (progress output). */
+  onResult?: (result: AttackResult) => void;
+}
+
+/** Payers funded per scenario: every attack takes one to three fresh ones. */
+const PAYERS_PER_SCENARIO = 48;
+
+/**
+ * Runs the attacks and counts what got through, measuring by balances and nonce states.
+ *
+ * @example
+ * const chain = await openBenchChain();
+ * const { accepted } = await runReplay(chain);
+ * assert(accepted === 0);
+ */
+export async function runReplay(
+  chain: BenchChain,
+  options: RunReplayOptions = {},
+): Promise<ReplayResults> {
+  const [deployer, relayer, attacker] = chain.wallets;
+  if (!deployer || !relayer || !attacker)
+    throw new Error("replay needs three unlocked accounts (deployer, relayer, attacker)");
+  const tokens = options.tokens ?? BENCH_TOKENS;
+  const methods = options.methods ?? REPLAY_METHODS;
+  const attacks = ATTACKS.filter((a) => !options.attacks || options.attacks.includes(a.name));
+
+  const routers: [Address, Address] = [
+    await deployRouter(chain, deployer),
+    await deployRouter(chain, deployer),
+  ];
+  // Both tokens are always set up: each serves as "another token" for the other's attacks.
+  const deployed = new Map<BenchTokenName, BenchToken>();
+  for (const name of BENCH_TOKENS) deployed.set(name, await setupBenchToken(chain, name, deployer));
+
+  const results: AttackResult[] = [];
+  for (const tokenName of tokens) {
+    const token = deployed.get(tokenName)!;
+    const otherToken = [...deployed.values()].find((t) => t.name !== tokenName)!;
+    for (const method of methods) {
+      const payers = scenarioPayers(`${tokenName}:${method}`, PAYERS_PER_SCENARIO);
+      await token.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const scenario = new ReplayScenario(
+        chain,
+        token,
+        otherToken,
+        method,
+        routers,
+        relayer,
+        attacker,
+        benchAddress(`replay-payee:${method}`),
+        benchAddress(`replay-fee-recipient:${method}`),
+        payers,
+      );
+      for (const attack of attacks) {
+        if (!attack.methods.includes(method)) continue;
+        const outcome = await attack.run(scenario);
+        const result: AttackResult = {
+          name: attack.name,
+          token: tokenName,
+          method,
+          attempts: outcome.attempts,
+          accepted: outcome.accepted,
+        };
+        results.push(result);
+        options.onResult?.(result);
+      }
+    }
+  }
+  return { attacks: results, accepted: results.reduce((n, r) => n + r.accepted, 0) };
+}
