@@ -27,7 +27,13 @@ import {
   type SupportedResponse,
 } from "./responses.js";
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
-import type { FacilitatorStore, PaymentOutcome, StoredBatch, StoredPayment } from "./store.js";
+import type {
+  FacilitatorStore,
+  NewPayment,
+  PaymentOutcome,
+  StoredBatch,
+  StoredPayment,
+} from "./store.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
 
 /** Configuration of a {@link BatchFacilitator}. */
@@ -82,8 +88,20 @@ export interface FacilitatorAnswer<T> {
 type Outcome = PaymentOutcome;
 
 const MAX_BATCH_SIZE_LIMIT = 300;
-/** Fixed and per-item gas of a router batch, used only to bound the gas limit of a batch. */
-const GAS_PER_ITEM_BOUND = 120_000n;
+/**
+ * Gas limit bounds of a router batch: fixed part plus the router's ITEM_GAS_LIMIT (200k) reserve
+ * for the last call, then per item (USDC uses ~48k per EOA item; an ERC-1271 wallet's call may use
+ * up to the router's ITEM_GAS_LIMIT).
+ */
+const GAS_BASE_BOUND = 300_000n;
+const GAS_PER_EOA_ITEM_BOUND = 70_000n;
+const GAS_PER_CONTRACT_ITEM_BOUND = 230_000n;
+/** When the late batch of a block is sent, before the block is due; later payments wait a block. */
+const LATE_CUTOFF_MS = 60;
+/** How long accepted payments are gathered into one SQLite transaction. */
+const PERSIST_GATHER_MS = 3;
+/** How long fee estimates are reused. */
+const FEES_TTL_MS = 2_000;
 
 function paymentKey(chainId: number, request: PaymentRequest): string {
   const { asset } = request.requirements;
@@ -152,6 +170,11 @@ export class BatchFacilitator {
   /** Transaction hash of the batch each submitted payment is in. */
   readonly #pendingTx = new Map<string, Hex>();
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #persistQueue: {
+    payment: NewPayment;
+    resolve: (result: { payment: StoredPayment; created: boolean }) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   #sendChain: Promise<unknown> = Promise.resolve();
   #relayerNonce: number | undefined;
   #lastKnownBlock = 0n;
@@ -161,6 +184,8 @@ export class BatchFacilitator {
   /** `Date.now()` when the current head block was first seen. */
   #headSeenAt: number | undefined;
   #headTimer: NodeJS.Timeout | undefined;
+  #feeCache:
+    { at: number; fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } } | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
@@ -256,10 +281,15 @@ export class BatchFacilitator {
     if (!blockTimeMs || this.#headSeenAt === undefined) return this.#maxWaitMs;
     const margin = this.#options.flushMarginMs ?? 200;
     const now = Date.now();
-    let due = this.#headSeenAt + blockTimeMs - margin;
-    // Too late for the block about to be mined: aim at the one after it.
-    while (due <= now) due += blockTimeMs;
-    return Math.min(this.#maxWaitMs, due - now);
+    let boundary = this.#headSeenAt + blockTimeMs;
+    while (boundary <= now) boundary += blockTimeMs;
+    // Past the planned send time but the block is not due yet: the late payments are gathered
+    // into one more batch, sent LATE_CUTOFF_MS before the block, instead of waiting a whole block.
+    if (boundary - margin <= now) {
+      const late = boundary - LATE_CUTOFF_MS - now;
+      return Math.min(this.#maxWaitMs, late > 0 ? late : boundary + blockTimeMs - margin - now);
+    }
+    return Math.min(this.#maxWaitMs, boundary - margin - now);
   }
 
   /** The `/supported` answer. */
@@ -382,7 +412,7 @@ export class BatchFacilitator {
         ),
       };
     }
-    const { payment, created } = store.insertPayment({
+    const { payment, created } = await this.#persist({
       id,
       fingerprint: print,
       x402Version: request.x402Version,
@@ -456,8 +486,41 @@ export class BatchFacilitator {
     return settleResponseOf(latest, this.#pendingTx.get(id));
   }
 
+  /**
+   * Persists an accepted payment before it is acknowledged. Payments accepted within the same
+   * moment share one SQLite transaction (group commit): one disk sync per group, not per payment.
+   */
+  #persist(payment: NewPayment): Promise<{ payment: StoredPayment; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#persistQueue.push({ payment, resolve, reject });
+      if (this.#persistQueue.length === 1) {
+        setTimeout(() => {
+          const group = this.#persistQueue.splice(0);
+          try {
+            const results = this.#options.store.insertPayments(group.map((entry) => entry.payment));
+            group.forEach((entry, index) => entry.resolve(results[index]!));
+          } catch (error) {
+            for (const entry of group) entry.reject(error);
+          }
+        }, PERSIST_GATHER_MS);
+      }
+    });
+  }
+
   #resolve(payment: StoredPayment, outcome: Outcome): void {
-    this.#options.store.resolvePayment(payment.id, outcome);
+    this.#resolveMany([{ payment, outcome }]);
+  }
+
+  /** Records outcomes (one SQLite transaction), then answers everyone waiting for them. */
+  #resolveMany(entries: readonly { payment: StoredPayment; outcome: Outcome }[]): void {
+    if (entries.length === 0) return;
+    this.#options.store.resolvePayments(
+      entries.map(({ payment, outcome }) => ({ id: payment.id, outcome })),
+    );
+    for (const { payment } of entries) this.#wake(payment);
+  }
+
+  #wake(payment: StoredPayment): void {
     this.#pendingTx.delete(payment.id);
     const waiters = this.#waiters.get(payment.id);
     if (waiters) {
@@ -553,13 +616,21 @@ export class BatchFacilitator {
         ),
       ],
     });
+    // A gas limit from a per-item bound (the router needs ITEM_GAS_LIMIT left before each token
+    // call): no estimate round trip on the path to the block. Only gas used is paid for. When the
+    // bound exceeds Base's cap, the node's estimate decides.
+    const contractItems = BigInt(items.filter((payment) => payment.contractSignature).length);
+    let gas =
+      GAS_BASE_BOUND +
+      GAS_PER_EOA_ITEM_BOUND * (BigInt(items.length) - contractItems) +
+      GAS_PER_CONTRACT_ITEM_BOUND * contractItems;
     const [estimate, fees] = await Promise.all([
-      client.estimateGas({ account: relayer.address, to: router, data }),
-      client.estimateFeesPerGas(),
+      gas > TRANSACTION_GAS_CAP
+        ? client.estimateGas({ account: relayer.address, to: router, data })
+        : Promise.resolve(undefined),
+      this.#fees(),
     ]);
-    const bound = 100_000n + GAS_PER_ITEM_BOUND * BigInt(items.length);
-    let gas = (estimate * 13n) / 10n + 20_000n;
-    if (gas > bound) gas = bound > estimate ? bound : estimate;
+    if (estimate !== undefined) gas = (estimate * 12n) / 10n;
     if (gas > TRANSACTION_GAS_CAP) gas = TRANSACTION_GAS_CAP;
     if (this.#relayerNonce === undefined) {
       this.#relayerNonce = await client.getTransactionCount({
@@ -606,6 +677,15 @@ export class BatchFacilitator {
     const batch = store.getBatch(batchId);
     if (!batch) throw new Error(`batch ${batchId} vanished`);
     return batch;
+  }
+
+  /** EIP-1559 fees, refreshed at most every FEES_TTL_MS. */
+  async #fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
+    const cached = this.#feeCache;
+    if (cached && Date.now() - cached.at < FEES_TTL_MS) return cached.fees;
+    const fees = await this.#options.client.estimateFeesPerGas();
+    this.#feeCache = { at: Date.now(), fees };
+    return fees;
   }
 
   async #receiptOrNull(hash: Hex): Promise<TransactionReceipt | null> {
@@ -664,13 +744,19 @@ export class BatchFacilitator {
         }
       }
     }
+    const settled = payments.filter(
+      (payment) => byIndex.get(payment.batchIndex ?? -1)?.status === ItemStatus.Settled,
+    );
+    this.#resolveMany(
+      settled.map((payment) => ({
+        payment,
+        outcome: { status: "settled" as const, txHash: batch.txHash },
+      })),
+    );
     for (const payment of payments) {
       const result = byIndex.get(payment.batchIndex ?? -1);
-      if (result?.status === ItemStatus.Settled) {
-        this.#resolve(payment, { status: "settled", txHash: batch.txHash });
-      } else {
-        await this.#resolveFromChain(payment, result?.reason, receipt.status === "reverted");
-      }
+      if (result?.status === ItemStatus.Settled) continue;
+      await this.#resolveFromChain(payment, result?.reason, receipt.status === "reverted");
     }
     store.closeBatch(batch.id, "mined");
     this.#log(`batch ${batch.id} mined in block ${receipt.blockNumber} (${receipt.gasUsed} gas)`);
