@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type Hex, decodeErrorResult, parseSignature } from "viem";
+import { type Hex, decodeErrorResult, parseAbi, parseSignature } from "viem";
 
 import { x402TestTokenAbi } from "../../src/abi/x402TestToken.js";
 import type { DirectItem } from "../../src/batch/encodeItems.js";
@@ -44,9 +44,14 @@ const EXPECTED: Record<Poison, { status: number; usdc: string; testToken: string
   },
 };
 
+const errorStringAbi = parseAbi(["error Error(string message)"]);
+
 /** The revert named: Error(string)'s message, or a custom error's name. */
 function revertName(reason: Hex): string {
-  const decoded = decodeErrorResult({ abi: x402TestTokenAbi, data: reason });
+  const decoded = decodeErrorResult({
+    abi: [...x402TestTokenAbi, ...errorStringAbi],
+    data: reason,
+  });
   return decoded.errorName === "Error" ? String(decoded.args[0]) : decoded.errorName;
 }
 
