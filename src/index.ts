@@ -215,3 +215,45 @@ export {
   type RevertReason,
 } from "./errors/reasons.js";
 export { walkCauses } from "./errors/walkCauses.js";
+
+// The batching x402 facilitator (HTTP server, durable queue). `FacilitatorStore` is exported as a
+// type only: its module loads `node:sqlite`, which the toolkit entry does not pull in on import.
+export { createFacilitatorClient } from "./facilitator/createFacilitatorClient.js";
+export {
+  createXCreate2Address,
+  ensureRouter,
+  type EnsureRouterParameters,
+} from "./facilitator/ensureRouter.js";
+export {
+  BatchFacilitator,
+  type BatchFacilitatorOptions,
+  type FacilitatorAnswer,
+  type FacilitatorCheckpoint,
+} from "./facilitator/facilitator.js";
+export { resolveX402Network, type X402Network } from "./facilitator/networks.js";
+export {
+  reasonForVersion,
+  reasons as facilitatorReasons,
+  type Reason as FacilitatorReason,
+} from "./facilitator/reasons.js";
+export {
+  type SettleResponse,
+  type SupportedKind,
+  type SupportedResponse,
+} from "./facilitator/responses.js";
+export {
+  exactEvmPayloadSchema,
+  parsePaymentRequest,
+  paymentRequirementsV1Schema,
+  paymentRequirementsV2Schema,
+  type PaymentRequest,
+} from "./facilitator/schemas.js";
+export { createFacilitatorServer, type FacilitatorServerOptions } from "./facilitator/server.js";
+export type {
+  FacilitatorStore,
+  PaymentOutcome,
+  PaymentStatus,
+  StoredBatch,
+  StoredPayment,
+} from "./facilitator/store.js";
+export { verifyPayment, type VerifyResponse } from "./facilitator/verify.js";

@@ -75,7 +75,8 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
-async function measureRun(
+/** Turns what a method did into a {@link BenchRun} (receipts, token events, wall clock). */
+export async function measureRun(
   ctx: MethodContext,
   method: BenchMethod,
   outcome: MethodOutcome,
@@ -99,6 +100,9 @@ async function measureRun(
     l1BytesPerPayment: settled > 0 ? round(totals.l1Bytes / settled, 1) : 0,
     paymentsPerSecond: outcome.elapsedMs > 0 ? round((settled * 1000) / outcome.elapsedMs, 1) : 0,
     transactions: totals.transactions,
+    ...(outcome.failures && Object.keys(outcome.failures).length > 0
+      ? { failureReasons: outcome.failures }
+      : {}),
   };
 }
 
@@ -141,7 +145,8 @@ export async function runBenchmark(
       progress.label(`${tokenName}: funding ${payers.length} payers`);
       await token.fund(
         payers.map((p) => p.address),
-        PAYMENT_AMOUNT * BigInt(runsOfToken + 1),
+        // Every run spends one payment per payer; the facilitator method runs twice per size.
+        PAYMENT_AMOUNT * BigInt(2 * runsOfToken + 2),
       );
 
       for (const method of options.methods) {

@@ -20,6 +20,8 @@ export interface BenchRun {
   paymentsPerSecond: number;
   /** Settlement transactions sent (extra field). */
   transactions?: number;
+  /** Reason codes of failed payments with their counts, when there were any (extra field). */
+  failureReasons?: Record<string, number>;
   [extra: string]: unknown;
 }
 

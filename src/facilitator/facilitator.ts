@@ -27,7 +27,13 @@ import {
   type SupportedResponse,
 } from "./responses.js";
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
-import type { FacilitatorStore, PaymentOutcome, StoredBatch, StoredPayment } from "./store.js";
+import type {
+  FacilitatorStore,
+  NewPayment,
+  PaymentOutcome,
+  StoredBatch,
+  StoredPayment,
+} from "./store.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
 
 /** Configuration of a {@link BatchFacilitator}. */
@@ -45,8 +51,17 @@ export interface BatchFacilitatorOptions {
   maxBatchSize?: number;
   /** Longest a payment waits for its batch to fill before the batch is sent (default 500 ms). */
   maxWaitMs?: number;
-  /** How often receipts are polled (default 250 ms). */
+  /** How often receipts and the chain head are polled (default 250 ms). */
   pollingIntervalMs?: number;
+  /**
+   * The chain's block interval, when it is regular (Base: 2000 ms). With it, a waiting batch is sent
+   * `flushMarginMs` before the next block is due (predicted from when the last head was seen),
+   * so its payments land in the same block a one-transaction-per-payment facilitator would reach,
+   * in one transaction; `maxWaitMs` still bounds the wait. Without it, batches wait `maxWaitMs`.
+   */
+  blockTimeMs?: number;
+  /** How long before the predicted block a batch is sent (default 200 ms). */
+  flushMarginMs?: number;
   /** How long a /settle call waits for its batch before answering `settlement_pending` (default 60 s). */
   settleTimeoutMs?: number;
   /** Wall clock in seconds (the official facilitator checks time windows against it). */
@@ -73,8 +88,20 @@ export interface FacilitatorAnswer<T> {
 type Outcome = PaymentOutcome;
 
 const MAX_BATCH_SIZE_LIMIT = 300;
-/** Fixed and per-item gas of a router batch, used only to bound the gas limit of a batch. */
-const GAS_PER_ITEM_BOUND = 120_000n;
+/**
+ * Gas limit bounds of a router batch: fixed part plus the router's ITEM_GAS_LIMIT (200k) reserve
+ * for the last call, then per item (USDC uses ~48k per EOA item; an ERC-1271 wallet's call may use
+ * up to the router's ITEM_GAS_LIMIT).
+ */
+const GAS_BASE_BOUND = 300_000n;
+const GAS_PER_EOA_ITEM_BOUND = 70_000n;
+const GAS_PER_CONTRACT_ITEM_BOUND = 230_000n;
+/** When the late batch of a block is sent, before the block is due; later payments wait a block. */
+const LATE_CUTOFF_MS = 60;
+/** How long accepted payments are gathered into one SQLite transaction. */
+const PERSIST_GATHER_MS = 3;
+/** How long fee estimates are reused. */
+const FEES_TTL_MS = 2_000;
 
 function paymentKey(chainId: number, request: PaymentRequest): string {
   const { asset } = request.requirements;
@@ -143,12 +170,22 @@ export class BatchFacilitator {
   /** Transaction hash of the batch each submitted payment is in. */
   readonly #pendingTx = new Map<string, Hex>();
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #persistQueue: {
+    payment: NewPayment;
+    resolve: (result: { payment: StoredPayment; created: boolean }) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   #sendChain: Promise<unknown> = Promise.resolve();
   #relayerNonce: number | undefined;
   #lastKnownBlock = 0n;
   #closed = false;
   #batchesSent = 0;
   #batchesMined = 0;
+  /** `Date.now()` when the current head block was first seen. */
+  #headSeenAt: number | undefined;
+  #headTimer: NodeJS.Timeout | undefined;
+  #feeCache:
+    { at: number; fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } } | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
@@ -218,6 +255,41 @@ export class BatchFacilitator {
       if (payment.status === "queued") this.#track(this.#requeueOrResolve(payment));
     }
     if (openBatches.length > 0) this.#log(`reconciling ${openBatches.length} open batch(es)`);
+    if (this.#options.blockTimeMs) this.#watchHead();
+  }
+
+  /** Polls the head so batches can be aimed just before the next block. */
+  #watchHead(): void {
+    const poll = async () => {
+      try {
+        const head = await this.#options.client.getBlockNumber({ cacheTime: 0 });
+        if (head > this.#lastKnownBlock || this.#headSeenAt === undefined) {
+          this.#lastKnownBlock = head > this.#lastKnownBlock ? head : this.#lastKnownBlock;
+          this.#headSeenAt = Date.now();
+        }
+      } catch {
+        // the next poll tries again
+      }
+      if (!this.#closed) this.#headTimer = setTimeout(poll, this.#pollingIntervalMs);
+    };
+    void poll();
+  }
+
+  /** Milliseconds a new batch waits: until just before the next block if known, at most maxWaitMs. */
+  #flushDelay(): number {
+    const blockTimeMs = this.#options.blockTimeMs;
+    if (!blockTimeMs || this.#headSeenAt === undefined) return this.#maxWaitMs;
+    const margin = this.#options.flushMarginMs ?? 200;
+    const now = Date.now();
+    let boundary = this.#headSeenAt + blockTimeMs;
+    while (boundary <= now) boundary += blockTimeMs;
+    // Past the planned send time but the block is not due yet: the late payments are gathered
+    // into one more batch, sent LATE_CUTOFF_MS before the block, instead of waiting a whole block.
+    if (boundary - margin <= now) {
+      const late = boundary - LATE_CUTOFF_MS - now;
+      return Math.min(this.#maxWaitMs, late > 0 ? late : boundary + blockTimeMs - margin - now);
+    }
+    return Math.min(this.#maxWaitMs, boundary - margin - now);
   }
 
   /** The `/supported` answer. */
@@ -322,7 +394,7 @@ export class BatchFacilitator {
     }
     let verdict;
     try {
-      verdict = await verifyPayment(this.#verifyContext(), request);
+      verdict = await verifyPayment(this.#verifyContext(), request, { simulate: false });
     } catch (error) {
       return { status: 503, body: failure(reasons.unexpectedSettleError, errorLine(error)) };
     }
@@ -340,7 +412,7 @@ export class BatchFacilitator {
         ),
       };
     }
-    const { payment, created } = store.insertPayment({
+    const { payment, created } = await this.#persist({
       id,
       fingerprint: print,
       x402Version: request.x402Version,
@@ -370,6 +442,7 @@ export class BatchFacilitator {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#headTimer) clearTimeout(this.#headTimer);
     for (const token of [...this.#queues.keys()]) this.#flush(token);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#options.store.close();
@@ -413,8 +486,41 @@ export class BatchFacilitator {
     return settleResponseOf(latest, this.#pendingTx.get(id));
   }
 
+  /**
+   * Persists an accepted payment before it is acknowledged. Payments accepted within the same
+   * moment share one SQLite transaction (group commit): one disk sync per group, not per payment.
+   */
+  #persist(payment: NewPayment): Promise<{ payment: StoredPayment; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      this.#persistQueue.push({ payment, resolve, reject });
+      if (this.#persistQueue.length === 1) {
+        setTimeout(() => {
+          const group = this.#persistQueue.splice(0);
+          try {
+            const results = this.#options.store.insertPayments(group.map((entry) => entry.payment));
+            group.forEach((entry, index) => entry.resolve(results[index]!));
+          } catch (error) {
+            for (const entry of group) entry.reject(error);
+          }
+        }, PERSIST_GATHER_MS);
+      }
+    });
+  }
+
   #resolve(payment: StoredPayment, outcome: Outcome): void {
-    this.#options.store.resolvePayment(payment.id, outcome);
+    this.#resolveMany([{ payment, outcome }]);
+  }
+
+  /** Records outcomes (one SQLite transaction), then answers everyone waiting for them. */
+  #resolveMany(entries: readonly { payment: StoredPayment; outcome: Outcome }[]): void {
+    if (entries.length === 0) return;
+    this.#options.store.resolvePayments(
+      entries.map(({ payment, outcome }) => ({ id: payment.id, outcome })),
+    );
+    for (const { payment } of entries) this.#wake(payment);
+  }
+
+  #wake(payment: StoredPayment): void {
     this.#pendingTx.delete(payment.id);
     const waiters = this.#waiters.get(payment.id);
     if (waiters) {
@@ -432,7 +538,7 @@ export class BatchFacilitator {
     } else if (!this.#timers.has(payment.token)) {
       this.#timers.set(
         payment.token,
-        setTimeout(() => this.#flush(payment.token), this.#maxWaitMs),
+        setTimeout(() => this.#flush(payment.token), this.#flushDelay()),
       );
     }
   }
@@ -510,13 +616,21 @@ export class BatchFacilitator {
         ),
       ],
     });
+    // A gas limit from a per-item bound (the router needs ITEM_GAS_LIMIT left before each token
+    // call): no estimate round trip on the path to the block. Only gas used is paid for. When the
+    // bound exceeds Base's cap, the node's estimate decides.
+    const contractItems = BigInt(items.filter((payment) => payment.contractSignature).length);
+    let gas =
+      GAS_BASE_BOUND +
+      GAS_PER_EOA_ITEM_BOUND * (BigInt(items.length) - contractItems) +
+      GAS_PER_CONTRACT_ITEM_BOUND * contractItems;
     const [estimate, fees] = await Promise.all([
-      client.estimateGas({ account: relayer.address, to: router, data }),
-      client.estimateFeesPerGas(),
+      gas > TRANSACTION_GAS_CAP
+        ? client.estimateGas({ account: relayer.address, to: router, data })
+        : Promise.resolve(undefined),
+      this.#fees(),
     ]);
-    const bound = 100_000n + GAS_PER_ITEM_BOUND * BigInt(items.length);
-    let gas = (estimate * 13n) / 10n + 20_000n;
-    if (gas > bound) gas = bound > estimate ? bound : estimate;
+    if (estimate !== undefined) gas = (estimate * 12n) / 10n;
     if (gas > TRANSACTION_GAS_CAP) gas = TRANSACTION_GAS_CAP;
     if (this.#relayerNonce === undefined) {
       this.#relayerNonce = await client.getTransactionCount({
@@ -563,6 +677,15 @@ export class BatchFacilitator {
     const batch = store.getBatch(batchId);
     if (!batch) throw new Error(`batch ${batchId} vanished`);
     return batch;
+  }
+
+  /** EIP-1559 fees, refreshed at most every FEES_TTL_MS. */
+  async #fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
+    const cached = this.#feeCache;
+    if (cached && Date.now() - cached.at < FEES_TTL_MS) return cached.fees;
+    const fees = await this.#options.client.estimateFeesPerGas();
+    this.#feeCache = { at: Date.now(), fees };
+    return fees;
   }
 
   async #receiptOrNull(hash: Hex): Promise<TransactionReceipt | null> {
@@ -621,13 +744,19 @@ export class BatchFacilitator {
         }
       }
     }
+    const settled = payments.filter(
+      (payment) => byIndex.get(payment.batchIndex ?? -1)?.status === ItemStatus.Settled,
+    );
+    this.#resolveMany(
+      settled.map((payment) => ({
+        payment,
+        outcome: { status: "settled" as const, txHash: batch.txHash },
+      })),
+    );
     for (const payment of payments) {
       const result = byIndex.get(payment.batchIndex ?? -1);
-      if (result?.status === ItemStatus.Settled) {
-        this.#resolve(payment, { status: "settled", txHash: batch.txHash });
-      } else {
-        await this.#resolveFromChain(payment, result?.reason, receipt.status === "reverted");
-      }
+      if (result?.status === ItemStatus.Settled) continue;
+      await this.#resolveFromChain(payment, result?.reason, receipt.status === "reverted");
     }
     store.closeBatch(batch.id, "mined");
     this.#log(`batch ${batch.id} mined in block ${receipt.blockNumber} (${receipt.gasUsed} gas)`);

@@ -37,6 +37,19 @@ export interface StoredPayment {
   createdAt: number;
 }
 
+/** What a newly accepted payment is stored with; the rest is set as it moves along. */
+export type NewPayment = Omit<
+  StoredPayment,
+  | "status"
+  | "batchId"
+  | "batchIndex"
+  | "txHash"
+  | "errorReason"
+  | "errorMessage"
+  | "attempts"
+  | "createdAt"
+>;
+
 /** A batch transaction, recorded (write-ahead) after signing and before broadcasting. */
 export interface StoredBatch {
   id: number;
@@ -106,6 +119,7 @@ export class FacilitatorStore {
   readonly #db: DatabaseSync;
   readonly #statements: Record<string, StatementSync>;
   #closed = false;
+  #inTransaction = false;
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -178,22 +192,19 @@ export class FacilitatorStore {
   }
 
   /**
+   * Persists newly accepted payments (status `queued`) in one SQLite transaction: one disk sync
+   * for the whole group. For a payment whose key exists, nothing is written and the existing row
+   * is returned with `created: false`.
+   */
+  insertPayments(payments: readonly NewPayment[]): { payment: StoredPayment; created: boolean }[] {
+    return this.#transaction(() => payments.map((payment) => this.insertPayment(payment)));
+  }
+
+  /**
    * Persists a newly accepted payment (status `queued`). When a payment with the same key exists,
    * nothing is written and the existing row is returned with `created: false`.
    */
-  insertPayment(
-    payment: Omit<
-      StoredPayment,
-      | "status"
-      | "batchId"
-      | "batchIndex"
-      | "txHash"
-      | "errorReason"
-      | "errorMessage"
-      | "attempts"
-      | "createdAt"
-    >,
-  ): { payment: StoredPayment; created: boolean } {
+  insertPayment(payment: NewPayment): { payment: StoredPayment; created: boolean } {
     const now = Date.now();
     const result = this.#statements.insert.run(
       payment.id,
@@ -239,8 +250,7 @@ export class FacilitatorStore {
    */
   recordBatch(batch: { txHash: Hex; rawTx: Hex; relayerNonce: number }, ids: string[]): number {
     const now = Date.now();
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    return this.#transaction(() => {
       const result = this.#statements.insertBatch.run(
         batch.txHash,
         batch.rawTx,
@@ -249,12 +259,32 @@ export class FacilitatorStore {
       );
       const batchId = Number(result.lastInsertRowid);
       ids.forEach((id, index) => this.#statements.assign.run(batchId, index, now, id));
-      this.#db.exec("COMMIT");
       return batchId;
+    });
+  }
+
+  /** Runs `work` in one SQLite transaction (nested calls join the outer one). */
+  #transaction<T>(work: () => T): T {
+    if (this.#inTransaction) return work();
+    this.#db.exec("BEGIN IMMEDIATE");
+    this.#inTransaction = true;
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
     } catch (error) {
       this.#db.exec("ROLLBACK");
       throw error;
+    } finally {
+      this.#inTransaction = false;
     }
+  }
+
+  /** Final outcomes of several payments, in one SQLite transaction. */
+  resolvePayments(outcomes: readonly { id: string; outcome: PaymentOutcome }[]): void {
+    this.#transaction(() => {
+      for (const { id, outcome } of outcomes) this.resolvePayment(id, outcome);
+    });
   }
 
   /** Final outcome of a payment; a payment already resolved is never changed. */

@@ -36,6 +36,16 @@ export interface VerifyContext {
   allowedFactories?: readonly Address[];
 }
 
+/** Options of {@link verifyPayment}. */
+export interface VerifyPaymentOptions {
+  /**
+   * Simulate the transfer on chain (default true). Settle's re-verification skips it, as the
+   * official facilitator does by default (`simulateInSettle: false`): the batch reports any
+   * failure per payment, and the state check still rejects a used nonce or a short balance.
+   */
+  simulate?: boolean;
+}
+
 /** The verdict and what settlement needs to know about the payer. */
 export interface VerifyOutcome {
   response: VerifyResponse;
@@ -74,6 +84,7 @@ function invalid(reason: Reason, payer: Address, message?: string): VerifyRespon
 export async function verifyPayment(
   context: VerifyContext,
   request: PaymentRequest,
+  options: VerifyPaymentOptions = {},
 ): Promise<VerifyOutcome> {
   const { requirements, authorization } = request;
   const payer = authorization.from;
@@ -101,7 +112,8 @@ export async function verifyPayment(
     chainId: context.network.chainId,
     verifyingContract: requirements.asset,
   };
-  const state = await readChainState(context.client, request, domain);
+  const simulate = options.simulate ?? true;
+  const state = await readChainState(context.client, request, domain, simulate);
   const classification = classifySignature(request.signature, state.payerHasCode);
   const outcome = (response: VerifyResponse): VerifyOutcome => ({
     response,
@@ -170,8 +182,14 @@ export async function verifyPayment(
     }
   }
   if (!state.assetHasCode) return outcome(invalid(reasons.assetNotDeployedContract, payer));
-  if (!state.simulation.ok) {
-    return outcome(diagnose(request, state, payer));
+  if (!state.simulation.ok) return outcome(diagnose(request, state, payer));
+  if (!simulate) {
+    // The batched state check alone: the nonce must be unused and the balance sufficient.
+    if (state.authorizationStateFailed) return outcome(invalid(reasons.eip3009NotSupported, payer));
+    if (state.nonceUsed) return outcome(invalid(reasons.nonceAlreadyUsed, payer));
+    if (state.balance !== undefined && state.balance < requirements.amount) {
+      return outcome(invalid(reasons.insufficientBalance, payer));
+    }
   }
   return outcome({ isValid: true, payer });
 }
@@ -230,6 +248,7 @@ async function readChainState(
   client: PublicClient,
   request: PaymentRequest,
   domain: TokenDomain,
+  simulate: boolean,
 ): Promise<ChainState> {
   const { authorization, requirements } = request;
   const asset = requirements.asset;
@@ -269,13 +288,17 @@ async function readChainState(
       items: [{ from: payer, nonce: authorization.nonce }],
     }).catch(() => undefined),
     assetHasCode(client, asset),
+    // Without simulation the multicall is only needed for a contract wallet's ERC-1271 answer;
+    // it is sent anyway (cheap, same round trip) so both paths read the same way.
     client.multicall({
-      contracts: calls,
+      contracts: (simulate ? calls : [calls[0], calls[1], calls[3]]) as typeof calls,
       allowFailure: true,
       multicallAddress: MULTICALL3_ADDRESS,
     }) as Promise<MulticallReturnType<typeof calls, true>>,
   ]);
-  const [name, version, simulation, erc1271] = results;
+  const [name, version, simulation, erc1271] = simulate
+    ? results
+    : ([results[0], results[1], { status: "success", result: undefined }, results[2]] as const);
   const state = states?.[0];
   const payerHasCode =
     state?.payerHasCode ?? ((await client.getCode({ address: payer })) ?? "0x") !== "0x";

@@ -9,7 +9,18 @@ import { type Hex, concat, keccak256, toHex } from "viem";
 import { openBenchChain } from "../../scripts/bench/chain.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
 import { l1BytesOf } from "../../scripts/bench/measure.js";
-import { parseBenchArgs } from "../../scripts/bench/args.js";
+import { type BenchMethod, parseBenchArgs } from "../../scripts/bench/args.js";
+import { runMulticall3 } from "../../scripts/bench/methods/multicall3.js";
+import {
+  deployRouter,
+  runRouterDirect,
+  runRouterRouted,
+} from "../../scripts/bench/methods/router.js";
+import { runExactSingle } from "../../scripts/bench/methods/single.js";
+import type { MethodContext } from "../../scripts/bench/methods/types.js";
+import { silentProgress } from "../../scripts/bench/progress.js";
+import { PAYMENT_AMOUNT, measureRun } from "../../scripts/bench/run.js";
+import { benchAddress, benchPayers, setupBenchToken } from "../../scripts/bench/tokens.js";
 import { lineChart, niceScale } from "../../scripts/bench/svg.js";
 import type { BenchResults, BenchRun } from "../../scripts/bench/types.js";
 import { runScript } from "./run.js";
@@ -117,6 +128,50 @@ describe("npm run bench", () => {
         expect(fromReceipt).to.be.greaterThan(300);
         // The oracle estimates the unsigned transaction plus 68 bytes for the signature.
         expect(Math.abs(fromOracle - fromReceipt)).to.be.lessThan(8);
+      } finally {
+        await chain.close();
+      }
+    });
+  });
+
+  describe("a payment that cannot settle", () => {
+    it("is counted as failed with its reason, and the others settle", async () => {
+      const chain = await openBenchChain();
+      try {
+        const token = await setupBenchToken(chain, "FiatTokenV2_2");
+        const payers = benchPayers(6, "bench-test-payer");
+        // The last payer never gets funds.
+        await token.fund(
+          payers.slice(0, 5).map((p) => p.address),
+          PAYMENT_AMOUNT * 10n,
+        );
+        const router = await deployRouter(chain, chain.wallets[0]!);
+        const methods = {
+          "x402-exact-single": runExactSingle,
+          multicall3: runMulticall3,
+          "router-direct": runRouterDirect,
+          "router-routed": runRouterRouted,
+        } as const;
+        for (const [method, runMethod] of Object.entries(methods)) {
+          const ctx: MethodContext = {
+            chain,
+            token,
+            payers,
+            payee: benchAddress("bench-test-payee"),
+            amount: PAYMENT_AMOUNT,
+            batchSize: 3,
+            submitter: chain.wallets[1]!,
+            router,
+            feeRecipient: benchAddress("bench-test-fee-recipient"),
+            progress: silentProgress,
+          };
+          const run = await measureRun(ctx, method as BenchMethod, await runMethod(ctx));
+          expect(run.payments, method).to.equal(6);
+          expect(run.settled, method).to.equal(5);
+          expect(run.failed, method).to.equal(1);
+          if (method !== "multicall3")
+            expect(Object.values(run.failureReasons ?? {}), method).to.deep.equal([1]);
+        }
       } finally {
         await chain.close();
       }

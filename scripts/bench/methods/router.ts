@@ -16,7 +16,10 @@ import { buildRoutedAuthorization } from "../../../src/authorization/buildRouted
 import { fromX402Payload } from "../../../src/authorization/fromX402Payload.js";
 import { signAuthorization } from "../../../src/authorization/signAuthorization.js";
 import type { SignedAuthorization } from "../../../src/authorization/types.js";
-import { decodeSettleReceipt } from "../../../src/batch/decodeSettleReceipt.js";
+import {
+  type SettlementResult,
+  decodeSettleReceipt,
+} from "../../../src/batch/decodeSettleReceipt.js";
 import { encodeItems } from "../../../src/batch/encodeItems.js";
 import {
   FIAT_TOKEN_V2_2_GAS_PROFILE,
@@ -30,7 +33,7 @@ import { mapWithLimit } from "../concurrency.js";
 import { usedAuthorizations } from "../measure.js";
 import { createOfficialPayment, exactRequirements } from "../officialFacilitator.js";
 import { deployArtifact } from "../tokens.js";
-import { IN_FLIGHT, type MethodContext, type MethodOutcome } from "./types.js";
+import { IN_FLIGHT, type MethodContext, type MethodOutcome, countReason } from "./types.js";
 
 /** Routed items' fee, paid to the fee recipient out of each payment. */
 export const ROUTED_FEE = 100n;
@@ -158,22 +161,24 @@ async function runRouter(
   const elapsedMs = performance.now() - started;
 
   const expected = signed.map((s) => ({ authorizer: s.from, nonce: s.nonce }));
-  const settled = checkRouterAgreesWithToken(ctx, router, receipts, expected);
+  const results = receipts.flatMap((receipt) => decodeSettleReceipt({ receipt, router }));
+  const settled = checkRouterAgreesWithToken(ctx, results, receipts, expected);
   if (settled !== predicted)
     throw new Error(`simulateBatch predicted ${predicted} settled payments, ${settled} settled`);
-  return { hashes: receipts.map((r) => r.transactionHash), expected, elapsedMs };
+  const failures: Record<string, number> = {};
+  for (const result of results)
+    if (result.status === "failure") countReason(failures, result.reason);
+  return { hashes: receipts.map((r) => r.transactionHash), expected, elapsedMs, failures };
 }
 
 /** The router's per-item events must report exactly the payments the token marked used. */
 function checkRouterAgreesWithToken(
   ctx: MethodContext,
-  router: Address,
+  results: SettlementResult[],
   receipts: TransactionReceipt[],
   expected: { authorizer: Address; nonce: Hex }[],
 ): number {
-  const reported = receipts
-    .flatMap((receipt) => decodeSettleReceipt({ receipt, router }))
-    .filter((r) => r.status === "success").length;
+  const reported = results.filter((r) => r.status === "success").length;
   const used = usedAuthorizations(ctx.token.address, receipts, expected).size;
   if (reported !== used)
     throw new Error(

@@ -13,7 +13,7 @@ import {
   exactAuthorizationOf,
   exactRequirements,
 } from "../officialFacilitator.js";
-import { IN_FLIGHT, type MethodContext, type MethodOutcome } from "./types.js";
+import { IN_FLIGHT, type MethodContext, type MethodOutcome, countReason } from "./types.js";
 
 export async function runExactSingle(ctx: MethodContext): Promise<MethodOutcome> {
   const chainId = ctx.chain.info.chainId;
@@ -47,7 +47,6 @@ export async function runExactSingle(ctx: MethodContext): Promise<MethodOutcome>
   const settled = await mapWithLimit(valid, IN_FLIGHT, async (payload) => {
     const response = await facilitator.settle(payload, requirements);
     ctx.progress.tick();
-    if (!response.success && process.env.BENCH_DEBUG) console.error(response);
     return response;
   });
   const elapsedMs = performance.now() - started;
@@ -55,5 +54,10 @@ export async function runExactSingle(ctx: MethodContext): Promise<MethodOutcome>
   const hashes = settled
     .map((response) => response.transaction)
     .filter((hash): hash is Hex => /^0x[0-9a-fA-F]{64}$/.test(hash));
-  return { hashes, expected, elapsedMs };
+  const failures: Record<string, number> = {};
+  for (const response of verified)
+    if (!response.isValid) countReason(failures, response.invalidReason);
+  for (const response of settled)
+    if (!response.success) countReason(failures, response.errorReason);
+  return { hashes, expected, elapsedMs, failures };
 }

@@ -32,7 +32,15 @@ export interface MethodOutcome {
   /** Every payment the run tried, settled or not. */
   expected: ExpectedAuthorization[];
   elapsedMs: number;
+  /** Why payments failed, as reason codes with counts (when the method reports reasons). */
+  failures?: Record<string, number>;
+}
+
+/** Adds one occurrence of `reason` to `failures`. */
+export function countReason(failures: Record<string, number>, reason: string | undefined): void {
+  const key = reason ?? "unknown";
+  failures[key] = (failures[key] ?? 0) + 1;
 }
 
 /** Transactions in flight at once, for every method alike. */
-export const IN_FLIGHT = 8;
+export const IN_FLIGHT = 32;
