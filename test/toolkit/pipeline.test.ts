@@ -29,6 +29,8 @@ import { verifyAuthorization } from "../../src/authorization/verifyAuthorization
 import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { dropFailures } from "../../src/batch/dropFailures.js";
 import { encodeItems } from "../../src/batch/encodeItems.js";
+import { estimateGasProfile } from "../../src/batch/estimateGasProfile.js";
+import { FIAT_TOKEN_V2_2_GAS_PROFILE } from "../../src/batch/gasProfiles.js";
 import { getL1DataEstimate } from "../../src/batch/getL1DataEstimate.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
 import { planBatches } from "../../src/batch/planBatches.js";
@@ -456,6 +458,56 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
     expect(await env.balanceOf(merchant)).to.equal(10_000n);
   });
 
+  it("estimates a gas profile from a sample that predicts the receipts and matches the shipped constants", async () => {
+    const { router, relayer, relayerClient } = env;
+    const merchant = randomAddress();
+    const payers = await env.newPayers(40, 10_000n);
+    now = (await env.testClient.getBlock()).timestamp;
+    const sample = await Promise.all(
+      payers.map((payer, i) =>
+        signAuthorization(payer, {
+          domain,
+          authorization:
+            i < 20
+              ? buildDirectAuthorization({ from: payer.address, to: merchant, value: 4_000n, now })
+              : buildRoutedAuthorization({
+                  from: payer.address,
+                  router,
+                  payee: merchant,
+                  value: 4_000n,
+                  fee: 10n,
+                  feeRecipient: relayer.address,
+                  now,
+                }),
+        }),
+      ),
+    );
+    const profile = await estimateGasProfile(env.testClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      sample,
+    });
+    // (Payers keep a balance: emptying it earns a gas refund estimates do not count.)
+    // The shipped USDC constants agree with this chain's estimates (within 8%).
+    for (const kind of ["direct", "routed"] as const) {
+      const shipped = Number(FIAT_TOKEN_V2_2_GAS_PROFILE.perItem[kind]);
+      expect(Math.abs(Number(profile.perItem[kind]) - shipped) / shipped).to.be.lessThan(0.08);
+    }
+    // And the profile predicts what the direct batch really uses (within 3%).
+    const { batches } = planBatches({ items: sample.slice(0, 20), gasProfile: profile });
+    const { receipt } = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items: batches[0]!.items,
+    });
+    const predicted = Number(batches[0]!.estimatedGas);
+    expect(Math.abs(predicted - Number(receipt.gasUsed)) / Number(receipt.gasUsed)).to.be.lessThan(
+      0.03,
+    );
+  });
+
   it("settles 1,000 authorizations in batches that each stay under the 2^24 gas cap", async () => {
     const { router, relayer, relayerClient } = env;
     const merchants = Array.from({ length: 4 }, randomAddress);
@@ -524,6 +576,62 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
         `max ${transactions.reduce((m, tx) => (tx.gasUsed > m ? tx.gasUsed : m), 0n)} gas; ` +
         `${gasUsed / 1_000n} gas and ${Number(l1Bytes) / 1_000} L1 bytes per payment`,
     );
+  });
+
+  it("numbers a relayer's transactions itself and reports unmined ones as settlement_pending", async () => {
+    const { router, relayer, relayerClient, testClient } = env;
+    const merchant = randomAddress();
+    const payers = await env.newPayers(2, 50_000n);
+    now = (await env.testClient.getBlock()).timestamp;
+    const items = await Promise.all(
+      payers.map((payer) =>
+        signAuthorization(payer, {
+          domain,
+          authorization: buildDirectAuthorization({
+            from: payer.address,
+            to: merchant,
+            value: 20_000n,
+            now,
+          }),
+        }),
+      ),
+    );
+    const firstNonce = await testClient.getTransactionCount({
+      address: relayer.address,
+      blockTag: "pending",
+    });
+    await testClient.setAutomine(false);
+    try {
+      const outcome = await settleAuthorizations(relayerClient, {
+        router,
+        token: USDC_ADDRESS,
+        feeRecipient: relayer.address,
+        items,
+        maxItemsPerBatch: 1,
+        timeoutMs: 300,
+        pollingInterval: 50,
+        maxReplacements: 0,
+      });
+      expect(
+        outcome.results.map((result) => result.status === "failure" && result.reason),
+      ).to.deep.equal(["settlement_pending", "settlement_pending"]);
+      // Both transactions wait in the pool with consecutive nonces.
+      const hashes = outcome.results.map(
+        (result) => result.status === "failure" && result.transactionHash,
+      );
+      const pending = await Promise.all(
+        hashes.map((hash) => testClient.getTransaction({ hash: hash as Hex })),
+      );
+      expect(pending.map((tx) => tx.nonce)).to.deep.equal([firstNonce, firstNonce + 1]);
+      await testClient.mine({ blocks: 1 });
+      const receipts = await Promise.all(
+        hashes.map((hash) => testClient.getTransactionReceipt({ hash: hash as Hex })),
+      );
+      expect(receipts.map((receipt) => receipt.status)).to.deep.equal(["success", "success"]);
+      expect(await env.balanceOf(merchant)).to.equal(40_000n);
+    } finally {
+      await testClient.setAutomine(true);
+    }
   });
 
   it("replaces a settle transaction that is not mined in time with higher fees", async () => {
