@@ -92,8 +92,9 @@ export default defineConfig({
     // `default` is what tests, scripts and `ignition deploy` use without --network.
     default: simulatedBase,
     baseSimulated: simulatedBase,
-    // `hardhat node` (and `npm run chain`) serve this one.
-    node: simulatedBase,
+    // `hardhat node` (and `npm run chain`) serve this one. Blocks mined one per transaction may share a
+    // timestamp, so a busy node's clock stays with the wall clock that x402 validity windows are checked against.
+    node: { ...simulatedBase, allowBlocksWithSameTimestamp: true },
     localhost: {
       type: "http",
       chainType: "op",
