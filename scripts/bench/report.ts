@@ -12,6 +12,8 @@ export const METHOD_COLORS: Record<string, string> = {
   "router-direct": "#1f77b4",
   "router-routed": "#2ca02c",
   facilitator: "#9467bd",
+  "facilitator-official": "#8c564b",
+  "facilitator-batching": "#9467bd",
 };
 
 function seriesOf(runs: BenchRun[], metric: (run: BenchRun) => number): ChartSeries[] {
@@ -22,7 +24,8 @@ function seriesOf(runs: BenchRun[], metric: (run: BenchRun) => number): ChartSer
       name: method,
       color: METHOD_COLORS[method] ?? "#7f7f7f",
       points: ofMethod.map((r) => ({ x: r.batchSize, y: metric(r) })),
-      flat: method === "x402-exact-single",
+      // One payment per transaction: a reference line across every batch size.
+      flat: ofMethod.length > 0 && ofMethod.every((r) => r.batchSize === 1),
     };
   });
 }
@@ -91,7 +94,7 @@ export async function writeReport(
       "Gas is receipt gasUsed per settled payment (L2 execution incl. the 21k intrinsic share); " +
       "L1 bytes is the OP-stack (Fjord, FastLZ) data size estimate per settled payment; " +
       "payments per second is settled payments over the wall clock from the first submission to the last receipt. " +
-      "x402-exact-single always settles one payment per transaction and is drawn as a dashed line.",
+      "Methods that settle one payment per transaction (x402-exact-single) are drawn as dashed lines.",
     "",
     ...sections,
   ].join("\n");

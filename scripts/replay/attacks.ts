@@ -8,7 +8,10 @@
 import { type Hex, concat, size, slice } from "viem";
 
 import { encodeItems } from "../../src/batch/encodeItems.js";
-import { receiveWithAuthorizationTypes } from "../../src/authorization/eip712Types.js";
+import {
+  receiveWithAuthorizationTypes,
+  transferWithAuthorizationTypes,
+} from "../../src/authorization/eip712Types.js";
 import {
   type AttackOutcome,
   type ReplayMethod,
@@ -281,9 +284,7 @@ export const ATTACKS: readonly Attack[] = [
         const q = await s.sign();
         const transferSig = await q.payer.signTypedData({
           domain: s.domain(),
-          types: {
-            TransferWithAuthorization: receiveWithAuthorizationTypes.ReceiveWithAuthorization,
-          },
+          types: transferWithAuthorizationTypes,
           primaryType: "TransferWithAuthorization",
           message: {
             from: q.from,

@@ -1,4 +1,11 @@
-import { getAddress, type Address, type Client, type Hex, type TransactionReceipt } from "viem";
+import {
+  getAddress,
+  isAddress,
+  type Address,
+  type Client,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
 import { getTransactionCount } from "viem/actions";
 
 import type { SignedAuthorization } from "../authorization/types.js";
@@ -121,11 +128,11 @@ export async function settleAuthorizations(
     if (result.status === "success") settled += 1;
     else failed += 1;
   };
-  const itemOf = (index: number) => ({
-    index,
-    from: getAddress(items[index]!.from),
-    nonce: items[index]!.nonce,
-  });
+  const itemOf = (index: number) => {
+    const { from, nonce } = items[index]!;
+    // A malformed `from` is reported as given (the item fails at the plan stage).
+    return { index, from: isAddress(from, { strict: false }) ? getAddress(from) : from, nonce };
+  };
 
   // An item the packed layout cannot carry would make the whole settle call invalid: set it aside.
   const encodable: number[] = [];
@@ -140,7 +147,11 @@ export async function settleAuthorizations(
         ...itemOf(index),
         stage: "plan",
         reason:
-          field === "signature" ? "invalid_exact_evm_signature" : "unsettleable_field_out_of_range",
+          field === "signature"
+            ? "invalid_exact_evm_signature"
+            : ["value", "fee", "validAfter", "validBefore"].includes(field)
+              ? "unsettleable_field_out_of_range"
+              : "invalid_payload",
       });
     }
   });

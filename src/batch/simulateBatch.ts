@@ -67,8 +67,13 @@ export type SimulateBatchReturnType = {
 /**
  * Runs `settle` as an `eth_call` and decodes the returned `results` (one status byte per item)
  * into predicted per-item outcomes, so failures can be dropped before paying for them
- * ({@link dropFailures}). Token reverts are explained by replaying the single token call.
- * A call that reverts as a whole (malformed items, too little gas) throws viem's call error.
+ * ({@link dropFailures}). Token reverts are explained by replaying the single token call from the
+ * router against the state before the batch (an item that fails only because of an earlier item of
+ * the same batch, e.g. the same payer's second payment draining the balance, replays cleanly and is
+ * reported `unknown_revert`). A batch that does not fit the gas throws
+ * {@link BatchGasExceedsCapError} (with the number of leading items that fit, when the router says).
+ * A call that reverts as a whole for another reason (malformed items, no token code) throws viem's
+ * call error.
  *
  * @example
  * const simulation = await simulateBatch(publicClient, { router, token: USDC_ADDRESS, feeRecipient, items });
@@ -103,7 +108,6 @@ export async function simulateBatch(
   try {
     ({ data } = await call(client, request));
   } catch (error) {
-    // The router refuses to start an item it cannot give its full gas stipend: the batch is too big.
     // The router stops when it cannot give an item its gas (SettlementRouterInsufficientGas(index),
     // the items before `index` fit); running out in the router's own code is the same problem.
     const decoded = decodeRevertReason(error);

@@ -428,7 +428,7 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
         router,
         token: USDC_ADDRESS,
         feeRecipient: relayer.address,
-        items: [good, expired, huge, good, highS],
+        items: [good, expired, huge, good, highS, { ...good, from: "0x1234" as Address }],
         onProgress: (update) => progress.push(update),
       },
     );
@@ -442,7 +442,9 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
       "plan:unsettleable_field_out_of_range",
       "plan:invalid_exact_evm_nonce_already_used",
       "plan:invalid_exact_evm_signature",
+      "plan:invalid_payload", // `from` is not an address
     ]);
+    expect(outcome.results[5]!.from).to.equal("0x1234");
     expect(outcome.transactions).to.have.length(1);
     expect(outcome.transactions[0]).to.include({ items: 1, settled: 1, failed: 0 });
     expect(progress.map((update) => update.stage)).to.deep.equal([

@@ -43,4 +43,4 @@ export function countReason(failures: Record<string, number>, reason: string | u
 }
 
 /** Transactions in flight at once, for every method alike. */
-export const IN_FLIGHT = 8;
+export const IN_FLIGHT = 32;
