@@ -134,68 +134,73 @@ describe("facilitator: same verdicts as the official @x402/evm exact facilitator
   }
 
   const stranger = privateKeyToAccount(generatePrivateKey());
-  const cases: [string, Variant, string | undefined][] = [
-    ["a valid payment", {}, undefined],
+  // Variants are built when each test runs: time windows are relative to that moment.
+  const cases: [string, () => Variant, string | undefined][] = [
+    ["a valid payment", () => ({}), undefined],
     [
       "a payload accepted under another scheme",
-      { accepted: { scheme: "upto" } },
+      () => ({ accepted: { scheme: "upto" } }),
       "invalid_exact_evm_scheme",
     ],
     [
       "requirements without the EIP-712 domain",
-      { requirements: { extra: {} } },
+      () => ({ requirements: { extra: {} } }),
       "invalid_exact_evm_missing_eip712_domain",
     ],
     [
       "a payload accepted on another network",
-      { accepted: { network: "eip155:84532" } },
+      () => ({ accepted: { network: "eip155:84532" } }),
       "invalid_exact_evm_network_mismatch",
     ],
-    ["a signature by someone else", { signer: stranger }, "invalid_exact_evm_signature"],
-    ["a signature for another chain", { domain: { chainId: 1 } }, "invalid_exact_evm_signature"],
+    ["a signature by someone else", () => ({ signer: stranger }), "invalid_exact_evm_signature"],
+    [
+      "a signature for another chain",
+      () => ({ domain: { chainId: 1 } }),
+      "invalid_exact_evm_signature",
+    ],
     [
       "a payment to someone else",
-      { authorization: { to: stranger.address } },
+      () => ({ authorization: { to: stranger.address } }),
       "invalid_exact_evm_recipient_mismatch",
     ],
     [
       "validBefore within 6 seconds",
-      { authorization: { validBefore: BigInt(Math.floor(Date.now() / 1000) + 3) } },
+      () => ({ authorization: { validBefore: BigInt(Math.floor(Date.now() / 1000) + 3) } }),
       "invalid_exact_evm_payload_authorization_valid_before",
     ],
     [
       "validAfter in the future",
-      { authorization: { validAfter: BigInt(Math.floor(Date.now() / 1000) + 120) } },
+      () => ({ authorization: { validAfter: BigInt(Math.floor(Date.now() / 1000) + 120) } }),
       "invalid_exact_evm_payload_authorization_valid_after",
     ],
     [
       "an amount other than required",
-      { authorization: { value: 4_999n } },
+      () => ({ authorization: { value: 4_999n } }),
       "invalid_exact_evm_payload_authorization_value_mismatch",
     ],
     [
       "more than the payer holds",
-      { authorization: { value: 10_000_000n }, requirements: { amount: "10000000" } },
+      () => ({ authorization: { value: 10_000_000n }, requirements: { amount: "10000000" } }),
       "invalid_exact_evm_insufficient_balance",
     ],
     [
       "the wrong token name (signed for it)",
-      { domain: { name: "USDC" }, requirements: { extra: { name: "USDC", version: "2" } } },
+      () => ({ domain: { name: "USDC" }, requirements: { extra: { name: "USDC", version: "2" } } }),
       "invalid_exact_evm_token_name_mismatch",
     ],
     [
       "an asset without code",
-      {
+      () => ({
         domain: { verifyingContract: stranger.address },
         requirements: { asset: stranger.address },
-      },
+      }),
       "asset_not_deployed_contract",
     ],
   ];
 
   for (const [name, variant, reason] of cases) {
     it(`agrees on ${name}: ${reason ?? "valid"}`, async function () {
-      const { theirs, mine } = await both(variant);
+      const { theirs, mine } = await both(variant());
       expect(theirs.invalidReason).to.equal(reason);
       expect(mine.isValid, JSON.stringify({ theirs, mine })).to.equal(theirs.isValid);
       expect(mine.invalidReason).to.equal(theirs.invalidReason);
