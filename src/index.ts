@@ -152,6 +152,10 @@ export {
 } from "./batch/errors.js";
 export type { FailedItemStatus, SettlementFailureReason } from "./batch/failureReason.js";
 export {
+  estimateGasProfile,
+  type EstimateGasProfileParameters,
+} from "./batch/estimateGasProfile.js";
+export {
   FIAT_TOKEN_V2_2_GAS_PROFILE,
   X402_TEST_TOKEN_GAS_PROFILE,
   type SettleGasProfile,

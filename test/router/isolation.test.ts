@@ -1,5 +1,12 @@
 import { expect } from "chai";
-import { type Hex, concatHex, encodeFunctionData, numberToHex, parseSignature } from "viem";
+import {
+  type Hex,
+  concatHex,
+  encodeFunctionData,
+  hashTypedData,
+  numberToHex,
+  parseSignature,
+} from "viem";
 
 import { encodeItems } from "../../src/batch/encodeItems.js";
 import { LOCAL_USDC_ROLES } from "../../src/chain/bootstrap.js";
@@ -144,6 +151,68 @@ describe("SettlementRouter: isolation and failure reporting", () => {
         expect(reverted).to.equal(true);
       });
 
+      it("settles ERC-1271 wallet payments (contract signatures), direct and routed", async () => {
+        const owner = fresh("owner");
+        const wallet = await stack.conn.viem.deployContract("ERC1271WalletMock", [owner.address]);
+        await stack.fund(token(), [wallet.address], 100_000n);
+        const payee = fresh("payee").address;
+        const domain = token().domain;
+        const types = (primaryType: "TransferWithAuthorization" | "ReceiveWithAuthorization") => ({
+          [primaryType]: [
+            { name: "from", type: "address" },
+            { name: "to", type: "address" },
+            { name: "value", type: "uint256" },
+            { name: "validAfter", type: "uint256" },
+            { name: "validBefore", type: "uint256" },
+            { name: "nonce", type: "bytes32" },
+          ],
+        });
+        const base = {
+          from: wallet.address,
+          value: 10_000n,
+          validAfter: 0n,
+          validBefore: 1_999_999_999n,
+        };
+        const nonce = bytes32(`wallet-direct-${n}`);
+        const direct = {
+          kind: "direct" as const,
+          ...base,
+          to: payee,
+          nonce,
+          contractSignature: true,
+          signature: await owner.sign({
+            hash: hashTypedData({
+              domain,
+              types: types("TransferWithAuthorization"),
+              primaryType: "TransferWithAuthorization",
+              message: { ...base, to: payee, nonce },
+            }),
+          }),
+        };
+        const salt = bytes32(`wallet-routed-${n}`);
+        const routedNonce = await stack.router.read.routedNonce([payee, 100n, stack.relayer, salt]);
+        const routed = {
+          kind: "routed" as const,
+          ...base,
+          payee,
+          fee: 100n,
+          salt,
+          contractSignature: true,
+          signature: await owner.sign({
+            hash: hashTypedData({
+              domain,
+              types: types("ReceiveWithAuthorization"),
+              primaryType: "ReceiveWithAuthorization",
+              message: { ...base, to: stack.router.address, nonce: routedNonce },
+            }),
+          }),
+        };
+        const { statuses } = await stack.settle(token(), stack.relayer, [direct, routed]);
+        expect(statuses).to.deep.equal([0, 0]);
+        expect(await stack.balanceOf(token(), payee)).to.equal(10_000n + 9_900n);
+        expect(await stack.balanceOf(token(), wallet.address)).to.equal(80_000n);
+      });
+
       it("mixes direct and routed items; an empty batch returns no results", async () => {
         const payee = fresh("payee").address;
         const other = fresh("payee").address;
@@ -249,38 +318,40 @@ describe("SettlementRouter: isolation and failure reporting", () => {
     expect(await stack.authorizationState(token, payers[0].address, nonce0)).to.equal(false);
   });
 
-  it("a wallet that burns gas or returns a megabyte costs one item's gas limit, not the batch", async () => {
-    const token = stack.tokens.FiatTokenV2_2;
-    const payee = fresh("payee").address;
-    const payers = [fresh("p"), fresh("p")];
-    await stack.fund(
-      token,
-      payers.map((p) => p.address),
-      100_000n,
-    );
-    for (const burn of [true, false]) {
-      const wallet = await stack.conn.viem.deployContract("HostileERC1271Wallet", [burn]);
-      await stack.fund(token, [wallet.address], 100_000n);
-      const hostile = {
-        kind: "direct" as const,
-        from: wallet.address,
-        to: payee,
-        value: 10_000n,
-        validAfter: 0n,
-        validBefore: 1_999_999_999n,
-        nonce: bytes32(`hostile-${burn}`),
-        signature: numberToHex(1n, { size: 65 }),
-        contractSignature: true,
-      };
-      const items = [
-        await signDirect(token, payers[0], payee, bytes32(`h0-${burn}`)),
-        hostile,
-        await signDirect(token, payers[1], payee, bytes32(`h1-${burn}`)),
-      ];
-      const { statuses, receipt } = await stack.settle(token, stack.relayer, items);
-      expect(statuses).to.deep.equal([0, Status.TokenReverted, 0]);
-      const limit = await stack.router.read.ITEM_GAS_LIMIT();
-      expect(receipt.gasUsed < limit + 250_000n).to.equal(true);
-    }
-  });
+  for (const tokenName of ["FiatTokenV2_2", "X402TestToken"] as const) {
+    it(`${tokenName}: a wallet that burns gas or returns a megabyte costs one item's gas limit, not the batch`, async () => {
+      const token = stack.tokens[tokenName];
+      const payee = fresh("payee").address;
+      const payers = [fresh("p"), fresh("p")];
+      await stack.fund(
+        token,
+        payers.map((p) => p.address),
+        100_000n,
+      );
+      for (const burn of [true, false]) {
+        const wallet = await stack.conn.viem.deployContract("HostileERC1271Wallet", [burn]);
+        await stack.fund(token, [wallet.address], 100_000n);
+        const hostile = {
+          kind: "direct" as const,
+          from: wallet.address,
+          to: payee,
+          value: 10_000n,
+          validAfter: 0n,
+          validBefore: 1_999_999_999n,
+          nonce: bytes32(`hostile-${tokenName}-${burn}`),
+          signature: numberToHex(1n, { size: 65 }),
+          contractSignature: true,
+        };
+        const items = [
+          await signDirect(token, payers[0], payee, bytes32(`h0-${tokenName}-${burn}`)),
+          hostile,
+          await signDirect(token, payers[1], payee, bytes32(`h1-${tokenName}-${burn}`)),
+        ];
+        const { statuses, receipt } = await stack.settle(token, stack.relayer, items);
+        expect(statuses).to.deep.equal([0, Status.TokenReverted, 0]);
+        const limit = await stack.router.read.ITEM_GAS_LIMIT();
+        expect(receipt.gasUsed < limit + 250_000n).to.equal(true);
+      }
+    });
+  }
 });

@@ -29,6 +29,8 @@ import { verifyAuthorization } from "../../src/authorization/verifyAuthorization
 import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { dropFailures } from "../../src/batch/dropFailures.js";
 import { encodeItems } from "../../src/batch/encodeItems.js";
+import { estimateGasProfile } from "../../src/batch/estimateGasProfile.js";
+import { FIAT_TOKEN_V2_2_GAS_PROFILE } from "../../src/batch/gasProfiles.js";
 import { getL1DataEstimate } from "../../src/batch/getL1DataEstimate.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
 import { planBatches } from "../../src/batch/planBatches.js";
@@ -454,6 +456,56 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
       "confirmed",
     ]);
     expect(await env.balanceOf(merchant)).to.equal(10_000n);
+  });
+
+  it("estimates a gas profile from a sample that predicts the receipts and matches the shipped constants", async () => {
+    const { router, relayer, relayerClient } = env;
+    const merchant = randomAddress();
+    const payers = await env.newPayers(40, 10_000n);
+    now = (await env.testClient.getBlock()).timestamp;
+    const sample = await Promise.all(
+      payers.map((payer, i) =>
+        signAuthorization(payer, {
+          domain,
+          authorization:
+            i < 20
+              ? buildDirectAuthorization({ from: payer.address, to: merchant, value: 4_000n, now })
+              : buildRoutedAuthorization({
+                  from: payer.address,
+                  router,
+                  payee: merchant,
+                  value: 4_000n,
+                  fee: 10n,
+                  feeRecipient: relayer.address,
+                  now,
+                }),
+        }),
+      ),
+    );
+    const profile = await estimateGasProfile(env.testClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      sample,
+    });
+    // (Payers keep a balance: emptying it earns a gas refund estimates do not count.)
+    // The shipped USDC constants agree with this chain's estimates (within 8%).
+    for (const kind of ["direct", "routed"] as const) {
+      const shipped = Number(FIAT_TOKEN_V2_2_GAS_PROFILE.perItem[kind]);
+      expect(Math.abs(Number(profile.perItem[kind]) - shipped) / shipped).to.be.lessThan(0.08);
+    }
+    // And the profile predicts what the direct batch really uses (within 3%).
+    const { batches } = planBatches({ items: sample.slice(0, 20), gasProfile: profile });
+    const { receipt } = await submitBatch(relayerClient, {
+      router,
+      token: USDC_ADDRESS,
+      feeRecipient: relayer.address,
+      items: batches[0]!.items,
+    });
+    const predicted = Number(batches[0]!.estimatedGas);
+    expect(Math.abs(predicted - Number(receipt.gasUsed)) / Number(receipt.gasUsed)).to.be.lessThan(
+      0.03,
+    );
   });
 
   it("settles 1,000 authorizations in batches that each stay under the 2^24 gas cap", async () => {

@@ -5,10 +5,10 @@ import {IERC3009} from "@openzeppelin/contracts/interfaces/draft-IERC3009.sol";
 import {IERC3009Signature} from "../../interfaces/IERC3009.sol";
 import {ISettlementRouter} from "../../interfaces/ISettlementRouter.sol";
 import {SettlementRouter} from "../../router/SettlementRouter.sol";
-import {vm} from "../utils/Vm.sol";
+import {Vm, vm} from "../utils/Vm.sol";
 import {bound} from "../utils/TestUtils.sol";
 import {RouterItems} from "./RouterItems.sol";
-import {GasBurningToken} from "./mocks/GasBurningToken.sol";
+import {GasBurningToken, HugeRevertToken} from "./mocks/GasBurningToken.sol";
 import {RecordingEIP3009Token} from "./mocks/RecordingEIP3009Token.sol";
 
 /// @dev Items encoded in Solidity (RouterItems, independent of the router) must reach the token
@@ -289,5 +289,32 @@ contract SettlementRouterTest {
             abi.encodeWithSelector(ISettlementRouter.SettlementRouterInsufficientGas.selector, 0)
         );
         router.settle{gas: 150_000}(address(burner), address(0), items);
+    }
+
+    function test_hugeRevertDataIsCappedInTheEvent() public {
+        HugeRevertToken huge = new HugeRevertToken();
+        bytes memory sig = RouterItems.compact(27, bytes32(uint256(1)), bytes32(uint256(2)));
+        bytes memory one = RouterItems.direct(address(1), address(2), 3, 0, 5, bytes32("n"), sig);
+        vm.recordLogs();
+        bytes memory results = router.settle(address(huge), address(0), bytes.concat(one, one));
+        require(results.length == 2, "two results");
+        require(uint8(results[0]) == uint8(ISettlementRouter.ItemStatus.TokenReverted), "0");
+        require(uint8(results[1]) == uint8(ISettlementRouter.ItemStatus.TokenReverted), "1");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 failed;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].topics[0] != ISettlementRouter.PaymentFailed.selector) continue;
+            require(uint256(logs[i].topics[1]) == failed, "index");
+            require(logs[i].topics[2] == bytes32(uint256(1)), "authorizer");
+            (bytes32 nonce, uint8 status, bytes memory reason) = abi.decode(
+                logs[i].data,
+                (bytes32, uint8, bytes)
+            );
+            require(nonce == bytes32("n"), "nonce");
+            require(status == uint8(ISettlementRouter.ItemStatus.TokenReverted), "status");
+            require(reason.length == router.MAX_REASON_LENGTH(), "reason capped");
+            ++failed;
+        }
+        require(failed == 2, "one PaymentFailed per item");
     }
 }

@@ -37,6 +37,19 @@ interface Vm {
 
     /// @notice Sets `account`'s native balance.
     function deal(address account, uint256 balance) external;
+
+    /// @notice A log recorded after {recordLogs}.
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    /// @notice Starts recording the logs emitted from now on.
+    function recordLogs() external;
+
+    /// @notice Returns the logs recorded since {recordLogs} (or the last call) and clears them.
+    function getRecordedLogs() external returns (Log[] memory);
 }
 
 /// @dev The cheatcode contract's fixed address: address(bytes20(uint160(uint256(keccak256("hevm cheat code"))))).

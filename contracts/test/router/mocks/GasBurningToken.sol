@@ -8,3 +8,12 @@ contract GasBurningToken {
         while (gasleft() > 0) x++;
     }
 }
+
+/// @notice A "token" whose every call reverts with 32 KiB of revert data.
+contract HugeRevertToken {
+    fallback() external {
+        assembly {
+            revert(0, 0x8000)
+        }
+    }
+}
