@@ -188,7 +188,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             // buf + 0x140  ev: PaymentFailed data (0x80 + reason), then authorizationState input
             // buf + 0x360  big: call data of `bytes signature` calls; outside a group, the copy
             //              of the items from the first routed one, which group self-calls use as
-            //              call data (each writes its 0x84-byte header over the items before it)
+            //              call data (each writes its 0x84-byte header over the items before it).
+            //              A direct contract-signature item's call data (0x124 + its signature)
+            //              is shorter than the copy up to its own end (0x84 + at least one routed
+            //              item + itself), so it only overwrites items already executed.
 
             /// Reverts the whole call: `items` is malformed at calldata position `pos`.
             function malformed(ctx, pos) {

@@ -207,9 +207,34 @@ describe("SettlementRouter: isolation and failure reporting", () => {
             }),
           }),
         };
-        const { statuses } = await stack.settle(token(), stack.relayer, [direct, routed]);
-        expect(statuses).to.deep.equal([0, 0]);
+        // Routed groups around the contract-signature items: the group self-calls' copy of the
+        // items must survive the contract-signature calls in between.
+        const payers = [fresh("p"), fresh("p")];
+        await stack.fund(
+          token(),
+          payers.map((p) => p.address),
+          100_000n,
+        );
+        const other = fresh("payee").address;
+        const around = await Promise.all(
+          payers.map((p, i) =>
+            signRouted(token(), stack.router.address, p, {
+              payee: other,
+              fee: 0n,
+              feeRecipient: stack.relayer,
+              salt: bytes32(`wallet-around-${n}-${i}`),
+            }),
+          ),
+        );
+        const { statuses } = await stack.settle(token(), stack.relayer, [
+          around[0]!,
+          direct,
+          routed,
+          around[1]!,
+        ]);
+        expect(statuses).to.deep.equal([0, 0, 0, 0]);
         expect(await stack.balanceOf(token(), payee)).to.equal(10_000n + 9_900n);
+        expect(await stack.balanceOf(token(), other)).to.equal(20_000n);
         expect(await stack.balanceOf(token(), wallet.address)).to.equal(80_000n);
       });
 
