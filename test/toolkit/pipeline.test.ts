@@ -578,6 +578,62 @@ describe("toolkit: settlement pipeline over JSON-RPC (viem HTTP transport only)"
     );
   });
 
+  it("numbers a relayer's transactions itself and reports unmined ones as settlement_pending", async () => {
+    const { router, relayer, relayerClient, testClient } = env;
+    const merchant = randomAddress();
+    const payers = await env.newPayers(2, 50_000n);
+    now = (await env.testClient.getBlock()).timestamp;
+    const items = await Promise.all(
+      payers.map((payer) =>
+        signAuthorization(payer, {
+          domain,
+          authorization: buildDirectAuthorization({
+            from: payer.address,
+            to: merchant,
+            value: 20_000n,
+            now,
+          }),
+        }),
+      ),
+    );
+    const firstNonce = await testClient.getTransactionCount({
+      address: relayer.address,
+      blockTag: "pending",
+    });
+    await testClient.setAutomine(false);
+    try {
+      const outcome = await settleAuthorizations(relayerClient, {
+        router,
+        token: USDC_ADDRESS,
+        feeRecipient: relayer.address,
+        items,
+        maxItemsPerBatch: 1,
+        timeoutMs: 300,
+        pollingInterval: 50,
+        maxReplacements: 0,
+      });
+      expect(
+        outcome.results.map((result) => result.status === "failure" && result.reason),
+      ).to.deep.equal(["settlement_pending", "settlement_pending"]);
+      // Both transactions wait in the pool with consecutive nonces.
+      const hashes = outcome.results.map(
+        (result) => result.status === "failure" && result.transactionHash,
+      );
+      const pending = await Promise.all(
+        hashes.map((hash) => testClient.getTransaction({ hash: hash as Hex })),
+      );
+      expect(pending.map((tx) => tx.nonce)).to.deep.equal([firstNonce, firstNonce + 1]);
+      await testClient.mine({ blocks: 1 });
+      const receipts = await Promise.all(
+        hashes.map((hash) => testClient.getTransactionReceipt({ hash: hash as Hex })),
+      );
+      expect(receipts.map((receipt) => receipt.status)).to.deep.equal(["success", "success"]);
+      expect(await env.balanceOf(merchant)).to.equal(40_000n);
+    } finally {
+      await testClient.setAutomine(true);
+    }
+  });
+
   it("replaces a settle transaction that is not mined in time with higher fees", async () => {
     const { router, relayer, relayerClient, testClient } = env;
     const merchant = randomAddress();
