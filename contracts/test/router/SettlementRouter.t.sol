@@ -6,7 +6,7 @@ import {IERC3009Signature} from "../../interfaces/IERC3009.sol";
 import {ISettlementRouter} from "../../interfaces/ISettlementRouter.sol";
 import {SettlementRouter} from "../../router/SettlementRouter.sol";
 import {Vm, vm} from "../utils/Vm.sol";
-import {bound} from "../utils/TestUtils.sol";
+import {TestUtils} from "../utils/TestUtils.sol";
 import {RouterItems} from "./RouterItems.sol";
 import {GasBurningToken, HugeRevertToken} from "./mocks/GasBurningToken.sol";
 import {RecordingEIP3009Token} from "./mocks/RecordingEIP3009Token.sol";
@@ -39,7 +39,7 @@ contract SettlementRouterTest {
         uint256 s,
         bool odd
     ) public {
-        s = bound(s, 0, (uint256(1) << 255) - 1);
+        s = TestUtils.bound(s, 0, (uint256(1) << 255) - 1);
         uint8 v = odd ? 28 : 27;
         bytes memory items = RouterItems.direct(
             from,
@@ -113,7 +113,7 @@ contract SettlementRouterTest {
             payee: payee,
             feeRecipient: feeRecipient,
             value: value,
-            fee: uint128(bound(fee, 0, value)),
+            fee: uint128(TestUtils.bound(fee, 0, value)),
             validAfter: uint48(window >> 48),
             validBefore: uint48(window),
             salt: salt,
@@ -219,7 +219,10 @@ contract SettlementRouterTest {
             );
         }
         // A whole first item, then a cut copy: the offending item starts at one.length.
-        bytes memory items = bytes.concat(one, _truncated(one, bound(cut, 1, one.length - 1)));
+        bytes memory items = bytes.concat(
+            one,
+            _truncated(one, TestUtils.bound(cut, 1, one.length - 1))
+        );
         vm.expectRevert(
             abi.encodeWithSelector(
                 ISettlementRouter.SettlementRouterMalformedItems.selector,

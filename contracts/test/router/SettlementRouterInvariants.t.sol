@@ -4,7 +4,7 @@ pragma solidity ^0.8.26;
 import {SettlementRouter} from "../../router/SettlementRouter.sol";
 import {X402TestToken} from "../../token/X402TestToken.sol";
 import {vm} from "../utils/Vm.sol";
-import {bound} from "../utils/TestUtils.sol";
+import {TestUtils} from "../utils/TestUtils.sol";
 import {RouterItems} from "./RouterItems.sol";
 
 /**
@@ -68,8 +68,10 @@ contract SettlementRouterHandler {
         it.payee = payees[(seed >> 8) % PAYEES];
         it.routed = (seed >> 16) & 1 == 1;
         it.wrongKey = (seed >> 17) % 8 == 0;
-        it.value = uint128(bound(seed >> 24, 0, token.balanceOf(payers[it.payer]) / 2 + 1_000));
-        it.fee = uint128(bound(seed >> 64, 0, uint256(it.value) + 1));
+        it.value = uint128(
+            TestUtils.bound(seed >> 24, 0, token.balanceOf(payers[it.payer]) / 2 + 1_000)
+        );
+        it.fee = uint128(TestUtils.bound(seed >> 64, 0, uint256(it.value) + 1));
         it.nonceOrSalt = keccak256(abi.encode("nonce", (seed >> 128) % NONCES));
     }
 
@@ -130,7 +132,7 @@ contract SettlementRouterHandler {
 
     /// @notice One batch of 1 to 6 random items.
     function settleBatch(uint256 seed, uint256 count) external {
-        count = bound(count, 1, 6);
+        count = TestUtils.bound(count, 1, 6);
         Item[] memory batch = new Item[](count);
         bytes memory items;
         for (uint256 i = 0; i < count; ++i) {
@@ -153,7 +155,7 @@ contract SettlementRouterHandler {
 
     /// @notice Moves the clock forward a little (authorizations stay valid for an hour).
     function warp(uint256 seconds_) external {
-        vm.warp(block.timestamp + bound(seconds_, 0, 10 minutes));
+        vm.warp(block.timestamp + TestUtils.bound(seconds_, 0, 10 minutes));
     }
 }
 

@@ -10,7 +10,7 @@ import {IX402TestToken} from "../../interfaces/IX402TestToken.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
 import {X402TestTokenHarness} from "../mocks/X402TestTokenHarness.sol";
 import {vm} from "../utils/Vm.sol";
-import {SECP256K1_N, bound, boundPrivateKey} from "../utils/TestUtils.sol";
+import {TestUtils} from "../utils/TestUtils.sol";
 
 /// @dev Concrete and fuzz tests of the test token's EIP-3009 signature paths, time window and nonces.
 contract X402TestTokenTest {
@@ -309,9 +309,9 @@ contract X402TestTokenTest {
         bytes32 nonce,
         bool viaBytes
     ) public {
-        uint256 key = boundPrivateKey(keySeed);
+        uint256 key = TestUtils.boundPrivateKey(keySeed);
         address from = vm.addr(key);
-        value = bound(value, 0, 1e30);
+        value = TestUtils.bound(value, 0, 1e30);
         token.mint(from, value);
         Auth memory a = _auth(from, value, nonce);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(TRANSFER_TYPEHASH, a));
@@ -323,7 +323,7 @@ contract X402TestTokenTest {
 
     /// A signature by any other key is rejected and leaves the nonce unused.
     function testFuzz_wrongSignerRejected(uint256 keySeed, bytes32 nonce, bool viaBytes) public {
-        uint256 key = boundPrivateKey(keySeed);
+        uint256 key = TestUtils.boundPrivateKey(keySeed);
         vm.assume(key != PAYER_KEY);
         Auth memory a = _auth(payer, 1e6, nonce);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(TRANSFER_TYPEHASH, a));
@@ -335,12 +335,12 @@ contract X402TestTokenTest {
 
     /// The malleable twin (n - s, flipped v) of a valid signature is rejected as high-s.
     function testFuzz_highSRejected(uint256 keySeed, bytes32 nonce, bool viaBytes) public {
-        uint256 key = boundPrivateKey(keySeed);
+        uint256 key = TestUtils.boundPrivateKey(keySeed);
         address from = vm.addr(key);
         token.mint(from, 1e6);
         Auth memory a = _auth(from, 1e6, nonce);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(TRANSFER_TYPEHASH, a));
-        bytes32 highS = bytes32(SECP256K1_N - uint256(s));
+        bytes32 highS = bytes32(TestUtils.SECP256K1_N - uint256(s));
         uint8 flippedV = v == 27 ? 28 : 27;
         // The twin is a valid ECDSA signature of the same digest: ecrecover accepts it.
         require(
@@ -368,10 +368,10 @@ contract X402TestTokenTest {
 
     /// Changing any signed field after signing invalidates the signature.
     function testFuzz_tamperedFieldRejected(uint256 field, uint256 delta, bytes32 nonce) public {
-        delta = bound(delta, 1, 1e6);
+        delta = TestUtils.bound(delta, 1, 1e6);
         Auth memory a = _auth(payer, 1e6, nonce);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, _digest(TRANSFER_TYPEHASH, a));
-        field = bound(field, 0, 3);
+        field = TestUtils.bound(field, 0, 3);
         if (field == 0) a.to = address(uint160(a.to) + uint160(delta));
         else if (field == 1) a.value += delta;
         else if (field == 2) a.validBefore += delta;
@@ -388,8 +388,8 @@ contract X402TestTokenTest {
         bool sameKey,
         bytes32 nonce
     ) public {
-        uint256 ownerKey = boundPrivateKey(ownerSeed);
-        uint256 signerKey = sameKey ? ownerKey : boundPrivateKey(signerSeed);
+        uint256 ownerKey = TestUtils.boundPrivateKey(ownerSeed);
+        uint256 signerKey = sameKey ? ownerKey : TestUtils.boundPrivateKey(signerSeed);
         ERC1271WalletMock wallet = new ERC1271WalletMock(vm.addr(ownerKey));
         token.mint(address(wallet), 1e6);
         Auth memory a = _auth(address(wallet), 1e6, nonce);
@@ -412,7 +412,7 @@ contract X402TestTokenTest {
         bytes32 otherNonce,
         bool sameNonce
     ) public {
-        uint256 key = payerSigns ? PAYER_KEY : boundPrivateKey(keySeed);
+        uint256 key = payerSigns ? PAYER_KEY : TestUtils.boundPrivateKey(keySeed);
         bytes32 signedNonce = sameNonce ? nonce : otherNonce;
         bytes32 digest = keccak256(
             abi.encodePacked(
@@ -439,12 +439,21 @@ contract X402TestTokenTest {
         uint256 beforeOffset,
         bytes32 nonce
     ) public {
-        nowTs = bound(nowTs, 10, 1e12);
+        nowTs = TestUtils.bound(nowTs, 10, 1e12);
         // Bounds within ±3 seconds of now hit both edges often; ±1e6 covers the rest.
-        uint256 validAfter = bound(afterOffset, nowTs - (nowTs < 1e6 ? nowTs : 1e6), nowTs + 1e6);
-        if (afterOffset % 2 == 0) validAfter = bound(afterOffset, nowTs - 3, nowTs + 3);
-        uint256 validBefore = bound(beforeOffset, nowTs - (nowTs < 1e6 ? nowTs : 1e6), nowTs + 1e6);
-        if (beforeOffset % 2 == 0) validBefore = bound(beforeOffset, nowTs - 3, nowTs + 3);
+        uint256 validAfter = TestUtils.bound(
+            afterOffset,
+            nowTs - (nowTs < 1e6 ? nowTs : 1e6),
+            nowTs + 1e6
+        );
+        if (afterOffset % 2 == 0) validAfter = TestUtils.bound(afterOffset, nowTs - 3, nowTs + 3);
+        uint256 validBefore = TestUtils.bound(
+            beforeOffset,
+            nowTs - (nowTs < 1e6 ? nowTs : 1e6),
+            nowTs + 1e6
+        );
+        if (beforeOffset % 2 == 0)
+            validBefore = TestUtils.bound(beforeOffset, nowTs - 3, nowTs + 3);
 
         Auth memory a = Auth(payer, PAYEE, 1, validAfter, validBefore, nonce);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, _digest(TRANSFER_TYPEHASH, a));
@@ -472,8 +481,8 @@ contract X402TestTokenTest {
 
     /// A nonce works once, whichever of transfer, receive and cancel uses it first.
     function testFuzz_nonceSingleUse(bytes32 nonce, uint256 firstUse, uint256 secondUse) public {
-        firstUse = bound(firstUse, 0, 2);
-        secondUse = bound(secondUse, 0, 2);
+        firstUse = TestUtils.bound(firstUse, 0, 2);
+        secondUse = TestUtils.bound(secondUse, 0, 2);
         _use(firstUse, nonce, "");
         require(token.authorizationState(payer, nonce), "used");
         _use(

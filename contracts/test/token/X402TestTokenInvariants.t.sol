@@ -5,7 +5,7 @@ import {IERC3009, IERC3009Cancel} from "@openzeppelin/contracts/interfaces/draft
 import {IERC3009Signature} from "../../interfaces/IERC3009.sol";
 import {X402TestToken} from "../../token/X402TestToken.sol";
 import {vm} from "../utils/Vm.sol";
-import {bound} from "../utils/TestUtils.sol";
+import {TestUtils} from "../utils/TestUtils.sol";
 
 /**
  * @dev Drives the test token with random EIP-3009 transfers, receives and cancellations (some signed
@@ -69,7 +69,7 @@ contract X402TestTokenHandler {
 
     /// @notice Moves the clock forward by up to a day.
     function warp(uint256 seconds_) external {
-        vm.warp(block.timestamp + bound(seconds_, 0, 1 days));
+        vm.warp(block.timestamp + TestUtils.bound(seconds_, 0, 1 days));
     }
 
     struct Authorization {
@@ -98,10 +98,10 @@ contract X402TestTokenHandler {
         Authorization memory a;
         a.from = actors[fromIndex];
         a.to = asReceive ? address(this) : actors[toSeed % ACTORS];
-        a.value = bound(value, 0, 2 * token.balanceOf(a.from) + 1);
+        a.value = TestUtils.bound(value, 0, 2 * token.balanceOf(a.from) + 1);
         a.nonce = nonceAt(nonceSeed);
         // Windows around now: open, not yet valid, or expired.
-        a.validAfter = block.timestamp - bound(windowSeed, 0, 2);
+        a.validAfter = block.timestamp - TestUtils.bound(windowSeed, 0, 2);
         a.validBefore = block.timestamp + (windowSeed % 3);
         a.asReceive = asReceive;
         a.viaBytes = viaBytes;
