@@ -225,13 +225,13 @@ describe("npm run bench", () => {
           expect(router.l1BytesPerPayment).to.be.lessThan(multicall.l1BytesPerPayment);
         }
       }
-      // The acceptance figures on USDC at batch 100 (gas varies by a few dozen units with the
-      // random nonces, so the single-payment bound keeps a 1% margin over the 0.56 target).
+      // The acceptance figures on USDC at batch 100 (gas is deterministic but for the few zero bytes
+      // of random nonces and signatures, a few gas per payment either way).
       const usdcSingle = run("FiatTokenV2_2", "x402-exact-single");
       const usdcMulticall = run("FiatTokenV2_2", "multicall3");
       for (const method of ["router-direct", "router-routed"]) {
         const router = run("FiatTokenV2_2", method);
-        expect(router.gasPerPayment).to.be.at.most(usdcSingle.gasPerPayment * 0.57);
+        expect(router.gasPerPayment).to.be.at.most(usdcSingle.gasPerPayment * 0.56);
         expect(router.gasPerPayment).to.be.at.most(usdcMulticall.gasPerPayment * 0.98);
       }
 
