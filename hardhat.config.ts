@@ -9,6 +9,8 @@ import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
 import { configVariable, defineConfig } from "hardhat/config";
 import type { EdrNetworkUserConfig } from "hardhat/types/config";
 
+import simulatedBase from "./plugins/simulated-base/index.js";
+
 const require = createRequire(import.meta.url);
 
 /** The compiler version; the npm package `solc` is pinned to the same version. */
@@ -25,7 +27,7 @@ const forkBlock = process.env.BASE_FORK_BLOCK;
  * chain id 8453, Isthmus rules, Base's 2^24 transaction gas cap. With `BASE_RPC_URL` set it
  * forks real Base instead (at `BASE_FORK_BLOCK` when given).
  */
-const simulatedBase: EdrNetworkUserConfig = {
+const simulatedBaseNetwork: EdrNetworkUserConfig = {
   type: "edr-simulated",
   chainType: "op",
   chainId: 8453,
@@ -42,6 +44,18 @@ const simulatedBase: EdrNetworkUserConfig = {
     : {}),
 };
 
+function solidityProfile() {
+  return {
+    version: SOLC_VERSION,
+    path: require.resolve("solc/soljson.js"),
+    settings: {
+      evmVersion: "prague",
+      optimizer: { enabled: true, runs: 10_000 },
+      metadata: { bytecodeHash: "none", appendCBOR: false },
+    },
+  };
+}
+
 export default defineConfig({
   plugins: [
     hardhatViem,
@@ -50,17 +64,14 @@ export default defineConfig({
     hardhatIgnitionViem,
     hardhatKeystore,
     hardhatMocha,
+    simulatedBase,
   ],
   solidity: {
+    // One set of settings for every build profile (tests, `ignition deploy`'s production build): with no metadata
+    // hash in the bytecode, the router's CREATE2 address is the same whichever profile compiled it.
     profiles: {
-      default: {
-        version: SOLC_VERSION,
-        path: require.resolve("solc/soljson.js"),
-        settings: {
-          evmVersion: "prague",
-          optimizer: { enabled: true, runs: 10_000 },
-        },
-      },
+      default: solidityProfile(),
+      production: solidityProfile(),
     },
   },
   paths: {
@@ -90,15 +101,16 @@ export default defineConfig({
   },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.
-    default: simulatedBase,
-    baseSimulated: simulatedBase,
+    default: simulatedBaseNetwork,
+    baseSimulated: simulatedBaseNetwork,
     // `hardhat node` (and `npm run chain`) serve this one. Blocks mined one per transaction may share a
     // timestamp, so a busy node's clock stays with the wall clock that x402 validity windows are checked against.
-    node: { ...simulatedBase, allowBlocksWithSameTimestamp: true },
+    node: { ...simulatedBaseNetwork, allowBlocksWithSameTimestamp: true },
+    // The `npm run chain` node (LOCAL_RPC_URL when it listens elsewhere).
     localhost: {
       type: "http",
       chainType: "op",
-      url: "http://127.0.0.1:8545",
+      url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
     },
     base: {
       type: "http",

@@ -8,16 +8,17 @@ import {
   type Transport,
   getAddress,
   keccak256,
+  parseTransaction,
   parseEther,
   slice,
   toHex,
 } from "viem";
 import {
+  call as ethCall,
   getCode,
   getStorageAt,
   impersonateAccount,
   readContract,
-  sendRawTransaction,
   sendTransaction,
   setBalance,
   setCode,
@@ -94,7 +95,7 @@ const PROXY_IMPLEMENTATION_SLOT =
   "0x7050c9e0f4ca769c69bd3a8ef740bc37934f8e2c036e5a723fd8ee048ed3f8c3";
 const PROXY_ADMIN_SLOT = "0x10d6a54a4754c8869d6886b5f5d7fbfa5b4522237ea5c60d11bc4e7a1ff9390b";
 
-/** The account that sends CreateX's pre-signed deployment transaction. */
+/** The account that signed CreateX's pre-signed deployment transaction. */
 const CREATEX_PRESIGNED_DEPLOYER: Address = "0xeD456e05CaAb11d66C4c797dD6c1D6f9A7F352b5";
 
 const GAS_FUNDS = parseEther("10");
@@ -207,18 +208,29 @@ async function installMulticall3(client: NodeClient): Promise<void> {
   });
 }
 
-/** CreateX through its own pre-signed transaction, so its address and immutables are the canonical ones. */
-async function installCreateX(client: NodeClient): Promise<void> {
-  await setBalance(client, { address: CREATEX_PRESIGNED_DEPLOYER, value: parseEther("1") });
-  const hash = await sendRawTransaction(client, {
-    serializedTransaction: readCreateXPresignedTransaction(),
+/**
+ * CreateX at its canonical address, with the runtime code its own pre-signed deployment would leave there: the
+ * init code of that transaction is run in an `eth_call` from the pre-signed deployer at nonce 0 (so the created
+ * address, which CreateX keeps as an immutable, is the canonical one), and the result is set as code. No block is
+ * mined and no account's nonce moves.
+ *
+ * @example
+ * await installCreateX(createTestClient({ mode: "hardhat", transport: custom(provider) }));
+ */
+export async function installCreateX(anyClient: BootstrapClient): Promise<void> {
+  const client = anyClient as NodeClient;
+  const deployment = parseTransaction(readCreateXPresignedTransaction());
+  if (!deployment.data)
+    throw new Error("bootstrap: CreateX's pre-signed transaction carries no init code");
+  const { data: runtime } = await ethCall(client, {
+    account: CREATEX_PRESIGNED_DEPLOYER,
+    data: deployment.data,
+    // The created address (an immutable of CreateX) follows from the deployer's nonce, which must be 0.
+    stateOverride: [{ address: CREATEX_PRESIGNED_DEPLOYER, nonce: 0 }],
   });
-  const receipt = await waitForTransactionReceipt(client, { hash });
-  if (receipt.status !== "success" || !(await hasCode(client, CREATEX_ADDRESS))) {
-    throw new Error(
-      `bootstrap: CreateX deployment failed (its pre-signed deployer ${CREATEX_PRESIGNED_DEPLOYER} must have nonce 0)`,
-    );
-  }
+  if (!runtime || runtime === "0x")
+    throw new Error("bootstrap: CreateX's init code returned no runtime code");
+  await setCode(client, { address: CREATEX_ADDRESS, bytecode: runtime });
 }
 
 /**

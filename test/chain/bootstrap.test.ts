@@ -17,11 +17,13 @@ import {
   MULTICALL3_ADDRESS,
   USDC_ADDRESS,
 } from "../../src/chain/base.js";
+import { readCreateXPresignedTransaction } from "../../src/chain/artifacts.js";
 import {
   FUNDING_MINTER,
   LOCAL_USDC_ROLES,
   bootstrapBase,
   fundUsdc,
+  installCreateX,
 } from "../../src/chain/bootstrap.js";
 
 const usdcAbi = parseAbi([
@@ -60,7 +62,8 @@ describe("local Base bootstrap", () => {
     const { client, publicClient } = await freshBase();
     const result = await bootstrapBase(client);
     expect(result.forked).to.equal(false);
-    expect(result.installed).to.deep.equal({ usdc: true, multicall3: true, createX: true });
+    // CreateX is a predeploy of every simulated Base connection (plugins/simulated-base), as on real Base.
+    expect(result.installed).to.deep.equal({ usdc: true, multicall3: true, createX: false });
     expect(await publicClient.getChainId()).to.equal(BASE_CHAIN_ID);
 
     const read = <
@@ -255,5 +258,28 @@ describe("local Base bootstrap", () => {
       FUNDING_MINTER,
     ]);
     expect(mints.map((m) => m.args.to)).to.deep.equal(payers);
+  });
+
+  it("installs CreateX with exactly the code its pre-signed deployment leaves, without mining a block", async () => {
+    const installedBy = await freshBase();
+    const installed = await installedBy.publicClient.getCode({ address: CREATEX_ADDRESS });
+    expect(await installedBy.publicClient.getBlockNumber()).to.equal(0n);
+    // On another fresh chain, remove it and deploy it the canonical way: the pre-signed transaction.
+    const { client, publicClient } = await freshBase();
+    await client.setCode({ address: CREATEX_ADDRESS, bytecode: "0x" });
+    await client.setBalance({
+      address: "0xeD456e05CaAb11d66C4c797dD6c1D6f9A7F352b5",
+      value: 10n ** 18n,
+    });
+    const hash = await publicClient.sendRawTransaction({
+      serializedTransaction: readCreateXPresignedTransaction(),
+    });
+    expect((await publicClient.waitForTransactionReceipt({ hash })).status).to.equal("success");
+    expect(await publicClient.getCode({ address: CREATEX_ADDRESS })).to.equal(installed);
+    // installCreateX itself restores the same code where it is missing.
+    const third = await freshBase();
+    await third.client.setCode({ address: CREATEX_ADDRESS, bytecode: "0x" });
+    await installCreateX(third.client);
+    expect(await third.publicClient.getCode({ address: CREATEX_ADDRESS })).to.equal(installed);
   });
 });
