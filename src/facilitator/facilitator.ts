@@ -35,6 +35,7 @@ import type {
   StoredPayment,
 } from "./store.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
+import { FacilitatorConfigurationError, FacilitatorStoreError } from "./errors.js";
 
 /** Configuration of a {@link BatchFacilitator}. */
 export interface BatchFacilitatorOptions {
@@ -195,7 +196,9 @@ export class BatchFacilitator {
       maxBatchSize < 1 ||
       maxBatchSize > MAX_BATCH_SIZE_LIMIT
     ) {
-      throw new RangeError(`maxBatchSize must be an integer in 1..${MAX_BATCH_SIZE_LIMIT}`);
+      throw new FacilitatorConfigurationError("maxBatchSize is out of range.", {
+        details: `${maxBatchSize}; expected an integer in 1..${MAX_BATCH_SIZE_LIMIT}`,
+      });
     }
     this.#maxBatchSize = maxBatchSize;
     this.#maxWaitMs = Math.max(0, options.maxWaitMs ?? 500);
@@ -223,9 +226,9 @@ export class BatchFacilitator {
     const { client, network } = this.#options;
     const chainId = await client.getChainId();
     if (chainId !== network.chainId) {
-      throw new Error(
-        `the RPC serves chain ${chainId}, but the facilitator is configured for ${network.v2}`,
-      );
+      throw new FacilitatorConfigurationError("The RPC serves another chain.", {
+        details: `chain ${chainId}; the facilitator is configured for ${network.v2}`,
+      });
     }
     this.#lastKnownBlock = await client.getBlockNumber();
     const store = this.#options.store;
@@ -443,6 +446,10 @@ export class BatchFacilitator {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#headTimer) clearTimeout(this.#headTimer);
+    // Payments being persisted are written (and answered) before the store closes.
+    while (this.#persistQueue.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, PERSIST_GATHER_MS));
+    }
     for (const token of [...this.#queues.keys()]) this.#flush(token);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#options.store.close();
@@ -467,7 +474,7 @@ export class BatchFacilitator {
   async #outcomeOf(id: string): Promise<SettleResponse> {
     const store = this.#options.store;
     const current = store.getPayment(id);
-    if (!current) throw new Error(`payment ${id} is not stored`);
+    if (!current) throw new FacilitatorStoreError("The payment is not stored.", { details: id });
     if (current.status === "settled" || current.status === "failed") {
       return settleResponseOf(current);
     }
@@ -675,7 +682,9 @@ export class BatchFacilitator {
     this.#batchesSent += 1;
     this.#log(`batch ${batchId}: ${items.length} payment(s) in ${txHash} (nonce ${nonce})`);
     const batch = store.getBatch(batchId);
-    if (!batch) throw new Error(`batch ${batchId} vanished`);
+    if (!batch) {
+      throw new FacilitatorStoreError("The batch is not stored.", { details: String(batchId) });
+    }
     return batch;
   }
 
