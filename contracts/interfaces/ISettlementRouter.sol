@@ -49,7 +49,7 @@ pragma solidity ^0.8.24;
 ///   (about 1,000 to 1,750) than the whole budget left for the router on USDC.
 /// - A token call that reverts is reported as `AuthorizationUsed` when `authorizationState(from,
 ///   nonce)` is true after the failure (spent, cancelled, front-run or duplicated), otherwise as
-///   `TokenReverted`. Nothing is pre-checked, so settling items costs no extra reads.
+///   `TokenReverted`. The check runs only after a failure: a settled item costs no extra read.
 /// - Routed items with `fee > value` are reported `FeeExceedsValue` without calling the token; a
 ///   `CONTRACT_SIGNATURE` item with an empty signature is reported `InvalidSignatureLength`.
 /// - When the payout of a routed group fails (e.g. a blacklisted payee), the whole group is undone
@@ -60,9 +60,10 @@ pragma solidity ^0.8.24;
 ///   its returndata are copied, so a token or an ERC-1271 wallet cannot take the other items' gas.
 /// - The whole call reverts, as a submitter error, only when: `items` is malformed
 ///   ({SettlementRouterMalformedItems}); `token` has no code ({SettlementRouterTokenHasNoCode});
-///   too little gas is left to give the next token call its full {ITEM_GAS_LIMIT}
-///   ({SettlementRouterInsufficientGas}, so a gas estimate never silently fails a payment); or the
-///   accumulated fees cannot be paid to `feeRecipient` ({SettlementRouterFeePayoutFailed}).
+///   a token call failed with less than `ITEM_GAS_LIMIT / 63` gas left, so it may have failed only
+///   because the 63/64 rule gave it less than its limit ({SettlementRouterInsufficientGas}: a gas
+///   estimate never silently fails a payment); or the accumulated fees cannot be paid to
+///   `feeRecipient` ({SettlementRouterFeePayoutFailed}).
 /// - The router holds no funds when a call ends.
 interface ISettlementRouter {
     /// @notice The outcome of one item; `results[i]` is `uint8(ItemStatus)` of item `i`.
@@ -105,8 +106,9 @@ interface ISettlementRouter {
     /// @notice `token` has no code, so calls to it would succeed without moving funds.
     error SettlementRouterTokenHasNoCode(address token);
 
-    /// @notice Less gas is left before item `index` than its token call may need
-    /// ({ITEM_GAS_LIMIT} plus a reserve): the submitter must raise the gas limit.
+    /// @notice Item `index`'s token call (or its group's payout) failed with too little gas left
+    /// to tell a genuine failure from one caused by a gas limit below the call's
+    /// {ITEM_GAS_LIMIT}: the submitter must raise the transaction's gas limit.
     error SettlementRouterInsufficientGas(uint256 index);
 
     /// @notice The accumulated fees `amount` could not be transferred to `feeRecipient`.

@@ -14,8 +14,10 @@ import {ISettlementRouter} from "../interfaces/ISettlementRouter.sol";
 /// EIP-3009 token (only that it has code), that direct items' payees differ from the router (a
 /// direct authorization paying the router leaves its funds here: nobody can move them), that the
 /// token moves exactly `value` (fee-on-transfer or rebasing tokens break the netting), nor that
-/// routed items of one payee are adjacent (each run of equal payees is paid separately). It keeps
-/// no storage besides the transient reentrancy lock.
+/// routed items of one payee are adjacent (each run of equal payees is paid separately). The
+/// bounds of an EOA item are checked once after its loop, so a truncated last item may reach the
+/// token (with zeros for its missing bytes) before the whole call reverts. It keeps no storage
+/// besides the transient reentrancy lock.
 contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @inheritdoc ISettlementRouter
     uint256 public constant ITEM_GAS_LIMIT = 200_000;
