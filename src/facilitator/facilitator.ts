@@ -101,6 +101,8 @@ const GAS_PER_CONTRACT_ITEM_BOUND = 230_000n;
 const LATE_CUTOFF_MS = 60;
 /** How long accepted payments are gathered into one SQLite transaction. */
 const PERSIST_GATHER_MS = 3;
+/** Share of a later-than-predicted block sighting by which the block grid estimate moves later. */
+const GRID_CREEP = 0.1;
 /** How long fee estimates are reused. */
 const FEES_TTL_MS = 2_000;
 
@@ -263,12 +265,14 @@ export class BatchFacilitator {
 
   /** Polls the head so batches can be aimed just before the next block. */
   #watchHead(): void {
+    let seenHead = -1n;
     const poll = async () => {
       try {
         const head = await this.#options.client.getBlockNumber({ cacheTime: 0 });
-        if (head > this.#lastKnownBlock || this.#headSeenAt === undefined) {
-          this.#lastKnownBlock = head > this.#lastKnownBlock ? head : this.#lastKnownBlock;
-          this.#headSeenAt = Date.now();
+        if (head > this.#lastKnownBlock) this.#lastKnownBlock = head;
+        if (head > seenHead) {
+          seenHead = head;
+          this.#observeBlock(Date.now());
         }
       } catch {
         // the next poll tries again
@@ -276,6 +280,26 @@ export class BatchFacilitator {
       if (!this.#closed) this.#headTimer = setTimeout(poll, this.#pollingIntervalMs);
     };
     void poll();
+  }
+
+  /**
+   * Keeps an estimate of when blocks are produced (`#headSeenAt`, a time on the block grid). A
+   * new block is seen some polling and event-loop delay after it was made; the earliest sighting
+   * relative to the grid is the best estimate, so the grid moves earlier at once and later only
+   * slowly (a drifting or restarted block producer).
+   */
+  #observeBlock(seenAt: number): void {
+    const blockTimeMs = this.#options.blockTimeMs;
+    const anchor = this.#headSeenAt;
+    if (!blockTimeMs || anchor === undefined) {
+      this.#headSeenAt = seenAt;
+      return;
+    }
+    const periods = Math.round((seenAt - anchor) / blockTimeMs);
+    const expected = anchor + periods * blockTimeMs;
+    const offset = seenAt - expected;
+    if (offset < 0) this.#headSeenAt = anchor + offset;
+    else this.#headSeenAt = anchor + Math.round(offset * GRID_CREEP);
   }
 
   /** Milliseconds a new batch waits: until just before the next block if known, at most maxWaitMs. */
