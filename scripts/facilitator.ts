@@ -13,6 +13,9 @@
  *   MAX_BATCH_SIZE     payments per batch transaction (default 100)
  *   MAX_WAIT_MS        longest a payment waits for its batch to fill (default 500)
  *   POLLING_INTERVAL_MS receipt polling interval (default 250)
+ *   BLOCK_TIME_MS      the chain's block interval when regular (Base: 2000); batches are then sent
+ *                      FLUSH_MARGIN_MS (default 200) before the next block is due
+ *   FLUSH_MARGIN_MS    see BLOCK_TIME_MS
  *   FACILITATOR_CRASH_AT fault injection for crash tests: batchRecorded | batchBroadcast |
  *                      batchMined, optionally `:P` (probability, default 1); the process kills
  *                      itself with SIGKILL at that point
@@ -127,6 +130,12 @@ async function main() {
     maxBatchSize: integer("MAX_BATCH_SIZE", 100, 1, 300),
     maxWaitMs: integer("MAX_WAIT_MS", 500, 0, 600_000),
     pollingIntervalMs,
+    ...(process.env.BLOCK_TIME_MS
+      ? {
+          blockTimeMs: integer("BLOCK_TIME_MS", 2_000, 1, 600_000),
+          flushMarginMs: integer("FLUSH_MARGIN_MS", 200, 0, 60_000),
+        }
+      : {}),
     log: (line) => process.stdout.write(`facilitator: ${line}\n`),
     onCheckpoint: crashInjection(),
   });

@@ -19,6 +19,7 @@ import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import express from "express";
 import {
+  isAddressEqual,
   keccak256,
   parseEther,
   toHex,
@@ -32,6 +33,7 @@ import { privateKeyToAccount } from "viem/accounts";
 
 import hardhatConfig from "../../hardhat.config.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
+import { USDC_ADDRESS } from "../../src/chain/base.js";
 import { ensureRouter } from "../../src/facilitator/ensureRouter.js";
 import { BatchFacilitator } from "../../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../../src/facilitator/networks.js";
@@ -245,6 +247,7 @@ async function drive(
   payers: readonly LocalAccount[],
   clients: number,
   network: Network,
+  defaultAsset: boolean,
   onDone: () => void,
 ): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -261,6 +264,8 @@ async function drive(
         network,
         new ExactEvmClientScheme(toClientEvmSigner(payers[index]!)),
       );
+      // The client's spend controls accept only default assets (USDC) unless told otherwise.
+      if (!defaultAsset) client.setSpendControls({ allowedAssets: true });
       const pay = wrapFetchWithPayment(fetch, client);
       const t0 = performance.now();
       try {
@@ -373,6 +378,7 @@ export async function runFacilitatorBenchmark(
   const maxWaitMs =
     options.maxWaitMs ?? (options.blockTime > 0 ? Math.round(options.blockTime * 1000) : 100);
   const tick = () => options.progress?.tick(1);
+  const defaultAsset = isAddressEqual(options.token.address, USDC_ADDRESS);
   const results: FacilitatorBenchResult[] = [];
 
   // The official facilitator: the SDK's exact scheme, sending from one of the node's accounts.
@@ -388,7 +394,7 @@ export async function runFacilitatorBenchmark(
   const officialUrl = await listen(officialServer);
   const officialResource = await serveResource(officialUrl, options, network);
   try {
-    const load = await drive(officialResource.url, payers, clients, network, tick);
+    const load = await drive(officialResource.url, payers, clients, network, defaultAsset, tick);
     const receipts = await receiptsOf(client, load.transactions);
     results.push(summarize("facilitator-official", 1, options, payments, clients, load, receipts));
   } finally {
@@ -422,7 +428,7 @@ export async function runFacilitatorBenchmark(
       const url = await listen(server);
       const resource = await serveResource(url, options, network);
       try {
-        const load = await drive(resource.url, payers, clients, network, tick);
+        const load = await drive(resource.url, payers, clients, network, defaultAsset, tick);
         const receipts = await receiptsOf(client, load.transactions);
         const run = summarize(
           "facilitator-batching",

@@ -12,6 +12,7 @@ import {
 } from "viem";
 
 import { CREATEX_ADDRESS } from "../chain/base.js";
+import { RouterDeploymentError } from "./errors.js";
 
 const createXAbi = [
   {
@@ -58,13 +59,17 @@ export function createXCreate2Address(parameters: {
       encodeAbiParameters([{ type: "address" }, { type: "bytes32" }], [sender, salt]),
     );
   } else if (bySender) {
-    throw new RangeError("CreateX rejects a sender-prefixed salt whose flag byte is not 00 or 01");
+    throw new RouterDeploymentError("CreateX rejects this salt.", {
+      details: "a sender-prefixed salt needs flag byte 00 or 01",
+    });
   } else if (byZero && flag === "01") {
     guarded = keccak256(
       encodeAbiParameters([{ type: "uint256" }, { type: "bytes32" }], [BigInt(chainId), salt]),
     );
   } else if (byZero && flag !== "00") {
-    throw new RangeError("CreateX rejects a zero-prefixed salt whose flag byte is not 00 or 01");
+    throw new RouterDeploymentError("CreateX rejects this salt.", {
+      details: "a zero-prefixed salt needs flag byte 00 or 01",
+    });
   } else {
     guarded = keccak256(encodeAbiParameters([{ type: "bytes32" }], [salt]));
   }
@@ -104,7 +109,9 @@ export async function ensureRouter(
   });
   const creatorCode = await client.getCode({ address: CREATEX_ADDRESS });
   if (!creatorCode || creatorCode === "0x") {
-    throw new Error(`CreateX is not deployed at ${CREATEX_ADDRESS}; run the chain bootstrap first`);
+    throw new RouterDeploymentError("CreateX is not deployed; run the chain bootstrap first.", {
+      details: CREATEX_ADDRESS,
+    });
   }
   const chainId = client.chain?.id ?? (await client.getChainId());
   const address = createXCreate2Address({
@@ -123,7 +130,9 @@ export async function ensureRouter(
     data: simulated.data ?? "0x",
   });
   if (!isAddressEqual(predicted, address)) {
-    throw new Error(`CreateX would deploy the router at ${predicted}, not at ${address}`);
+    throw new RouterDeploymentError("CreateX would deploy the router elsewhere.", {
+      details: `CreateX: ${predicted}, computed: ${address}`,
+    });
   }
   const [gas, fees, nonce] = await Promise.all([
     client.estimateGas({ account: account.address, to: CREATEX_ADDRESS, data }),
@@ -142,6 +151,7 @@ export async function ensureRouter(
   });
   const hash = await client.sendRawTransaction({ serializedTransaction: raw });
   const receipt = await client.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new Error(`router deployment reverted (tx ${hash})`);
+  if (receipt.status !== "success")
+    throw new RouterDeploymentError("The router deployment reverted.", { details: hash });
   return { address, deployed: true };
 }

@@ -35,6 +35,7 @@ import type {
   StoredPayment,
 } from "./store.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
+import { FacilitatorConfigurationError, FacilitatorStoreError } from "./errors.js";
 
 /** Configuration of a {@link BatchFacilitator}. */
 export interface BatchFacilitatorOptions {
@@ -100,6 +101,8 @@ const GAS_PER_CONTRACT_ITEM_BOUND = 230_000n;
 const LATE_CUTOFF_MS = 60;
 /** How long accepted payments are gathered into one SQLite transaction. */
 const PERSIST_GATHER_MS = 3;
+/** Share of a later-than-predicted block sighting by which the block grid estimate moves later. */
+const GRID_CREEP = 0.1;
 /** How long fee estimates are reused. */
 const FEES_TTL_MS = 2_000;
 
@@ -195,7 +198,9 @@ export class BatchFacilitator {
       maxBatchSize < 1 ||
       maxBatchSize > MAX_BATCH_SIZE_LIMIT
     ) {
-      throw new RangeError(`maxBatchSize must be an integer in 1..${MAX_BATCH_SIZE_LIMIT}`);
+      throw new FacilitatorConfigurationError("maxBatchSize is out of range.", {
+        details: `${maxBatchSize}; expected an integer in 1..${MAX_BATCH_SIZE_LIMIT}`,
+      });
     }
     this.#maxBatchSize = maxBatchSize;
     this.#maxWaitMs = Math.max(0, options.maxWaitMs ?? 500);
@@ -223,9 +228,9 @@ export class BatchFacilitator {
     const { client, network } = this.#options;
     const chainId = await client.getChainId();
     if (chainId !== network.chainId) {
-      throw new Error(
-        `the RPC serves chain ${chainId}, but the facilitator is configured for ${network.v2}`,
-      );
+      throw new FacilitatorConfigurationError("The RPC serves another chain.", {
+        details: `chain ${chainId}; the facilitator is configured for ${network.v2}`,
+      });
     }
     this.#lastKnownBlock = await client.getBlockNumber();
     const store = this.#options.store;
@@ -260,12 +265,14 @@ export class BatchFacilitator {
 
   /** Polls the head so batches can be aimed just before the next block. */
   #watchHead(): void {
+    let seenHead = -1n;
     const poll = async () => {
       try {
         const head = await this.#options.client.getBlockNumber({ cacheTime: 0 });
-        if (head > this.#lastKnownBlock || this.#headSeenAt === undefined) {
-          this.#lastKnownBlock = head > this.#lastKnownBlock ? head : this.#lastKnownBlock;
-          this.#headSeenAt = Date.now();
+        if (head > this.#lastKnownBlock) this.#lastKnownBlock = head;
+        if (head > seenHead) {
+          seenHead = head;
+          this.#observeBlock(Date.now());
         }
       } catch {
         // the next poll tries again
@@ -273,6 +280,26 @@ export class BatchFacilitator {
       if (!this.#closed) this.#headTimer = setTimeout(poll, this.#pollingIntervalMs);
     };
     void poll();
+  }
+
+  /**
+   * Keeps an estimate of when blocks are produced (`#headSeenAt`, a time on the block grid). A
+   * new block is seen some polling and event-loop delay after it was made; the earliest sighting
+   * relative to the grid is the best estimate, so the grid moves earlier at once and later only
+   * slowly (a drifting or restarted block producer).
+   */
+  #observeBlock(seenAt: number): void {
+    const blockTimeMs = this.#options.blockTimeMs;
+    const anchor = this.#headSeenAt;
+    if (!blockTimeMs || anchor === undefined) {
+      this.#headSeenAt = seenAt;
+      return;
+    }
+    const periods = Math.round((seenAt - anchor) / blockTimeMs);
+    const expected = anchor + periods * blockTimeMs;
+    const offset = seenAt - expected;
+    if (offset < 0) this.#headSeenAt = anchor + offset;
+    else this.#headSeenAt = anchor + Math.round(offset * GRID_CREEP);
   }
 
   /** Milliseconds a new batch waits: until just before the next block if known, at most maxWaitMs. */
@@ -443,6 +470,10 @@ export class BatchFacilitator {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#headTimer) clearTimeout(this.#headTimer);
+    // Payments being persisted are written (and answered) before the store closes.
+    while (this.#persistQueue.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, PERSIST_GATHER_MS));
+    }
     for (const token of [...this.#queues.keys()]) this.#flush(token);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#options.store.close();
@@ -467,7 +498,7 @@ export class BatchFacilitator {
   async #outcomeOf(id: string): Promise<SettleResponse> {
     const store = this.#options.store;
     const current = store.getPayment(id);
-    if (!current) throw new Error(`payment ${id} is not stored`);
+    if (!current) throw new FacilitatorStoreError("The payment is not stored.", { details: id });
     if (current.status === "settled" || current.status === "failed") {
       return settleResponseOf(current);
     }
@@ -675,7 +706,9 @@ export class BatchFacilitator {
     this.#batchesSent += 1;
     this.#log(`batch ${batchId}: ${items.length} payment(s) in ${txHash} (nonce ${nonce})`);
     const batch = store.getBatch(batchId);
-    if (!batch) throw new Error(`batch ${batchId} vanished`);
+    if (!batch) {
+      throw new FacilitatorStoreError("The batch is not stored.", { details: String(batchId) });
+    }
     return batch;
   }
 

@@ -1,4 +1,5 @@
 import { BASE_CHAIN_ID, BASE_SEPOLIA_CHAIN_ID } from "../chain/base.js";
+import { FacilitatorConfigurationError } from "./errors.js";
 
 /** The x402 names of one EVM chain: the v1 network name and the v2 CAIP-2 id. */
 export interface X402Network {
@@ -32,9 +33,9 @@ export function resolveX402Network(network: string): X402Network {
     if (entry) chainId = Number(entry[0]);
   }
   if (chainId === undefined || !V1_NAMES[chainId]) {
-    throw new Error(
-      `unsupported x402 network "${network}": expected base, base-sepolia or their eip155 ids`,
-    );
+    throw new FacilitatorConfigurationError("Unsupported x402 network.", {
+      details: `"${network}"; expected base, base-sepolia or their eip155 ids`,
+    });
   }
   return { chainId, v1: V1_NAMES[chainId], v2: `eip155:${chainId}` };
 }

@@ -2,6 +2,8 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 import type { Address, Hex } from "viem";
 
+import { FacilitatorStoreError } from "./errors.js";
+
 /** Where a payment is in its life: queued → submitted (in a signed batch) → settled | failed. */
 export type PaymentStatus = "queued" | "submitted" | "settled" | "failed";
 
@@ -225,7 +227,11 @@ export class FacilitatorStore {
       now,
     );
     const stored = this.getPayment(payment.id);
-    if (!stored) throw new Error(`payment ${payment.id} vanished after insert`);
+    if (!stored) {
+      throw new FacilitatorStoreError("The payment is not stored after its insert.", {
+        details: payment.id,
+      });
+    }
     return { payment: stored, created: Number(result.changes) === 1 };
   }
 
