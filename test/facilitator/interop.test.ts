@@ -106,7 +106,7 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
 
   before(async function () {
     base = await startLocalBase();
-    ours = await startFacilitator(base, { maxBatchSize: 100, maxWaitMs: 300 });
+    ours = await startFacilitator(base, { maxBatchSize: 100, maxWaitMs: 1_000 });
     resource = await startResourceServer(ours.url, payTo);
   });
 
