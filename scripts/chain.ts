@@ -117,7 +117,7 @@ async function main() {
   await fundUsdc(client, { recipients: accounts, amount: options.usdcPerAccount });
   if (options.blockTime !== undefined) {
     await client.setAutomine(false);
-    await client.setIntervalMining({ interval: options.blockTime * 1000 });
+    await client.setIntervalMining({ interval: options.blockTime }); // viem takes seconds
   }
   if (options.verbose) {
     await client.request({ method: "hardhat_setLoggingEnabled" as never, params: [true] as never });

@@ -224,6 +224,11 @@ export { walkCauses } from "./errors/walkCauses.js";
 // type only: its module loads `node:sqlite`, which the toolkit entry does not pull in on import.
 export { createFacilitatorClient } from "./facilitator/createFacilitatorClient.js";
 export {
+  FacilitatorConfigurationError,
+  FacilitatorStoreError,
+  RouterDeploymentError,
+} from "./facilitator/errors.js";
+export {
   createXCreate2Address,
   ensureRouter,
   type EnsureRouterParameters,

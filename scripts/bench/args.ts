@@ -46,6 +46,8 @@ export interface BenchOptions {
   rpc?: string;
   /** Interval mining in seconds (0: mine each transaction at once). */
   blockTime: number;
+  /** Concurrent paying clients of the facilitator method. */
+  clients: number;
   help: boolean;
 }
 
@@ -77,6 +79,7 @@ Options:
   --rpc URL            use a running node (e.g. http://127.0.0.1:8545 from npm run chain)
                        instead of the in-process simulated Base (or the fork set by BASE_RPC_URL)
   --block-time S       interval mining every S seconds instead of one block per transaction
+  --clients N          concurrent paying clients of the facilitator method (default 50)
   -h, --help           show this help
 `;
 
@@ -121,6 +124,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         report: { type: "string" },
         rpc: { type: "string" },
         "block-time": { type: "string" },
+        clients: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -186,6 +190,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       );
   }
 
+  const clients = v.clients === undefined ? 50 : parseInteger("--clients", v.clients, 1, 1000);
+
   for (const [flag, value] of [
     ["--json", v.json],
     ["--report", v.report],
@@ -204,6 +210,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     report: v.report,
     rpc,
     blockTime,
+    clients,
     help: v.help ?? false,
   };
 }

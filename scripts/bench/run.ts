@@ -39,6 +39,8 @@ export interface FacilitatorBenchContext {
   batchSizes: number[];
   payments: number;
   blockTime: number;
+  /** Concurrent paying clients. */
+  clients: number;
   progress: Progress;
 }
 
@@ -165,6 +167,7 @@ export async function runBenchmark(
               batchSizes: options.batchSizes,
               payments: options.payments,
               blockTime: options.blockTime,
+              clients: options.clients,
               progress,
             })),
           );
