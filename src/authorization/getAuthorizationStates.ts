@@ -14,29 +14,10 @@ import {
 } from "viem";
 import { call, readContract } from "viem/actions";
 
+import { fiatTokenV2_2Abi } from "../abi/fiatTokenV2_2.js";
 import { multicall3Abi } from "../abi/multicall3.js";
 import { MULTICALL3_ADDRESS } from "../chain/base.js";
 import { AuthorizationStateReadError } from "./AuthorizationStateReadError.js";
-
-const stateAbi = [
-  {
-    type: "function",
-    name: "balanceOf",
-    stateMutability: "view",
-    inputs: [{ name: "account", type: "address" }],
-    outputs: [{ name: "", type: "uint256" }],
-  },
-  {
-    type: "function",
-    name: "authorizationState",
-    stateMutability: "view",
-    inputs: [
-      { name: "authorizer", type: "address" },
-      { name: "nonce", type: "bytes32" },
-    ],
-    outputs: [{ name: "", type: "bool" }],
-  },
-] as const;
 
 /**
  * Init code run by a deployless `eth_call` (no `to`): for each 32-byte word appended after these
@@ -110,13 +91,17 @@ export async function getAuthorizationStates(
     ...payers.map((payer) => ({
       target: token,
       allowFailure: true,
-      callData: encodeFunctionData({ abi: stateAbi, functionName: "balanceOf", args: [payer] }),
+      callData: encodeFunctionData({
+        abi: fiatTokenV2_2Abi,
+        functionName: "balanceOf",
+        args: [payer],
+      }),
     })),
     ...items.map((item) => ({
       target: token,
       allowFailure: true,
       callData: encodeFunctionData({
-        abi: stateAbi,
+        abi: fiatTokenV2_2Abi,
         functionName: "authorizationState",
         args: [getAddress(item.from), item.nonce],
       }),
@@ -149,12 +134,12 @@ export async function getAuthorizationStates(
       from,
       nonce: item.nonce,
       balance: decodeFunctionResult({
-        abi: stateAbi,
+        abi: fiatTokenV2_2Abi,
         functionName: "balanceOf",
         data: returnData(payer, `balanceOf(${from})`),
       }),
       nonceUsed: decodeFunctionResult({
-        abi: stateAbi,
+        abi: fiatTokenV2_2Abi,
         functionName: "authorizationState",
         data: returnData(payers.length + index, `authorizationState(${from}, ${item.nonce})`),
       }),

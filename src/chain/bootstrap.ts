@@ -41,7 +41,7 @@ import {
   USDC_DECIMALS,
   USDC_EIP712_NAME,
 } from "./base.js";
-import { fiatTokenBootstrapAbi } from "./fiatTokenBootstrapAbi.js";
+import { fiatTokenV2_2Abi } from "../abi/fiatTokenV2_2.js";
 
 /**
  * A viem test client on a Hardhat (EDR) or Anvil node: the bootstrap needs `hardhat_setCode`,
@@ -124,7 +124,7 @@ async function call(
     account: from,
     chain: null,
     address: USDC_ADDRESS,
-    abi: fiatTokenBootstrapAbi,
+    abi: fiatTokenV2_2Abi,
     functionName: functionName as "mint",
     args: args as [Address, bigint],
   });
@@ -262,7 +262,7 @@ export async function bootstrapBase(anyClient: BootstrapClient): Promise<Bootstr
   }
   const masterMinter = await readContract(client, {
     address: USDC_ADDRESS,
-    abi: fiatTokenBootstrapAbi,
+    abi: fiatTokenV2_2Abi,
     functionName: "masterMinter",
   });
   return {
@@ -298,7 +298,7 @@ export async function fundUsdc(
   const client = anyClient as NodeClient;
   const masterMinter = await readContract(client, {
     address: USDC_ADDRESS,
-    abi: fiatTokenBootstrapAbi,
+    abi: fiatTokenV2_2Abi,
     functionName: "masterMinter",
   });
   const total = amount * BigInt(recipients.length);
@@ -313,7 +313,7 @@ export async function fundUsdc(
           account: FUNDING_MINTER,
           chain: null,
           address: USDC_ADDRESS,
-          abi: fiatTokenBootstrapAbi,
+          abi: fiatTokenV2_2Abi,
           functionName: "mint",
           args: [to, amount],
           gas: 200_000n,

@@ -1,73 +1,11 @@
 /**
- * The few contract functions and events the facilitator calls or reads, as `as const` ABI
- * fragments: the EIP-3009 surface of FiatTokenV2_2 and ERC-1271.
+ * The EIP-3009 surface the facilitator calls and reads (balanceOf, name, version, authorizationState, the
+ * `bytes signature` transferWithAuthorization, the AuthorizationUsed and Transfer events): Circle's
+ * FiatTokenV2_2 ABI, generated into src/abi; the test token has the same functions and events.
  */
-export const eip3009Abi = [
-  {
-    type: "function",
-    name: "balanceOf",
-    stateMutability: "view",
-    inputs: [{ name: "account", type: "address" }],
-    outputs: [{ name: "", type: "uint256" }],
-  },
-  {
-    type: "function",
-    name: "name",
-    stateMutability: "view",
-    inputs: [],
-    outputs: [{ name: "", type: "string" }],
-  },
-  {
-    type: "function",
-    name: "version",
-    stateMutability: "view",
-    inputs: [],
-    outputs: [{ name: "", type: "string" }],
-  },
-  {
-    type: "function",
-    name: "authorizationState",
-    stateMutability: "view",
-    inputs: [
-      { name: "authorizer", type: "address" },
-      { name: "nonce", type: "bytes32" },
-    ],
-    outputs: [{ name: "", type: "bool" }],
-  },
-  {
-    type: "function",
-    name: "transferWithAuthorization",
-    stateMutability: "nonpayable",
-    inputs: [
-      { name: "from", type: "address" },
-      { name: "to", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "validAfter", type: "uint256" },
-      { name: "validBefore", type: "uint256" },
-      { name: "nonce", type: "bytes32" },
-      { name: "signature", type: "bytes" },
-    ],
-    outputs: [],
-  },
-  {
-    type: "event",
-    name: "AuthorizationUsed",
-    inputs: [
-      { name: "authorizer", type: "address", indexed: true },
-      { name: "nonce", type: "bytes32", indexed: true },
-    ],
-  },
-  {
-    type: "event",
-    name: "Transfer",
-    inputs: [
-      { name: "from", type: "address", indexed: true },
-      { name: "to", type: "address", indexed: true },
-      { name: "value", type: "uint256", indexed: false },
-    ],
-  },
-] as const;
+export { fiatTokenV2_2Abi as eip3009Abi } from "../abi/fiatTokenV2_2.js";
 
+/** ERC-1271's signature check (contract wallets). */
 export const erc1271Abi = [
   {
     type: "function",

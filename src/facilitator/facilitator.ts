@@ -2,6 +2,7 @@ import {
   encodeFunctionData,
   hexToBytes,
   isAddressEqual,
+  getAbiItem,
   keccak256,
   parseEventLogs,
   toHex,
@@ -858,7 +859,7 @@ export class BatchFacilitator {
     const { client } = this.#options;
     const logs = await client.getLogs({
       address: payment.token,
-      event: eip3009Abi[5],
+      event: getAbiItem({ abi: eip3009Abi, name: "AuthorizationUsed" }),
       args: { authorizer: payment.payer, nonce: payment.nonce },
       fromBlock: payment.fromBlock > 5n ? payment.fromBlock - 5n : 0n,
       toBlock: "latest",

@@ -8,7 +8,14 @@ import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import { expect } from "chai";
 import express from "express";
-import { createWalletClient, http, type Address, type Hex, type LocalAccount } from "viem";
+import {
+  createWalletClient,
+  getAbiItem,
+  http,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { base as baseChain } from "viem/chains";
 import { paymentMiddleware as paymentMiddlewareV1 } from "x402-express";
@@ -176,7 +183,7 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
     // Every transfer log in those blocks came from one of the reported transactions.
     const logs = await base.client.getLogs({
       address: USDC_ADDRESS,
-      event: eip3009Abi[6],
+      event: getAbiItem({ abi: eip3009Abi, name: "Transfer" }),
       args: { to: payTo },
       fromBlock: startBlock + 1n,
     });
