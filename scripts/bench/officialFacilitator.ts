@@ -25,6 +25,7 @@ import type {
   Transport,
   WalletClient,
 } from "viem";
+import { fromX402Payload } from "../../src/authorization/fromX402Payload.js";
 
 /** What the official facilitator needs from the chain: reads and receipts, and a funded sender. */
 export interface OfficialFacilitatorClients {
@@ -145,27 +146,7 @@ export interface ExactAuthorization {
   signature: Hex;
 }
 
-/** Reads the authorization back out of an `exact` PaymentPayload (numbers as bigint). */
+/** Reads the authorization back out of an `exact` PaymentPayload, with the toolkit's x402 payload parser. */
 export function exactAuthorizationOf(payload: PaymentPayload): ExactAuthorization {
-  const inner = payload.payload as {
-    signature: Hex;
-    authorization: {
-      from: Address;
-      to: Address;
-      value: string;
-      validAfter: string;
-      validBefore: string;
-      nonce: Hex;
-    };
-  };
-  const a = inner.authorization;
-  return {
-    from: a.from,
-    to: a.to,
-    value: BigInt(a.value),
-    validAfter: BigInt(a.validAfter),
-    validBefore: BigInt(a.validBefore),
-    nonce: a.nonce,
-    signature: inner.signature,
-  };
+  return fromX402Payload(payload);
 }

@@ -1,6 +1,8 @@
 import { getAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
 
+import type { AuthorizationFields } from "../authorization/types.js";
+
 import { reasons, type Reason } from "./reasons.js";
 
 const MAX_UINT256 = (1n << 256n) - 1n;
@@ -108,14 +110,7 @@ export interface NormalizedRequirements {
 }
 
 /** An EIP-3009 `TransferWithAuthorization` as carried in an `exact` payload. */
-export interface ExactAuthorization {
-  from: Address;
-  to: Address;
-  value: bigint;
-  validAfter: bigint;
-  validBefore: bigint;
-  nonce: Hex;
-}
+export type ExactAuthorization = AuthorizationFields;
 
 /** A /verify or /settle request body, validated and normalized. */
 export interface PaymentRequest {
