@@ -21,16 +21,10 @@ import { BASE_CHAIN_ID, USDC_ADDRESS } from "../../src/chain/base.js";
 import { bootstrapBase, fundUsdc } from "../../src/chain/bootstrap.js";
 import type { DirectItem, RoutedItem, SettlementItem } from "../../src/batch/encodeItems.js";
 import { encodeItems } from "../../src/batch/encodeItems.js";
+import { ItemStatus } from "../../src/errors/itemStatus.js";
 
-/** `ISettlementRouter.ItemStatus`, by name. */
-export const Status = {
-  Settled: 0,
-  AuthorizationUsed: 1,
-  TokenReverted: 2,
-  FeeExceedsValue: 3,
-  PayoutFailed: 4,
-  InvalidSignatureLength: 5,
-} as const;
+/** `ISettlementRouter.ItemStatus`, by name: the toolkit's constant. */
+export const Status = ItemStatus;
 
 /** The EIP-3009 surface the tests use on both tokens. */
 export const eip3009Abi = parseAbi([
