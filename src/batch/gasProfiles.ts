@@ -1,3 +1,5 @@
+import { TRANSACTION_GAS_CAP } from "../chain/base.js";
+
 /**
  * Gas a `SettlementRouter.settle` transaction uses, as a linear model the batch planner sums:
  *
@@ -46,3 +48,63 @@ export const X402_TEST_TOKEN_GAS_PROFILE: SettleGasProfile = {
   perRoutedGroup: 28_200n,
   perContractSignature: 40_000n,
 };
+
+/** `SettlementRouter.ITEM_GAS_LIMIT`: the most gas the router gives one item's token call. */
+export const ROUTER_ITEM_GAS_LIMIT = 200_000n;
+/** The router's `_AUTH_STATE_GAS`: the `authorizationState` read after a failed token call. */
+export const ROUTER_AUTH_STATE_GAS = 30_000n;
+/**
+ * The router's own work for a failing item besides its two calls, rounded up: the loop, the
+ * capped (256-byte) revert data copy, the `PaymentFailed` event with that data, memory, and the
+ * item's 165 calldata bytes.
+ */
+export const ROUTER_ITEM_OVERHEAD_GAS = 15_000n;
+
+/** What the gas bound needs to know about an item. */
+export type GasBoundItem = {
+  /** The item goes through the token's `bytes signature` overload (ERC-1271). */
+  contractSignature?: boolean;
+  /** The signature as packed (its bytes count as calldata for contract signatures). */
+  signature: `0x${string}`;
+};
+
+/**
+ * A gas limit no `settle` call of `items` (direct items) can exceed, whatever the token and the
+ * payers do: per item the router's whole allowance (ITEM_GAS_LIMIT for the token call, which also
+ * bounds an ERC-1271 wallet or an EIP-7702 delegate, the authorization-state read and the failure
+ * report), plus the profile's base and the slack the router's 63/64 checks leave. With it, an item
+ * that burns its allowance fails alone and never makes the router run short for the items after
+ * it. Only gas used is paid, so the bound costs nothing when the items behave.
+ *
+ * @example
+ * const gas = settleGasBound({ items }); // 1 EOA item: 291,750
+ */
+export function settleGasBound(parameters: {
+  items: readonly GasBoundItem[];
+  profile?: SettleGasProfile;
+}): bigint {
+  const profile = parameters.profile ?? FIAT_TOKEN_V2_2_GAS_PROFILE;
+  let gas = profile.base + (ROUTER_ITEM_GAS_LIMIT / 63n + 1n) * 2n;
+  for (const item of parameters.items) {
+    gas += ROUTER_ITEM_GAS_LIMIT + ROUTER_AUTH_STATE_GAS + ROUTER_ITEM_OVERHEAD_GAS;
+    // A contract signature's bytes are calldata, copied into the token call's memory.
+    if (item.contractSignature) gas += 24n * BigInt((item.signature.length - 2) / 2);
+  }
+  return gas;
+}
+
+/**
+ * The most EOA items whose {@link settleGasBound} fits under `cap` (Base's 2^24 transaction cap by
+ * default): the largest batch the facilitator sends.
+ *
+ * @example
+ * maxItemsUnderGasBound(); // 68
+ */
+export function maxItemsUnderGasBound(
+  cap: bigint = TRANSACTION_GAS_CAP,
+  profile: SettleGasProfile = FIAT_TOKEN_V2_2_GAS_PROFILE,
+): number {
+  const fixed = settleGasBound({ items: [], profile });
+  const perItem = ROUTER_ITEM_GAS_LIMIT + ROUTER_AUTH_STATE_GAS + ROUTER_ITEM_OVERHEAD_GAS;
+  return cap > fixed ? Number((cap - fixed) / perItem) : 0;
+}

@@ -22,6 +22,7 @@ import { settlementRouterAbi } from "../abi/settlementRouter.js";
 import { decodeRevertReason } from "../errors/decodeRevertReason.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { encodeItems, type SettlementItem } from "./encodeItems.js";
+import { bumpFees } from "./bumpFees.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError, SettleTimeoutError } from "./errors.js";
 
 /** A client that can send transactions (a WalletClient, or any client with an account). */
@@ -174,18 +175,13 @@ export async function submitBatch(
         chain: client.chain ?? null,
         type: "eip1559",
       }).catch(() => undefined);
-      maxPriorityFeePerGas = max(
-        (maxPriorityFeePerGas * (100n + bump)) / 100n + 1n,
-        current?.maxPriorityFeePerGas ?? 0n,
-      );
-      maxFeePerGas = max((maxFeePerGas * (100n + bump)) / 100n + 1n, current?.maxFeePerGas ?? 0n);
-      if (maxPriorityFeePerGas > maxFeePerGas) maxFeePerGas = maxPriorityFeePerGas;
+      ({ maxFeePerGas, maxPriorityFeePerGas } = bumpFees(
+        { maxFeePerGas, maxPriorityFeePerGas },
+        Number(bump),
+        current,
+      ));
     }
   }
-}
-
-function max(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
 }
 
 function countHint(items: readonly SettlementItem[] | Hex): number {

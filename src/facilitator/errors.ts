@@ -40,3 +40,19 @@ export class FacilitatorStoreError extends BaseError {
     super(shortMessage, parameters);
   }
 }
+
+/**
+ * The node refused a batch transaction and does not know it: it was not broadcast, its nonce is
+ * free again.
+ *
+ * @example
+ * throw new BroadcastRefusedError(txHash, { cause: error });
+ */
+export class BroadcastRefusedError extends BaseError {
+  override name = "BroadcastRefusedError";
+  readonly txHash: `0x${string}`;
+  constructor(txHash: `0x${string}`, parameters: BaseErrorParameters = {}) {
+    super("The node refused the batch transaction.", parameters);
+    this.txHash = txHash;
+  }
+}

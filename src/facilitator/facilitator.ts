@@ -1,11 +1,6 @@
 import {
-  encodeFunctionData,
-  hexToBytes,
+  getAddress,
   isAddressEqual,
-  getAbiItem,
-  keccak256,
-  parseEventLogs,
-  toHex,
   type Address,
   type Hex,
   type LocalAccount,
@@ -13,21 +8,38 @@ import {
   type TransactionReceipt,
 } from "viem";
 
-import { settlementRouterAbi } from "../abi/settlementRouter.js";
-import { encodeItems } from "../batch/encodeItems.js";
-import { TRANSACTION_GAS_CAP } from "../chain/base.js";
-import { decodeRevertReason } from "../errors/decodeRevertReason.js";
-import { ItemStatus } from "../errors/itemStatus.js";
-import { eip3009Abi } from "./abi.js";
-import type { X402Network } from "./networks.js";
-import { reasonForVersion, reasons } from "./reasons.js";
+import { getAuthorizationStates } from "../authorization/getAuthorizationStates.js";
+import { decodeSettleReceipt, type SettlementResult } from "../batch/decodeSettleReceipt.js";
+import { dropFailures } from "../batch/dropFailures.js";
+import type { DirectItem } from "../batch/encodeItems.js";
 import {
-  settleResponseOf,
-  supportedResponse,
-  type SettleResponse,
-  type SupportedResponse,
-} from "./responses.js";
+  FIAT_TOKEN_V2_2_GAS_PROFILE,
+  maxItemsUnderGasBound,
+  settleGasBound,
+  type SettleGasProfile,
+} from "../batch/gasProfiles.js";
+import { simulateBatch } from "../batch/simulateBatch.js";
+import { TRANSACTION_GAS_CAP } from "../chain/base.js";
+import { Admission } from "./admission.js";
+import {
+  answerFor,
+  fingerprint,
+  paymentIdentifierOf,
+  paymentKey,
+  settleFailure,
+} from "./answers.js";
+import { BlockGrid } from "./blockGrid.js";
+import { BroadcastRefusedError, FacilitatorConfigurationError } from "./errors.js";
+import { GroupCommit } from "./groupCommit.js";
+import type { FacilitatorGauges, FacilitatorMetrics } from "./metrics.js";
+import { canonicalUsdc, type X402Network } from "./networks.js";
+import { reasonForVersion, reasons } from "./reasons.js";
+import { Reconciler } from "./reconcile.js";
+import { ReceiptTracker } from "./receipts.js";
+import { supportedResponse, type SettleResponse, type SupportedResponse } from "./responses.js";
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
+import { RelayerSender, type FacilitatorCheckpoint } from "./sender.js";
+import { findSettlementProof } from "./settlementProof.js";
 import type {
   FacilitatorStore,
   NewPayment,
@@ -35,8 +47,10 @@ import type {
   StoredBatch,
   StoredPayment,
 } from "./store.js";
+import { TokenQueues } from "./tokenQueues.js";
 import { verifyPayment, type VerifyResponse } from "./verify.js";
-import { FacilitatorConfigurationError, FacilitatorStoreError } from "./errors.js";
+
+export type { FacilitatorCheckpoint } from "./sender.js";
 
 /** Configuration of a {@link BatchFacilitator}. */
 export interface BatchFacilitatorOptions {
@@ -49,7 +63,11 @@ export interface BatchFacilitatorOptions {
   /** The SettlementRouter the batches go through. */
   router: Address;
   store: FacilitatorStore;
-  /** Most payments per batch transaction (default 100; at most 300, under Base's 2^24 gas cap). */
+  /**
+   * Most payments per batch transaction (default 100, at most 300). A batch is also cut to what
+   * the worst-case gas bound lets fit under Base's 2^24 cap (68 EOA payments; see
+   * `settleGasBound`), so that no payment can make the others run out of gas.
+   */
   maxBatchSize?: number;
   /** Longest a payment waits for its batch to fill before the batch is sent (default 500 ms). */
   maxWaitMs?: number;
@@ -64,12 +82,51 @@ export interface BatchFacilitatorOptions {
   blockTimeMs?: number;
   /** How long before the predicted block a batch is sent (default 200 ms). */
   flushMarginMs?: number;
-  /** How long a /settle call waits for its batch before answering `settlement_pending` (default 60 s). */
+  /**
+   * How long a `/settle` call waits for its payment's outcome before it is answered
+   * `success: false, errorReason: "settlement_pending"` with the batch transaction's hash, when
+   * one was sent (default 60 s). That answer means "accepted, not settled yet": the payment is
+   * durably queued and may still settle. A server should not serve the resource on it, nor tell the
+   * client the payment failed; it calls `/settle` again with the same body (and the same
+   * `payment-identifier`, if any) to get the outcome: no success was given yet, so the retry
+   * receives it.
+   */
   settleTimeoutMs?: number;
+  /**
+   * Blocks a batch's receipt must have (its own included) before its outcome is trusted and
+   * answered (default 1: the block that mined it). Raise it where reorganizations are a concern.
+   */
+  confirmations?: number;
+  /**
+   * Tokens accepted (default: Circle's USDC at its canonical address on the network). A payment in
+   * any other asset is refused before anything is sent: a token the operator does not know can
+   * burn the relayer's gas.
+   */
+  assets?: readonly Address[];
+  /**
+   * Smallest payment accepted, in the token's base units (default 1, i.e. 0.000001 USDC: nothing
+   * free is settled). The relayer pays about 47k gas per settled payment whatever its value;
+   * raise it to the price floor of the resources served.
+   */
+  minAmount?: bigint;
+  /** Most payments of one payer accepted and not yet settled or failed (default 50; then HTTP 429). */
+  maxPendingPerPayer?: number;
+  /** Most payments accepted and not yet settled or failed, in all (default 10,000; then HTTP 429). */
+  maxPending?: number;
+  /** Most blocks one `eth_getLogs` request of reconciliation covers (default 2,000). */
+  maxLogBlockRange?: bigint;
+  /** How long a broadcast batch may stay unmined before it is replaced with higher fees (default 20 s). */
+  replaceAfterMs?: number;
+  /** Fee increase of each replacement, in percent (default 25; nodes require at least 10). */
+  feeBumpPercent?: number;
+  /** The token's gas model, for reporting gas spent on payments that did not settle. */
+  gasProfile?: SettleGasProfile;
   /** Wall clock in seconds (the official facilitator checks time windows against it). */
   now?: () => number;
   /** Called with one line per notable event (batches sent and mined, reconciliation). */
   log?: (line: string) => void;
+  /** Receives counters and timings as the facilitator works (see {@link FacilitatorMetrics}). */
+  metrics?: FacilitatorMetrics;
   /**
    * Called synchronously at the points where a crash is hardest to recover from: a batch recorded
    * but not yet broadcast, broadcast but not yet mined, mined but its payments not yet resolved.
@@ -78,82 +135,61 @@ export interface BatchFacilitatorOptions {
   onCheckpoint?: (checkpoint: FacilitatorCheckpoint) => void;
 }
 
-/** See {@link BatchFacilitatorOptions.onCheckpoint}. */
-export type FacilitatorCheckpoint = "batchRecorded" | "batchBroadcast" | "batchMined";
-
 /** An HTTP-ready answer: status code and JSON body. */
 export interface FacilitatorAnswer<T> {
   status: number;
   body: T;
 }
 
-type Outcome = PaymentOutcome;
-
 const MAX_BATCH_SIZE_LIMIT = 300;
-/**
- * Gas limit bounds of a router batch: fixed part plus the router's ITEM_GAS_LIMIT (200k) reserve
- * for the last call, then per item (USDC uses ~48k per EOA item; an ERC-1271 wallet's call may use
- * up to the router's ITEM_GAS_LIMIT).
- */
-const GAS_BASE_BOUND = 300_000n;
-const GAS_PER_EOA_ITEM_BOUND = 70_000n;
-const GAS_PER_CONTRACT_ITEM_BOUND = 230_000n;
-/** When the late batch of a block is sent, before the block is due; later payments wait a block. */
-const LATE_CUTOFF_MS = 60;
-/** How long accepted payments are gathered into one SQLite transaction. */
-const PERSIST_GATHER_MS = 3;
-/** Share of a later-than-predicted block sighting by which the block grid estimate moves later. */
-const GRID_CREEP = 0.1;
-/** How long fee estimates are reused. */
-const FEES_TTL_MS = 2_000;
-
-function paymentKey(chainId: number, request: PaymentRequest): string {
-  const { asset } = request.requirements;
-  const { from, nonce } = request.authorization;
-  return `${chainId}:${asset}:${from}:${nonce}`.toLowerCase();
-}
-
-function fingerprint(request: PaymentRequest): Hex {
-  const { requirements: r, authorization: a } = request;
-  return keccak256(
-    toHex(
-      JSON.stringify([
-        request.x402Version,
-        r.network,
-        r.asset.toLowerCase(),
-        r.payTo.toLowerCase(),
-        r.amount.toString(),
-        r.extra.name ?? "",
-        r.extra.version ?? "",
-        a.from.toLowerCase(),
-        a.to.toLowerCase(),
-        a.value.toString(),
-        a.validAfter.toString(),
-        a.validBefore.toString(),
-        a.nonce,
-        request.signature,
-      ]),
-    ),
-  );
-}
+/** How long `close()` keeps following batches that are not mined before leaving them to `start()`. */
+const CLOSE_WAIT_MS = 30_000;
+/** Polls that find a batch dropped (re-broadcasting it each time) before it is abandoned. */
+const MAX_DROPS = 3;
+/** Longest pause between two attempts to read the chain for a payment. */
+const MAX_RETRY_DELAY_MS = 10_000;
 
 function errorLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0].slice(0, 300);
+  return text.split("\n")[0]!.slice(0, 300);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function itemOf(payment: StoredPayment): DirectItem {
+  return {
+    kind: "direct",
+    from: payment.payer,
+    to: payment.payee,
+    value: payment.value,
+    validAfter: payment.validAfter,
+    validBefore: payment.validBefore,
+    nonce: payment.nonce,
+    signature: payment.signature,
+    contractSignature: payment.contractSignature,
+  };
 }
 
 /**
- * An x402 facilitator for the `exact` EVM scheme that settles in SettlementRouter batches.
+ * An x402 facilitator for the `exact` EVM scheme that settles in SettlementRouter batches. It is a
+ * few small parts, each with one job: admission ({@link Admission}: assets, minimum, limits,
+ * balance reservations), answers ({@link answerFor}: one success per payment, `payment-identifier`
+ * retries), group-commit persistence ({@link GroupCommit}), per-token queues ({@link TokenQueues})
+ * on the block grid ({@link BlockGrid}), the relayer's sender ({@link RelayerSender}: nonce, fees,
+ * write-ahead record, broadcast, replacement), receipt tracking ({@link ReceiptTracker}: only the
+ * batch's own hashes) and one reconciliation path ({@link Reconciler}).
  *
- * - `verify` makes every check of the official `@x402/evm` facilitator, in its order, plus a
- *   batched on-chain state check (balance, nonce unused, payer code, transfer simulation).
- * - `settle` re-verifies, persists the payment (before answering anything), queues it, and sends
- *   a batch when `maxBatchSize` payments wait or the oldest waited `maxWaitMs`. Each payment is
- *   answered with its own outcome: the batch transaction's hash, or its failure reason.
- * - Batch transactions are signed locally and recorded before they are broadcast; `start()`
- *   reconciles whatever a crash left open against the chain. A payment is identified by
- *   (chain, token, payer, nonce): the same payload settled twice gets the same answer, and no
- *   authorization is ever submitted while an earlier submission of it may still land unseen.
+ * - `verify` makes every check of the official `@x402/evm` facilitator plus this facilitator's
+ *   policy, and refuses a payment it already holds (queued, submitted or settled).
+ * - `settle` verifies everything `verify` does, reserves the payment's value against its payer's
+ *   balance, persists it (before answering anything), queues it, and answers its own outcome.
+ * - Before a batch is signed, its payers' code and nonces are read again and the batch is simulated:
+ *   predicted failures are dropped, so the relayer pays for settlements only. Its gas limit covers
+ *   the worst any item may burn, so one payment never sinks the others.
+ * - A payment is settled only by the transfer its own authorization made; `start()` reconciles
+ *   whatever a crash left open against the chain.
  *
  * @example
  * const facilitator = new BatchFacilitator({ client, relayer, network, router, store });
@@ -162,37 +198,37 @@ function errorLine(error: unknown): string {
  */
 export class BatchFacilitator {
   readonly #options: BatchFacilitatorOptions;
+  readonly #store: FacilitatorStore;
   readonly #maxBatchSize: number;
-  readonly #maxWaitMs: number;
   readonly #pollingIntervalMs: number;
   readonly #settleTimeoutMs: number;
+  readonly #replaceAfterMs: number;
+  readonly #gasProfile: SettleGasProfile;
   readonly #log: (line: string) => void;
-  /** Queued payments per token. */
-  readonly #queues = new Map<Address, StoredPayment[]>();
-  readonly #timers = new Map<Address, NodeJS.Timeout>();
+  readonly #admission: Admission;
+  readonly #grid: BlockGrid;
+  readonly #queues: TokenQueues<StoredPayment>;
+  readonly #commit: GroupCommit<NewPayment, { payment: StoredPayment; created: boolean }>;
+  readonly #sender: RelayerSender;
+  readonly #tracker: ReceiptTracker;
+  readonly #reconciler: Reconciler;
   readonly #waiters = new Map<string, Set<() => void>>();
-  /** Transaction hash of the batch each submitted payment is in. */
+  /** Latest transaction hash of the live batch each submitted payment is in. */
   readonly #pendingTx = new Map<string, Hex>();
+  /** Batches broadcast and not yet resolved, by id. */
+  readonly #live = new Map<number, StoredBatch>();
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #persistQueue: {
-    payment: NewPayment;
-    resolve: (result: { payment: StoredPayment; created: boolean }) => void;
-    reject: (error: unknown) => void;
-  }[] = [];
-  #sendChain: Promise<unknown> = Promise.resolve();
-  #relayerNonce: number | undefined;
   #lastKnownBlock = 0n;
   #closed = false;
+  #closedAt = 0;
   #batchesSent = 0;
   #batchesMined = 0;
-  /** `Date.now()` when the current head block was first seen. */
-  #headSeenAt: number | undefined;
+  #wastedGas = 0n;
   #headTimer: NodeJS.Timeout | undefined;
-  #feeCache:
-    { at: number; fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } } | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
+    this.#store = options.store;
     const maxBatchSize = options.maxBatchSize ?? 100;
     if (
       !Number.isInteger(maxBatchSize) ||
@@ -203,11 +239,66 @@ export class BatchFacilitator {
         details: `${maxBatchSize}; expected an integer in 1..${MAX_BATCH_SIZE_LIMIT}`,
       });
     }
-    this.#maxBatchSize = maxBatchSize;
-    this.#maxWaitMs = Math.max(0, options.maxWaitMs ?? 500);
+    const minAmount = options.minAmount ?? 1n;
+    if (minAmount < 1n) {
+      throw new FacilitatorConfigurationError("minAmount must be above zero.", {
+        details: String(minAmount),
+      });
+    }
+    this.#gasProfile = options.gasProfile ?? FIAT_TOKEN_V2_2_GAS_PROFILE;
+    this.#maxBatchSize = Math.min(
+      maxBatchSize,
+      maxItemsUnderGasBound(TRANSACTION_GAS_CAP, this.#gasProfile),
+    );
+    const maxWaitMs = Math.max(0, options.maxWaitMs ?? 500);
     this.#pollingIntervalMs = Math.max(10, options.pollingIntervalMs ?? 250);
     this.#settleTimeoutMs = Math.max(1, options.settleTimeoutMs ?? 60_000);
+    this.#replaceAfterMs = Math.max(1_000, options.replaceAfterMs ?? 20_000);
     this.#log = options.log ?? (() => {});
+    const assets = options.assets ?? [canonicalUsdc(options.network)];
+    if (assets.length === 0) {
+      throw new FacilitatorConfigurationError("No asset is accepted.", {
+        details: "pass at least one token in assets",
+      });
+    }
+    this.#admission = new Admission({
+      assets: assets.map((asset) => getAddress(asset)),
+      minAmount,
+      router: options.router,
+      maxPendingPerPayer: options.maxPendingPerPayer ?? 50,
+      maxPending: options.maxPending ?? 10_000,
+    });
+    this.#grid = new BlockGrid({
+      blockTimeMs: options.blockTimeMs,
+      flushMarginMs: options.flushMarginMs,
+      maxWaitMs,
+    });
+    this.#queues = new TokenQueues({
+      maxBatchSize: this.#maxBatchSize,
+      delay: () => this.#grid.delay(Date.now()),
+      send: (token, payments) => this.#track(this.#dispatch(token, payments)),
+    });
+    this.#commit = new GroupCommit((payments) => this.#store.insertPayments(payments));
+    this.#sender = new RelayerSender({
+      client: options.client,
+      relayer: options.relayer,
+      chainId: options.network.chainId,
+      router: options.router,
+      store: this.#store,
+      feeBumpPercent: options.feeBumpPercent,
+      onCheckpoint: options.onCheckpoint,
+      log: this.#log,
+    });
+    this.#tracker = new ReceiptTracker({
+      client: options.client,
+      relayer: options.relayer.address,
+      confirmations: options.confirmations,
+    });
+    this.#reconciler = new Reconciler({
+      client: options.client,
+      maxLogBlockRange: options.maxLogBlockRange,
+      now: () => this.#now(),
+    });
   }
 
   get relayer(): Address {
@@ -220,10 +311,10 @@ export class BatchFacilitator {
 
   /**
    * Checks the chain, then reconciles what a previous run left open: batches signed but not seen
-   * mined are re-broadcast and awaited, then their payments are resolved from the chain (nonce used:
-   * the settling transaction is found from the token's logs; still valid: queued again; expired:
-   * failed). Queued payments are queued again. Returns once the relayer nonce is known; payments
-   * of re-broadcast batches resolve in the background (their /settle callers wait for them).
+   * mined are re-broadcast and followed; every other unfinished payment (queued, or submitted in a
+   * batch that is closed: an orphan) is decided from the chain (its own transfer found: settled;
+   * nonce used otherwise: failed; still valid: queued again; expired: failed). Returns once the
+   * relayer nonce is known; the rest runs in the background (`/settle` callers wait for it).
    */
   async start(): Promise<void> {
     const { client, network } = this.#options;
@@ -234,31 +325,34 @@ export class BatchFacilitator {
       });
     }
     this.#lastKnownBlock = await client.getBlockNumber();
-    const store = this.#options.store;
+    const store = this.#store;
     const openBatches = store.openBatches();
     for (const batch of openBatches) {
-      const receipt = await this.#receiptOrNull(batch.txHash);
-      if (!receipt) {
-        try {
-          await client.request({ method: "eth_sendRawTransaction", params: [batch.rawTx] });
+      const mined = await this.#tracker
+        .poll(store.batchTransactions(batch.id), batch.relayerNonce)
+        .catch(() => undefined);
+      if (mined?.state === "dropped" || mined?.state === "pending") {
+        if (await this.#sender.rebroadcast(batch.rawTx)) {
           this.#log(`re-broadcast batch ${batch.id} (${batch.txHash})`);
-        } catch (error) {
-          this.#log(`re-broadcast of batch ${batch.id} refused: ${errorLine(error)}`);
-        }
+        } else this.#log(`re-broadcast of batch ${batch.id} refused`);
       }
     }
-    this.#relayerNonce = await client.getTransactionCount({
-      address: this.relayer,
-      blockTag: "pending",
-    });
+    await this.#sender.resync();
+    const open = store.openPayments();
+    for (const payment of open) this.#admission.restore(payment);
+    const live = new Set<number>();
     for (const batch of openBatches) {
+      live.add(batch.id);
+      this.#live.set(batch.id, batch);
       for (const payment of store.paymentsOfBatch(batch.id)) {
         if (payment.status === "submitted") this.#pendingTx.set(payment.id, batch.txHash);
       }
-      this.#track(this.#awaitBatch(batch));
+      this.#track(this.#follow(batch));
     }
-    for (const payment of store.openPayments()) {
-      if (payment.status === "queued") this.#track(this.#requeueOrResolve(payment));
+    for (const payment of open) {
+      if (payment.status === "queued" || payment.batchId === null || !live.has(payment.batchId)) {
+        this.#track(this.#reconcile(payment));
+      }
     }
     if (openBatches.length > 0) this.#log(`reconciling ${openBatches.length} open batch(es)`);
     if (this.#options.blockTimeMs) this.#watchHead();
@@ -273,7 +367,7 @@ export class BatchFacilitator {
         if (head > this.#lastKnownBlock) this.#lastKnownBlock = head;
         if (head > seenHead) {
           seenHead = head;
-          this.#observeBlock(Date.now());
+          this.#grid.observe(Date.now());
         }
       } catch {
         // the next poll tries again
@@ -283,67 +377,50 @@ export class BatchFacilitator {
     void poll();
   }
 
-  /**
-   * Keeps an estimate of when blocks are produced (`#headSeenAt`, a time on the block grid). A
-   * new block is seen some polling and event-loop delay after it was made; the earliest sighting
-   * relative to the grid is the best estimate, so the grid moves earlier at once and later only
-   * slowly (a drifting or restarted block producer).
-   */
-  #observeBlock(seenAt: number): void {
-    const blockTimeMs = this.#options.blockTimeMs;
-    const anchor = this.#headSeenAt;
-    if (!blockTimeMs || anchor === undefined) {
-      this.#headSeenAt = seenAt;
-      return;
-    }
-    const periods = Math.round((seenAt - anchor) / blockTimeMs);
-    const expected = anchor + periods * blockTimeMs;
-    const offset = seenAt - expected;
-    if (offset < 0) this.#headSeenAt = anchor + offset;
-    else this.#headSeenAt = anchor + Math.round(offset * GRID_CREEP);
-  }
-
-  /** Milliseconds a new batch waits: until just before the next block if known, at most maxWaitMs. */
-  #flushDelay(): number {
-    const blockTimeMs = this.#options.blockTimeMs;
-    if (!blockTimeMs || this.#headSeenAt === undefined) return this.#maxWaitMs;
-    const margin = this.#options.flushMarginMs ?? 200;
-    const now = Date.now();
-    let boundary = this.#headSeenAt + blockTimeMs;
-    while (boundary <= now) boundary += blockTimeMs;
-    // Past the planned send time but the block is not due yet: the late payments are gathered
-    // into one more batch, sent LATE_CUTOFF_MS before the block, instead of waiting a whole block.
-    if (boundary - margin <= now) {
-      const late = boundary - LATE_CUTOFF_MS - now;
-      return Math.min(this.#maxWaitMs, late > 0 ? late : boundary + blockTimeMs - margin - now);
-    }
-    return Math.min(this.#maxWaitMs, boundary - margin - now);
-  }
-
   /** The `/supported` answer. */
   supported(): SupportedResponse {
     return supportedResponse(this.#options.network, this.relayer);
   }
 
-  /** A summary for `/health`. */
+  /** A summary for `/health`: payments per status (from the store), batches, the relayer's waste. */
   health() {
-    const counts = this.#options.store.counts();
-    let queued = 0;
-    for (const queue of this.#queues.values()) queued += queue.length;
     return {
       status: this.#closed ? "closing" : "ok",
       network: this.#options.network.v2,
       relayer: this.relayer,
       router: this.#options.router,
-      payments: counts,
-      queued,
+      payments: this.#store.counts(),
       batchesSent: this.#batchesSent,
       batchesMined: this.#batchesMined,
+      batchesInFlight: this.#live.size,
+      /** Gas the relayer paid for payments that did not settle, so far. */
+      wastedGas: Number(this.#wastedGas),
     };
   }
 
-  /** `POST /verify`: 400 for a body that is not a payment request, else 200 with the verdict. */
+  /** The live view an operator's metrics scrape (see {@link FacilitatorGauges}). */
+  gauges(): FacilitatorGauges {
+    return {
+      queued: this.#queues.size,
+      submitted: this.#pendingTx.size,
+      batchesInFlight: this.#live.size,
+      relayerNonce: this.#sender.nonce,
+    };
+  }
+
+  /**
+   * `POST /verify`: 400 for a body that is not a payment request; 429 when a pending-payment limit
+   * is reached; else 200 with the verdict. A payment this facilitator already holds (queued,
+   * submitted or settled) is invalid with the used-nonce reason.
+   */
   async verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
+    const started = Date.now();
+    const answer = await this.#verify(body);
+    this.#options.metrics?.verifyAnswered(answer.body.isValid, Date.now() - started);
+    return answer;
+  }
+
+  async #verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
     const parsed = parsePaymentRequest(body);
     if (!parsed.ok) {
       const { reason, message, payer } = parsed.rejection;
@@ -352,62 +429,93 @@ export class BatchFacilitator {
         body: { isValid: false, invalidReason: reason, invalidMessage: message, payer },
       };
     }
+    const request = parsed.request;
+    const payer = request.authorization.from;
+    const invalid = (status: number, reason: string, message?: string) => ({
+      status,
+      body: {
+        isValid: false,
+        invalidReason: reasonForVersion(request.x402Version, reason),
+        ...(message ? { invalidMessage: message } : {}),
+        payer,
+      },
+    });
+    const id = paymentKey(this.#options.network.chainId, request);
+    const held = this.#store.getPayment(id);
+    if (held && held.status !== "failed") {
+      return invalid(200, reasons.nonceAlreadyUsed, `the payment is already ${held.status}`);
+    }
+    const admitted = this.#admitted(id, request);
+    const refusal = this.#admission.policy(admitted);
+    if (refusal) return invalid(refusal.status, refusal.reason, refusal.message);
     try {
-      const { response } = await verifyPayment(this.#verifyContext(), parsed.request);
+      const verdict = await verifyPayment(this.#verifyContext(), request);
+      const { response } = verdict;
       if (response.invalidReason) {
-        response.invalidReason = reasonForVersion(
-          parsed.request.x402Version,
-          response.invalidReason,
-        );
+        response.invalidReason = reasonForVersion(request.x402Version, response.invalidReason);
+        return { status: 200, body: response };
       }
+      const short = this.#admission.reserve(admitted, verdict.balance ?? 0n, false);
+      if (short) return invalid(short.status, short.reason, short.message);
       return { status: 200, body: response };
     } catch (error) {
-      return {
-        status: 503,
-        body: {
-          isValid: false,
-          invalidReason: reasons.unexpectedVerifyError,
-          invalidMessage: errorLine(error),
-          payer: parsed.request.authorization.from,
-        },
-      };
+      return invalid(503, reasons.unexpectedVerifyError, errorLine(error));
     }
   }
 
   /**
-   * `POST /settle`: 400 for a body that is not a payment request; otherwise 200 with the payment's
-   * own outcome once its batch is mined (or `settlement_pending` after `settleTimeoutMs`).
+   * `POST /settle`: 400 for a body that is not a payment request; 429 when a pending-payment limit
+   * is reached; 503 when closing or the chain cannot be read; otherwise 200 with the payment's own
+   * outcome once its batch is mined (or `settlement_pending` after `settleTimeoutMs`). Of all calls
+   * for one payment exactly one is answered success (and retries of that call carrying the same
+   * `payment-identifier`); the others are refused with the used-nonce reason.
    */
   async settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
+    const started = Date.now();
+    const answer = await this.#settle(body);
+    const outcome = answer.body.success
+      ? "success"
+      : answer.body.errorReason === reasons.settlementPending
+        ? "pending"
+        : "failure";
+    this.#options.metrics?.settleAnswered(outcome, Date.now() - started);
+    return answer;
+  }
+
+  async #settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
     const parsed = parsePaymentRequest(body);
-    if (!parsed.ok) {
-      const { reason, message, payer } = parsed.rejection;
+    const identifier = paymentIdentifierOf(body);
+    if (!parsed.ok || !identifier.ok) {
+      const rejection = parsed.ok
+        ? {
+            reason: reasons.invalidPayload,
+            message: (identifier as { message: string }).message,
+            payer: parsed.request.authorization.from,
+          }
+        : parsed.rejection;
       const network = (body as { paymentRequirements?: { network?: unknown } } | null)
         ?.paymentRequirements?.network;
       return {
         status: 400,
         body: {
           success: false,
-          errorReason: reason,
-          errorMessage: message,
-          payer,
+          errorReason: rejection.reason,
+          errorMessage: rejection.message,
+          payer: rejection.payer,
           transaction: "",
           network: typeof network === "string" ? network.slice(0, 64) : "",
         },
       };
     }
     const request = parsed.request;
-    const failure = (errorReason: string, errorMessage?: string): SettleResponse => ({
-      success: false,
-      errorReason: reasonForVersion(request.x402Version, errorReason),
-      ...(errorMessage ? { errorMessage } : {}),
-      payer: request.authorization.from,
-      transaction: "",
-      network: request.requirements.network,
-    });
-    if (this.#closed)
-      return { status: 503, body: failure(reasons.unexpectedSettleError, "closing") };
-    const store = this.#options.store;
+    const answerId = identifier.id;
+    if (this.#closed) {
+      return {
+        status: 503,
+        body: settleFailure(request, reasons.closing, "the facilitator is closing"),
+      };
+    }
+    const store = this.#store;
     const id = paymentKey(this.#options.network.chainId, request);
     const print = fingerprint(request);
     const existing = store.getPayment(id);
@@ -415,69 +523,119 @@ export class BatchFacilitator {
       if (existing.fingerprint !== print) {
         return {
           status: 200,
-          body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment"),
+          body: settleFailure(
+            request,
+            reasons.nonceAlreadyUsed,
+            "the nonce belongs to another payment",
+          ),
         };
       }
-      return { status: 200, body: await this.#outcomeOf(id) };
+      return { status: 200, body: await this.#outcomeOf(id, answerId) };
+    }
+    const admitted = this.#admitted(id, request);
+    const refusal = this.#admission.policy(admitted);
+    if (refusal) {
+      return {
+        status: refusal.status,
+        body: settleFailure(request, refusal.reason, refusal.message),
+      };
     }
     let verdict;
     try {
-      verdict = await verifyPayment(this.#verifyContext(), request, { simulate: false });
+      verdict = await verifyPayment(this.#verifyContext(), request);
     } catch (error) {
-      return { status: 503, body: failure(reasons.unexpectedSettleError, errorLine(error)) };
+      return {
+        status: 503,
+        body: settleFailure(request, reasons.unexpectedSettleError, errorLine(error)),
+      };
     }
     if (!verdict.response.isValid) {
       // A concurrent identical settle may have been accepted meanwhile (its simulation now fails).
       const raced = store.getPayment(id);
       if (raced && raced.fingerprint === print) {
-        return { status: 200, body: await this.#outcomeOf(id) };
+        return { status: 200, body: await this.#outcomeOf(id, answerId) };
       }
       return {
         status: 200,
-        body: failure(
+        body: settleFailure(
+          request,
           verdict.response.invalidReason ?? reasons.unexpectedSettleError,
           verdict.response.invalidMessage,
         ),
       };
     }
-    const { payment, created } = await this.#persist({
-      id,
-      fingerprint: print,
-      x402Version: request.x402Version,
-      network: request.requirements.network,
-      token: request.requirements.asset,
-      payer: request.authorization.from,
-      payee: request.authorization.to,
-      value: request.authorization.value,
-      validAfter: request.authorization.validAfter,
-      validBefore: request.authorization.validBefore,
-      nonce: request.authorization.nonce,
-      signature: verdict.signature,
-      contractSignature: verdict.payerHasCode,
-      fromBlock: this.#lastKnownBlock,
-    });
+    if (this.#closed) {
+      return {
+        status: 503,
+        body: settleFailure(request, reasons.closing, "the facilitator is closing"),
+      };
+    }
+    const short = this.#admission.reserve(admitted, verdict.balance ?? 0n);
+    if (short) {
+      return { status: short.status, body: settleFailure(request, short.reason, short.message) };
+    }
+    let persisted;
+    try {
+      persisted = await this.#commit.add({
+        id,
+        fingerprint: print,
+        x402Version: request.x402Version,
+        network: request.requirements.network,
+        token: request.requirements.asset,
+        payer: request.authorization.from,
+        payee: request.authorization.to,
+        value: request.authorization.value,
+        validAfter: request.authorization.validAfter,
+        validBefore: request.authorization.validBefore,
+        nonce: request.authorization.nonce,
+        signature: verdict.signature,
+        contractSignature: verdict.payerHasCode,
+        fromBlock: this.#lastKnownBlock,
+      });
+    } catch (error) {
+      if (!store.getPayment(id)) this.#admission.release(id);
+      return {
+        status: 503,
+        body: settleFailure(request, reasons.unexpectedSettleError, errorLine(error)),
+      };
+    }
+    const { payment, created } = persisted;
     if (created) this.#enqueue(payment);
     else if (payment.fingerprint !== print) {
       return {
         status: 200,
-        body: failure(reasons.nonceAlreadyUsed, "the nonce belongs to another payment"),
+        body: settleFailure(
+          request,
+          reasons.nonceAlreadyUsed,
+          "the nonce belongs to another payment",
+        ),
       };
     }
-    return { status: 200, body: await this.#outcomeOf(id) };
+    return { status: 200, body: await this.#outcomeOf(id, answerId) };
   }
 
   /** Stops accepting payments, sends what is queued, waits for batches in flight, closes the store. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closedAt = Date.now();
     if (this.#headTimer) clearTimeout(this.#headTimer);
     // Payments being persisted are written (and answered) before the store closes.
-    while (this.#persistQueue.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, PERSIST_GATHER_MS));
-    }
-    for (const token of [...this.#queues.keys()]) this.#flush(token);
+    await this.#commit.drain();
+    this.#queues.flushAll();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    this.#options.store.close();
+    for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake();
+    this.#store.close();
+  }
+
+  #admitted(id: string, request: PaymentRequest) {
+    return {
+      id,
+      token: request.requirements.asset,
+      payer: request.authorization.from,
+      payee: request.authorization.to,
+      value: request.authorization.value,
+    };
   }
 
   #verifyContext() {
@@ -495,103 +653,63 @@ export class BatchFacilitator {
     this.#inFlight.add(tracked);
   }
 
-  /** Waits until the payment is resolved (or `settleTimeoutMs`), then answers from the store. */
-  async #outcomeOf(id: string): Promise<SettleResponse> {
-    const store = this.#options.store;
+  /** Waits until the payment is resolved (or `settleTimeoutMs`), then answers this caller. */
+  async #outcomeOf(id: string, answerId: string | undefined): Promise<SettleResponse> {
+    const store = this.#store;
     const current = store.getPayment(id);
-    if (!current) throw new FacilitatorStoreError("The payment is not stored.", { details: id });
-    if (current.status === "settled" || current.status === "failed") {
-      return settleResponseOf(current);
+    if (current && current.status !== "settled" && current.status !== "failed" && !this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#settleTimeoutMs);
+        const waiters = this.#waiters.get(id) ?? new Set();
+        this.#waiters.set(id, waiters);
+        waiters.add(done);
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+      });
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.#settleTimeoutMs);
-      const waiters = this.#waiters.get(id) ?? new Set();
-      this.#waiters.set(id, waiters);
-      waiters.add(done);
-      function done() {
-        clearTimeout(timer);
-        waiters.delete(done);
-        resolve();
-      }
-    });
     const latest = store.getPayment(id) ?? current;
-    return settleResponseOf(latest, this.#pendingTx.get(id));
-  }
-
-  /**
-   * Persists an accepted payment before it is acknowledged. Payments accepted within the same
-   * moment share one SQLite transaction (group commit): one disk sync per group, not per payment.
-   */
-  #persist(payment: NewPayment): Promise<{ payment: StoredPayment; created: boolean }> {
-    return new Promise((resolve, reject) => {
-      this.#persistQueue.push({ payment, resolve, reject });
-      if (this.#persistQueue.length === 1) {
-        setTimeout(() => {
-          const group = this.#persistQueue.splice(0);
-          try {
-            const results = this.#options.store.insertPayments(group.map((entry) => entry.payment));
-            group.forEach((entry, index) => entry.resolve(results[index]!));
-          } catch (error) {
-            for (const entry of group) entry.reject(error);
-          }
-        }, PERSIST_GATHER_MS);
-      }
-    });
-  }
-
-  #resolve(payment: StoredPayment, outcome: Outcome): void {
-    this.#resolveMany([{ payment, outcome }]);
-  }
-
-  /** Records outcomes (one SQLite transaction), then answers everyone waiting for them. */
-  #resolveMany(entries: readonly { payment: StoredPayment; outcome: Outcome }[]): void {
-    if (entries.length === 0) return;
-    this.#options.store.resolvePayments(
-      entries.map(({ payment, outcome }) => ({ id: payment.id, outcome })),
-    );
-    for (const { payment } of entries) this.#wake(payment);
-  }
-
-  #wake(payment: StoredPayment): void {
-    this.#pendingTx.delete(payment.id);
-    const waiters = this.#waiters.get(payment.id);
-    if (waiters) {
-      this.#waiters.delete(payment.id);
-      for (const wake of [...waiters]) wake();
-    }
+    if (!latest) throw new Error(`payment ${id} is not stored`);
+    return answerFor(store, latest, answerId, this.#pendingTx.get(id));
   }
 
   #enqueue(payment: StoredPayment): void {
-    const queue = this.#queues.get(payment.token) ?? [];
-    this.#queues.set(payment.token, queue);
-    queue.push(payment);
-    if (queue.length >= this.#maxBatchSize || this.#closed) {
-      this.#flush(payment.token);
-    } else if (!this.#timers.has(payment.token)) {
-      this.#timers.set(
-        payment.token,
-        setTimeout(() => this.#flush(payment.token), this.#flushDelay()),
-      );
+    if (this.#closed) return;
+    this.#queues.push(payment.token, payment);
+  }
+
+  /** Records a payment's outcome, releases its reservation and answers everyone waiting for it. */
+  #resolve(payment: StoredPayment, outcome: PaymentOutcome): void {
+    this.#store.resolvePayment(payment.id, outcome);
+    this.#finished([payment]);
+  }
+
+  #finished(payments: readonly StoredPayment[]): void {
+    for (const payment of payments) {
+      this.#admission.release(payment.id);
+      this.#pendingTx.delete(payment.id);
+      const waiters = this.#waiters.get(payment.id);
+      if (waiters) {
+        this.#waiters.delete(payment.id);
+        for (const wake of [...waiters]) wake();
+      }
     }
   }
 
-  #flush(token: Address): void {
-    const timer = this.#timers.get(token);
-    if (timer) clearTimeout(timer);
-    this.#timers.delete(token);
-    const queue = this.#queues.get(token) ?? [];
-    while (queue.length > 0) {
-      const items = queue.splice(0, this.#maxBatchSize);
-      this.#track(this.#submit(token, items));
-    }
-    this.#queues.delete(token);
-  }
-
-  /** Signs, records (write-ahead) and broadcasts one batch, then resolves its payments. */
-  async #submit(token: Address, candidates: StoredPayment[]): Promise<void> {
+  /**
+   * Sends one batch of a token's queued payments: expired ones fail at once; the payers' nonces
+   * and code are read again and the batch simulated, so predicted failures are dropped before
+   * signing (a payer that gained code since it was verified is evicted); the rest is signed with a
+   * worst-case gas bound, recorded and broadcast, then followed until it resolves.
+   */
+  async #dispatch(token: Address, candidates: StoredPayment[]): Promise<void> {
     const now = BigInt(this.#now());
-    const items: StoredPayment[] = [];
-    for (const payment of candidates) {
+    let items: StoredPayment[] = [];
+    for (const candidate of candidates) {
+      const payment = this.#store.getPayment(candidate.id) ?? candidate;
+      if (payment.status !== "queued") continue;
       // The token needs block.timestamp < validBefore; one that is (about to be) expired is not sent.
       if (payment.validBefore <= now + 1n) {
         this.#resolve(payment, {
@@ -601,321 +719,295 @@ export class BatchFacilitator {
         });
       } else items.push(payment);
     }
+    // Contract signatures make items larger: cut the batch to what the bound lets fit.
+    while (items.length > 1 && settleGasBound({ items: items.map(itemOf) }) > TRANSACTION_GAS_CAP) {
+      const rest = items.splice(Math.ceil(items.length / 2));
+      this.#track(this.#dispatch(token, rest));
+    }
     if (items.length === 0) return;
-    let batch: StoredBatch | undefined;
     try {
-      batch = await this.#serialized(() => this.#signRecordBroadcast(token, items));
+      items = await this.#prepare(token, items);
+    } catch (error) {
+      this.#log(`batch of ${items.length} not simulated: ${errorLine(error)}`);
+      for (const payment of items) this.#track(this.#reconcile(payment, undefined, true));
+      return;
+    }
+    if (items.length === 0) return;
+    let batch: StoredBatch;
+    try {
+      batch = await this.#sender.send(
+        token,
+        items,
+        settleGasBound({ items: items.map(itemOf), profile: this.#gasProfile }),
+      );
     } catch (error) {
       this.#log(`batch of ${items.length} not sent: ${errorLine(error)}`);
-      // Nothing was broadcast, or the broadcast was refused: the payments are decided from the chain.
-      for (const payment of items) await this.#requeueOrResolve(this.#fresh(payment), error);
+      if (error instanceof BroadcastRefusedError) await this.#fillGapsBelow();
+      // Nothing was broadcast: the payments are decided from the chain (queued again if valid).
+      for (const payment of items) this.#track(this.#reconcile(payment, undefined, true));
       return;
     }
-    if (batch) await this.#awaitBatch(batch);
-  }
-
-  #fresh(payment: StoredPayment): StoredPayment {
-    return this.#options.store.getPayment(payment.id) ?? payment;
-  }
-
-  /** Runs `task` after every earlier one: relayer nonces are assigned and broadcast in order. */
-  #serialized<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#sendChain.then(task, task);
-    this.#sendChain = run.catch(() => {});
-    return run;
-  }
-
-  async #signRecordBroadcast(token: Address, items: StoredPayment[]): Promise<StoredBatch> {
-    const { client, relayer, router, network, store } = this.#options;
-    const data = encodeFunctionData({
-      abi: settlementRouterAbi,
-      functionName: "settle",
-      args: [
-        token,
-        relayer.address,
-        encodeItems(
-          items.map((payment) => ({
-            kind: "direct" as const,
-            from: payment.payer,
-            to: payment.payee,
-            value: payment.value,
-            validAfter: payment.validAfter,
-            validBefore: payment.validBefore,
-            nonce: payment.nonce,
-            signature: payment.signature,
-            contractSignature: payment.contractSignature,
-          })),
-        ),
-      ],
-    });
-    // A gas limit from a per-item bound (the router needs ITEM_GAS_LIMIT left before each token
-    // call): no estimate round trip on the path to the block. Only gas used is paid for. When the
-    // bound exceeds Base's cap, the node's estimate decides.
-    const contractItems = BigInt(items.filter((payment) => payment.contractSignature).length);
-    let gas =
-      GAS_BASE_BOUND +
-      GAS_PER_EOA_ITEM_BOUND * (BigInt(items.length) - contractItems) +
-      GAS_PER_CONTRACT_ITEM_BOUND * contractItems;
-    const [estimate, fees] = await Promise.all([
-      gas > TRANSACTION_GAS_CAP
-        ? client.estimateGas({ account: relayer.address, to: router, data })
-        : Promise.resolve(undefined),
-      this.#fees(),
-    ]);
-    if (estimate !== undefined) gas = (estimate * 12n) / 10n;
-    if (gas > TRANSACTION_GAS_CAP) gas = TRANSACTION_GAS_CAP;
-    if (this.#relayerNonce === undefined) {
-      this.#relayerNonce = await client.getTransactionCount({
-        address: relayer.address,
-        blockTag: "pending",
-      });
-    }
-    const nonce = this.#relayerNonce;
-    const rawTx = await relayer.signTransaction({
-      type: "eip1559",
-      chainId: network.chainId,
-      to: router,
-      data,
-      gas,
-      nonce,
-      value: 0n,
-      maxFeePerGas: fees.maxFeePerGas,
-      maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-    });
-    const txHash = keccak256(rawTx);
-    // Write-ahead: the batch and its payments are recorded before anything leaves the process.
-    const batchId = store.recordBatch(
-      { txHash, rawTx, relayerNonce: nonce },
-      items.map((payment) => payment.id),
-    );
-    for (const payment of items) this.#pendingTx.set(payment.id, txHash);
-    this.#relayerNonce = nonce + 1;
-    this.#options.onCheckpoint?.("batchRecorded");
-    try {
-      await client.request({ method: "eth_sendRawTransaction", params: [rawTx] });
-    } catch (error) {
-      // The node may already have it (a retried request); otherwise the nonce was not used.
-      const known = await client.getTransaction({ hash: txHash }).catch(() => undefined);
-      if (!known) {
-        this.#relayerNonce = undefined;
-        store.closeBatch(batchId, "abandoned");
-        for (const payment of items) this.#pendingTx.delete(payment.id);
-        throw error;
-      }
-    }
-    this.#options.onCheckpoint?.("batchBroadcast");
     this.#batchesSent += 1;
-    this.#log(`batch ${batchId}: ${items.length} payment(s) in ${txHash} (nonce ${nonce})`);
-    const batch = store.getBatch(batchId);
-    if (!batch) {
-      throw new FacilitatorStoreError("The batch is not stored.", { details: String(batchId) });
-    }
-    return batch;
-  }
-
-  /** EIP-1559 fees, refreshed at most every FEES_TTL_MS. */
-  async #fees(): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> {
-    const cached = this.#feeCache;
-    if (cached && Date.now() - cached.at < FEES_TTL_MS) return cached.fees;
-    const fees = await this.#options.client.estimateFeesPerGas();
-    this.#feeCache = { at: Date.now(), fees };
-    return fees;
-  }
-
-  async #receiptOrNull(hash: Hex): Promise<TransactionReceipt | null> {
-    try {
-      return await this.#options.client.getTransactionReceipt({ hash });
-    } catch {
-      return null;
-    }
-  }
-
-  /** Waits for a batch's receipt and resolves its payments; reconciles them when it never lands. */
-  async #awaitBatch(batch: StoredBatch): Promise<void> {
-    const { client, store } = this.#options;
-    let receipt: TransactionReceipt | null = null;
-    try {
-      receipt = await client.waitForTransactionReceipt({
-        hash: batch.txHash,
-        pollingInterval: this.#pollingIntervalMs,
-        timeout: Math.max(this.#settleTimeoutMs, 30_000),
-        retryCount: 1_000,
-      });
-    } catch (error) {
-      this.#log(`batch ${batch.id} (${batch.txHash}) not mined: ${errorLine(error)}`);
-    }
-    const payments = store.paymentsOfBatch(batch.id).filter((p) => p.status === "submitted");
-    if (!receipt) {
-      // Still unknown: only abandon it once the chain shows the relayer nonce taken by another
-      // transaction, or the node no longer knows the transaction.
-      const known = await client.getTransaction({ hash: batch.txHash }).catch(() => undefined);
-      if (known) {
-        this.#track(this.#awaitBatch(batch));
-        return;
-      }
-      store.closeBatch(batch.id, "abandoned");
-      for (const payment of payments) await this.#requeueOrResolve(payment);
-      return;
-    }
-    this.#options.onCheckpoint?.("batchMined");
-    if (receipt.blockNumber > this.#lastKnownBlock) this.#lastKnownBlock = receipt.blockNumber;
-    this.#batchesMined += 1;
-    const byIndex = new Map<number, { status: number; reason?: Hex }>();
-    if (receipt.status === "success") {
-      const events = parseEventLogs({
-        abi: settlementRouterAbi,
-        logs: receipt.logs.filter((log) => isAddressEqual(log.address, this.#options.router)),
-      });
-      // BatchSettled carries one status byte per item; PaymentFailed the revert data of a failure.
-      for (const event of events) {
-        if (event.eventName === "BatchSettled") {
-          hexToBytes(event.args.results).forEach((status, index) => {
-            byIndex.set(index, { status, reason: byIndex.get(index)?.reason });
-          });
-        } else if (event.eventName === "PaymentFailed") {
-          const index = Number(event.args.index);
-          byIndex.set(index, { status: event.args.status, reason: event.args.reason });
-        }
-      }
-    }
-    const settled = payments.filter(
-      (payment) => byIndex.get(payment.batchIndex ?? -1)?.status === ItemStatus.Settled,
+    this.#options.metrics?.batchSent(token, items.length);
+    this.#live.set(batch.id, batch);
+    for (const payment of items) this.#pendingTx.set(payment.id, batch.txHash);
+    this.#log(
+      `batch ${batch.id}: ${items.length} payment(s) in ${batch.txHash} (nonce ${batch.relayerNonce})`,
     );
-    this.#resolveMany(
-      settled.map((payment) => ({
-        payment,
-        outcome: { status: "settled" as const, txHash: batch.txHash },
-      })),
-    );
-    for (const payment of payments) {
-      const result = byIndex.get(payment.batchIndex ?? -1);
-      if (result?.status === ItemStatus.Settled) continue;
-      await this.#resolveFromChain(payment, result?.reason, receipt.status === "reverted");
-    }
-    store.closeBatch(batch.id, "mined");
-    this.#log(`batch ${batch.id} mined in block ${receipt.blockNumber} (${receipt.gasUsed} gas)`);
+    await this.#follow(batch);
   }
 
   /**
-   * Decides a payment its batch did not settle from the chain: nonce used → the transaction that
-   * used it (from the token's AuthorizationUsed log) if it moved this payment's funds; nonce unused
-   * → failed with the token's reason (after a mined batch) or queued again while still valid.
+   * The last check before signing: nonces and payer code read again (one batched read), then the
+   * batch simulated with its gas bound; returns the payments predicted to settle and resolves or
+   * reconciles the others. Throws when the chain cannot be read (nothing is decided then).
    */
-  async #resolveFromChain(payment: StoredPayment, revertData?: Hex, retry = false): Promise<void> {
-    const settledBy = await this.#findSettlement(payment);
-    if (settledBy) {
-      this.#resolve(payment, { status: "settled", txHash: settledBy });
-      return;
-    }
-    const { client } = this.#options;
-    const used = await client.readContract({
-      address: payment.token,
-      abi: eip3009Abi,
-      functionName: "authorizationState",
-      args: [payment.payer, payment.nonce],
+  async #prepare(token: Address, payments: StoredPayment[]): Promise<StoredPayment[]> {
+    const { client, router, relayer } = this.#options;
+    const states = await getAuthorizationStates(client, {
+      token,
+      items: payments.map((payment) => ({ from: payment.payer, nonce: payment.nonce })),
     });
-    if (used) {
-      this.#resolve(payment, { status: "failed", errorReason: reasons.nonceAlreadyUsed });
-      return;
+    const kept: StoredPayment[] = [];
+    payments.forEach((payment, index) => {
+      const state = states[index]!;
+      if (state.nonceUsed) this.#track(this.#reconcile(payment));
+      else if (state.payerHasCode && !payment.contractSignature) {
+        this.#resolve(payment, {
+          status: "failed",
+          errorReason: reasons.invalidSignature,
+          errorMessage: "the payer gained code after its signature was verified",
+        });
+      } else kept.push(payment);
+    });
+    if (kept.length === 0) return kept;
+    const simulation = await simulateBatch(client, {
+      router,
+      token,
+      feeRecipient: relayer.address,
+      items: kept.map(itemOf),
+      account: relayer.address,
+      gas: settleGasBound({ items: kept.map(itemOf), profile: this.#gasProfile }),
+    });
+    const { items, dropped } = dropFailures({ items: kept, simulation });
+    for (const { item, outcome } of dropped) {
+      if (outcome.itemStatus === "AuthorizationUsed") this.#track(this.#reconcile(item));
+      else {
+        this.#resolve(item, {
+          status: "failed",
+          errorReason:
+            outcome.reason === "unknown_revert" ? reasons.simulationFailed : outcome.reason,
+          errorMessage: "predicted to fail; not sent",
+        });
+      }
     }
-    if (retry && payment.attempts < 3 && payment.validBefore > BigInt(this.#now()) + 2n) {
-      this.#options.store.requeuePayment(payment.id);
-      this.#pendingTx.delete(payment.id);
-      this.#enqueue(this.#fresh(payment));
-      return;
-    }
-    this.#resolve(payment, await this.#diagnose(payment, revertData));
+    if (dropped.length > 0) this.#log(`batch: ${dropped.length} payment(s) dropped before signing`);
+    return items;
   }
 
-  async #diagnose(payment: StoredPayment, revertData?: Hex): Promise<Outcome> {
-    const decoded = revertData ? decodeRevertReason(revertData) : undefined;
-    const message = decoded?.errorName
-      ? `${decoded.errorName}(${decoded.args.map(String).join(", ")})`.slice(0, 300)
-      : undefined;
-    const failed = (errorReason: string): Outcome => ({
-      status: "failed",
-      errorReason,
-      ...(message ? { errorMessage: message } : {}),
-    });
-    // The token said why (decoded from the PaymentFailed event's revert data).
-    if (decoded && decoded.reason !== "unknown_revert") return failed(decoded.reason);
-    if (payment.validBefore <= BigInt(this.#now()) + 1n) return failed(reasons.validBeforeExpired);
-    try {
-      const balance = await this.#options.client.readContract({
-        address: payment.token,
-        abi: eip3009Abi,
-        functionName: "balanceOf",
-        args: [payment.payer],
-      });
-      if (balance < payment.value) return failed(reasons.insufficientBalance);
-    } catch {
-      // fall through to the generic reason
+  /**
+   * Follows a broadcast batch until it resolves: mined (its own hashes only, with the configured
+   * confirmations) → its payments resolved from its receipt; its nonce taken by another
+   * transaction → abandoned and its payments reconciled; dropped by the node → re-broadcast, and
+   * abandoned (nonce re-read, gap filled) when that does not help; not mined for `replaceAfterMs`
+   * → replaced with higher fees. Read errors are polled through.
+   */
+  async #follow(batch: StoredBatch): Promise<void> {
+    const store = this.#store;
+    let lastSent = Date.now();
+    let drops = 0;
+    for (;;) {
+      if (this.#closed && Date.now() - this.#closedAt > CLOSE_WAIT_MS) {
+        this.#live.delete(batch.id);
+        return; // left open in the store: the next start() follows it
+      }
+      let state;
+      try {
+        state = await this.#tracker.poll(store.batchTransactions(batch.id), batch.relayerNonce);
+      } catch (error) {
+        this.#log(`batch ${batch.id}: chain not read (${errorLine(error)}); polling on`);
+        await sleep(this.#pollingIntervalMs);
+        continue;
+      }
+      if (state.state === "mined") {
+        await this.#mined(batch, state.receipt);
+        return;
+      }
+      if (state.state === "nonceTaken") {
+        this.#log(`batch ${batch.id}: nonce ${batch.relayerNonce} used by another transaction`);
+        await this.#abandon(batch);
+        return;
+      }
+      if (state.state === "dropped") {
+        drops += 1;
+        const latest = store.getBatch(batch.id) ?? batch;
+        if (drops <= MAX_DROPS && (await this.#sender.rebroadcast(latest.rawTx))) {
+          this.#log(`batch ${batch.id}: dropped by the node, re-broadcast`);
+        } else {
+          this.#log(`batch ${batch.id}: dropped by the node; abandoned`);
+          await this.#abandon(batch);
+          return;
+        }
+      } else if (Date.now() - lastSent >= this.#replaceAfterMs && !this.#closed) {
+        await this.#sender.replace(batch).catch(() => undefined);
+        lastSent = Date.now();
+        const latest = store.getBatch(batch.id);
+        if (latest) {
+          for (const payment of store.paymentsOfBatch(batch.id)) {
+            if (payment.status === "submitted") this.#pendingTx.set(payment.id, latest.txHash);
+          }
+        }
+      }
+      await sleep(this.#pollingIntervalMs);
     }
-    return failed(reasons.transactionFailed);
   }
 
-  /** The hash of the transaction that consumed the payment's nonce and moved its funds, if any. */
-  async #findSettlement(payment: StoredPayment): Promise<Hex | undefined> {
-    const { client } = this.#options;
-    const logs = await client.getLogs({
-      address: payment.token,
-      event: getAbiItem({ abi: eip3009Abi, name: "AuthorizationUsed" }),
-      args: { authorizer: payment.payer, nonce: payment.nonce },
-      fromBlock: payment.fromBlock > 5n ? payment.fromBlock - 5n : 0n,
-      toBlock: "latest",
-    });
-    for (const log of logs) {
-      if (!log.transactionHash) continue;
-      const receipt = await client.getTransactionReceipt({ hash: log.transactionHash });
-      const transfers = parseEventLogs({
-        abi: eip3009Abi,
-        eventName: "Transfer",
-        logs: receipt.logs.filter((entry) => isAddressEqual(entry.address, payment.token)),
-      });
-      const moved = transfers.some(
-        (transfer) =>
-          isAddressEqual(transfer.args.from, payment.payer) &&
-          isAddressEqual(transfer.args.to, payment.payee) &&
-          transfer.args.value === payment.value,
-      );
-      if (moved) return log.transactionHash;
-    }
-    return undefined;
+  /** A batch that will never be mined: closed and requeued in one store transaction, then reconciled. */
+  async #abandon(batch: StoredBatch): Promise<void> {
+    const payments = this.#store
+      .paymentsOfBatch(batch.id)
+      .filter((payment) => payment.status === "submitted");
+    this.#store.abandonBatch(batch.id);
+    this.#live.delete(batch.id);
+    for (const payment of payments) this.#pendingTx.delete(payment.id);
+    await this.#fillGapsBelow();
+    for (const payment of payments) this.#track(this.#reconcile(payment));
   }
 
-  /** A payment not (or no longer) in a live batch: settled elsewhere, expired, or queued again. */
-  async #requeueOrResolve(payment: StoredPayment, cause?: unknown): Promise<void> {
-    const settledBy = await this.#findSettlement(payment).catch(() => undefined);
-    if (settledBy) {
-      this.#resolve(payment, { status: "settled", txHash: settledBy });
-      return;
-    }
-    const used = await this.#options.client
-      .readContract({
-        address: payment.token,
-        abi: eip3009Abi,
-        functionName: "authorizationState",
-        args: [payment.payer, payment.nonce],
-      })
+  /**
+   * Re-reads the relayer's pending nonce; when live batches wait behind a nonce no batch holds
+   * (an abandoned or refused one), that nonce is filled so they can be mined.
+   */
+  async #fillGapsBelow(): Promise<void> {
+    await this.#sender.resync().catch(() => undefined);
+    const mined = await this.#options.client
+      .getTransactionCount({ address: this.relayer, blockTag: "latest" })
       .catch(() => undefined);
-    if (used === true) {
-      this.#resolve(payment, { status: "failed", errorReason: reasons.nonceAlreadyUsed });
+    if (mined === undefined) return;
+    const held = new Set([...this.#live.values()].map((batch) => batch.relayerNonce));
+    const highest = Math.max(-1, ...held);
+    let filled = false;
+    for (let nonce = mined; nonce < highest; nonce++) {
+      if (held.has(nonce)) continue;
+      await this.#sender.fillGap(nonce);
+      filled = true;
+    }
+    if (filled) await this.#sender.resync().catch(() => undefined);
+  }
+
+  /** Resolves a mined batch's payments from its own receipt (toolkit `decodeSettleReceipt`). */
+  async #mined(batch: StoredBatch, receipt: TransactionReceipt): Promise<void> {
+    const store = this.#store;
+    this.#options.onCheckpoint?.("batchMined");
+    this.#live.delete(batch.id);
+    if (receipt.blockNumber > this.#lastKnownBlock) this.#lastKnownBlock = receipt.blockNumber;
+    this.#batchesMined += 1;
+    const all = store.paymentsOfBatch(batch.id);
+    const payments = all.filter((payment) => payment.status === "submitted");
+    const token = all[0]?.token ?? this.#options.router;
+    if (receipt.status !== "success") {
+      // Nothing in it happened: its payments are queued again (one store transaction) and decided
+      // anew; the next batch's simulation drops whichever made this one fail.
+      this.#addWaste(receipt.gasUsed);
+      this.#options.metrics?.batchMined(token, all.length, 0, receipt.gasUsed);
+      this.#log(
+        `batch ${batch.id} reverted in block ${receipt.blockNumber} (${receipt.gasUsed} gas)`,
+      );
+      store.abandonBatch(batch.id);
+      for (const payment of payments) this.#pendingTx.delete(payment.id);
+      for (const payment of payments) this.#track(this.#reconcile(payment));
       return;
     }
-    if (payment.validBefore <= BigInt(this.#now()) + 2n || payment.attempts >= 5) {
-      this.#resolve(payment, {
-        status: "failed",
-        errorReason:
-          payment.validBefore <= BigInt(this.#now()) + 2n
-            ? reasons.validBeforeExpired
-            : reasons.unexpectedSettleError,
-        ...(cause ? { errorMessage: errorLine(cause) } : {}),
+    let results: SettlementResult[] | undefined;
+    try {
+      results = decodeSettleReceipt({
+        receipt,
+        router: this.#options.router,
+        itemCount: all.length,
       });
-      return;
+    } catch (error) {
+      this.#log(`batch ${batch.id}: receipt not decoded (${errorLine(error)}); reconciling`);
     }
-    if (this.#closed) return;
-    if (payment.status === "submitted") this.#options.store.requeuePayment(payment.id);
-    this.#pendingTx.delete(payment.id);
-    this.#enqueue(this.#fresh(payment));
+    const settled: { payment: StoredPayment; outcome: PaymentOutcome }[] = [];
+    const unsettled: { payment: StoredPayment; failure?: { reason?: string; revertData?: Hex } }[] =
+      [];
+    for (const payment of payments) {
+      const result = payment.batchIndex === null ? undefined : results?.[payment.batchIndex];
+      const own =
+        result?.status === "success" &&
+        isAddressEqual(result.from, payment.payer) &&
+        result.nonce.toLowerCase() === payment.nonce.toLowerCase() &&
+        findSettlementProof(receipt.logs, payment) !== undefined;
+      if (own)
+        settled.push({ payment, outcome: { status: "settled", txHash: receipt.transactionHash } });
+      else if (result?.status === "failure" && result.itemStatus !== "AuthorizationUsed") {
+        unsettled.push({
+          payment,
+          failure: { reason: result.reason, revertData: result.revertData },
+        });
+      } else unsettled.push({ payment });
+    }
+    store.finishBatch(
+      batch.id,
+      settled.map(({ payment, outcome }) => ({ id: payment.id, outcome })),
+    );
+    this.#finished(settled.map(({ payment }) => payment));
+    for (const { payment } of unsettled) this.#pendingTx.delete(payment.id);
+    this.#options.metrics?.batchMined(token, all.length, settled.length, receipt.gasUsed);
+    if (unsettled.length > 0) {
+      const payees = new Set(settled.map(({ payment }) => payment.payee.toLowerCase())).size;
+      const profile = this.#gasProfile;
+      const expected =
+        settled.length === 0
+          ? 0n
+          : profile.base +
+            profile.perItem.direct * BigInt(settled.length) +
+            profile.perDirectPayee * BigInt(payees);
+      this.#addWaste(receipt.gasUsed > expected ? receipt.gasUsed - expected : 0n);
+    }
+    this.#log(
+      `batch ${batch.id} mined in block ${receipt.blockNumber} (${receipt.gasUsed} gas, ${settled.length}/${all.length} settled)`,
+    );
+    for (const { payment, failure } of unsettled) this.#track(this.#reconcile(payment, failure));
+  }
+
+  #addWaste(gas: bigint): void {
+    if (gas <= 0n) return;
+    this.#wastedGas += gas;
+    this.#options.metrics?.wastedGas(gas);
+  }
+
+  /**
+   * Decides a payment no live batch is settling, through the one reconciliation path: resolved,
+   * queued again, or (a failed read) tried again later with a growing pause, never decided on a
+   * read error. While closing, an undecided payment is left open in the store for `start()`.
+   */
+  async #reconcile(
+    payment: StoredPayment,
+    failure?: { reason?: string; revertData?: Hex },
+    pause = false,
+  ): Promise<void> {
+    if (pause) await sleep(this.#pollingIntervalMs);
+    for (let attempt = 0; ; attempt++) {
+      const fresh = this.#store.getPayment(payment.id);
+      if (!fresh || fresh.status === "settled" || fresh.status === "failed") return;
+      const resolution = await this.#reconciler.resolve(fresh, failure);
+      if (resolution.action === "resolve") {
+        this.#resolve(fresh, resolution.outcome);
+        return;
+      }
+      if (resolution.action === "requeue") {
+        if (this.#closed) return;
+        if (fresh.status === "submitted") this.#store.requeuePayment(fresh.id);
+        this.#pendingTx.delete(fresh.id);
+        this.#enqueue(this.#store.getPayment(fresh.id) ?? fresh);
+        return;
+      }
+      this.#log(`payment ${fresh.id}: chain not read (${errorLine(resolution.error)}); retrying`);
+      if (this.#closed) return;
+      await sleep(
+        Math.min(MAX_RETRY_DELAY_MS, this.#pollingIntervalMs * 2 ** Math.min(attempt, 10)),
+      );
+    }
   }
 }

@@ -1,4 +1,6 @@
-import { BASE_CHAIN_ID, BASE_SEPOLIA_CHAIN_ID } from "../chain/base.js";
+import type { Address } from "viem";
+
+import { BASE_CHAIN_ID, BASE_SEPOLIA_CHAIN_ID, USDC_ADDRESS } from "../chain/base.js";
 import { FacilitatorConfigurationError } from "./errors.js";
 
 /** The x402 names of one EVM chain: the v1 network name and the v2 CAIP-2 id. */
@@ -38,4 +40,27 @@ export function resolveX402Network(network: string): X402Network {
     });
   }
   return { chainId, v1: V1_NAMES[chainId], v2: `eip155:${chainId}` };
+}
+
+/** Circle's USDC on each served chain (Base Sepolia: Circle's testnet deployment). */
+const CANONICAL_USDC: Record<number, Address> = {
+  [BASE_CHAIN_ID]: USDC_ADDRESS,
+  [BASE_SEPOLIA_CHAIN_ID]: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+};
+
+/**
+ * Circle's canonical USDC on `network`'s chain: the only asset a facilitator accepts unless
+ * configured otherwise.
+ *
+ * @example
+ * canonicalUsdc(resolveX402Network("base")); // "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+ */
+export function canonicalUsdc(network: X402Network): Address {
+  const address = CANONICAL_USDC[network.chainId];
+  if (!address) {
+    throw new FacilitatorConfigurationError("No canonical USDC on this chain.", {
+      details: `chain ${network.chainId}; pass the accepted assets`,
+    });
+  }
+  return address;
 }

@@ -42,6 +42,19 @@ export const reasons = {
   // the project's own (toolkit vocabulary)
   /** A value or time bound does not fit the SettlementRouter's packed layout (uint128 / uint48). */
   unsettleableFieldOutOfRange: "unsettleable_field_out_of_range",
+  // the facilitator's admission policy (see BatchFacilitatorOptions)
+  /** The asset is not one this facilitator settles (`assets`). */
+  assetNotAllowed: "facilitator_asset_not_allowed",
+  /** The amount is below the facilitator's `minAmount`. */
+  amountBelowMinimum: "facilitator_amount_below_minimum",
+  /** `payTo` is the SettlementRouter: the funds would be locked there. */
+  payToIsRouter: "facilitator_pay_to_router",
+  /** The payer has `maxPendingPerPayer` payments being settled (HTTP 429). */
+  payerPendingLimit: "facilitator_payer_pending_limit",
+  /** The facilitator has `maxPending` payments being settled (HTTP 429). */
+  pendingLimit: "facilitator_pending_limit",
+  /** The facilitator is shutting down (HTTP 503). */
+  closing: "facilitator_closing",
 } as const;
 
 /** One of the reason codes in {@link reasons}. */

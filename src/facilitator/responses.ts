@@ -31,7 +31,8 @@ export interface SupportedResponse {
 
 /**
  * The `/supported` answer: the `exact` scheme on the served network under both protocol versions,
- * no extensions, and the relayer as the signer for every EVM chain.
+ * the `payment-identifier` extension (a `/settle` retry with the same identifier gets the same
+ * answer), and the relayer as the signer for every EVM chain.
  *
  * @example
  * supportedResponse(resolveX402Network("base"), relayer.address);
@@ -42,7 +43,7 @@ export function supportedResponse(network: X402Network, relayer: Address): Suppo
       { x402Version: 1, scheme: "exact", network: network.v1 },
       { x402Version: 2, scheme: "exact", network: network.v2 },
     ],
-    extensions: [],
+    extensions: ["payment-identifier"],
     signers: { "eip155:*": [relayer] },
   };
 }

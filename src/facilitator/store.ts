@@ -37,6 +37,10 @@ export interface StoredPayment {
   errorMessage: string | null;
   attempts: number;
   createdAt: number;
+  /** A `/settle` caller was answered success for this payment (at most one ever is). */
+  answered: boolean;
+  /** The `payment-identifier` of the request answered success: its retries get the same answer. */
+  answerId: string | null;
 }
 
 /** What a newly accepted payment is stored with; the rest is set as it moves along. */
@@ -50,6 +54,8 @@ export type NewPayment = Omit<
   | "errorMessage"
   | "attempts"
   | "createdAt"
+  | "answered"
+  | "answerId"
 >;
 
 /** A batch transaction, recorded (write-ahead) after signing and before broadcasting. */
@@ -88,6 +94,8 @@ function toPayment(row: Row): StoredPayment {
     errorMessage: (row.error_message as string | null) ?? null,
     attempts: Number(row.attempts),
     createdAt: Number(row.created_at),
+    answered: Number(row.answered) === 1,
+    answerId: (row.answer_id as string | null) ?? null,
   };
 }
 
@@ -106,6 +114,21 @@ function toBatch(row: Row): StoredBatch {
 export type PaymentOutcome =
   | { status: "settled"; txHash: Hex }
   | { status: "failed"; errorReason: string; errorMessage?: string; txHash?: Hex };
+
+/** One signed transaction of a batch: the first, or a replacement with higher fees (same nonce). */
+export interface BatchTransaction {
+  txHash: Hex;
+  rawTx: Hex;
+}
+
+/** What {@link FacilitatorStore.claimSuccess} decided for one `/settle` caller. */
+export type SuccessClaim =
+  /** This caller is the first to be answered success. */
+  | "claimed"
+  /** A retry of the request already answered success (same `payment-identifier`). */
+  | "repeat"
+  /** Another caller was answered success: this one is refused. */
+  | "refused";
 
 /**
  * The facilitator's durable state in SQLite (`node:sqlite`, WAL, `synchronous=FULL`): every accepted
@@ -163,7 +186,22 @@ export class FacilitatorStore {
         status TEXT NOT NULL,
         created_at INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS batch_transactions (
+        batch_id INTEGER NOT NULL,
+        tx_hash TEXT NOT NULL,
+        raw_tx TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS batch_transactions_batch ON batch_transactions (batch_id);
     `);
+    // Stores written before success answers were recorded gain the columns.
+    const columns = new Set(
+      (this.#db.prepare("PRAGMA table_info(payments)").all() as Row[]).map((c) => c.name),
+    );
+    if (!columns.has("answered")) {
+      this.#db.exec("ALTER TABLE payments ADD COLUMN answered INTEGER NOT NULL DEFAULT 0");
+    }
+    if (!columns.has("answer_id")) this.#db.exec("ALTER TABLE payments ADD COLUMN answer_id TEXT");
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insert:
@@ -184,7 +222,17 @@ export class FacilitatorStore {
         error_message = ?, updated_at = ? WHERE id = ? AND status IN ('queued', 'submitted')`),
       requeue: prepare(`UPDATE payments SET status = 'queued', batch_id = NULL, updated_at = ?
         WHERE id = ? AND status = 'submitted'`),
-      closeBatch: prepare(`UPDATE batches SET status = ? WHERE id = ?`),
+      closeBatch: prepare(`UPDATE batches SET status = ? WHERE id = ? AND status = 'signed'`),
+      requeueBatch: prepare(`UPDATE payments SET status = 'queued', batch_id = NULL, updated_at = ?
+        WHERE batch_id = ? AND status = 'submitted'`),
+      claim: prepare(`UPDATE payments SET answered = 1, answer_id = ?, updated_at = ?
+        WHERE id = ? AND status = 'settled' AND answered = 0`),
+      insertBatchTx: prepare(`INSERT INTO batch_transactions (batch_id, tx_hash, raw_tx, created_at)
+        VALUES (?, ?, ?, ?)`),
+      replaceBatchTx: prepare(`UPDATE batches SET tx_hash = ?, raw_tx = ? WHERE id = ?`),
+      batchTxs: prepare(
+        `SELECT tx_hash, raw_tx FROM batch_transactions WHERE batch_id = ? ORDER BY rowid`,
+      ),
       getBatch: prepare(`SELECT * FROM batches WHERE id = ?`),
       openBatches: prepare(
         `SELECT * FROM batches WHERE status = 'signed' ORDER BY relayer_nonce, id`,
@@ -264,6 +312,7 @@ export class FacilitatorStore {
         now,
       );
       const batchId = Number(result.lastInsertRowid);
+      this.#statements.insertBatchTx.run(batchId, batch.txHash, batch.rawTx, now);
       ids.forEach((id, index) => this.#statements.assign.run(batchId, index, now, id));
       return batchId;
     });
@@ -312,6 +361,71 @@ export class FacilitatorStore {
 
   closeBatch(batchId: number, status: "mined" | "abandoned"): void {
     this.#statements.closeBatch.run(status, batchId);
+  }
+
+  /**
+   * Closes a batch that will never be mined as `abandoned` and puts its still-submitted payments
+   * back in the queue, in one SQLite transaction: a crash leaves either both or neither.
+   */
+  abandonBatch(batchId: number): void {
+    this.#transaction(() => {
+      this.#statements.closeBatch.run("abandoned", batchId);
+      this.#statements.requeueBatch.run(Date.now(), batchId);
+    });
+  }
+
+  /**
+   * Records the payments' outcomes of a mined batch and closes it as `mined`, in one SQLite
+   * transaction. Payments left out stay submitted (their reconciliation decides them).
+   */
+  finishBatch(batchId: number, outcomes: readonly { id: string; outcome: PaymentOutcome }[]): void {
+    this.#transaction(() => {
+      for (const { id, outcome } of outcomes) this.resolvePayment(id, outcome);
+      this.#statements.closeBatch.run("mined", batchId);
+    });
+  }
+
+  /**
+   * Write-ahead record of a replacement transaction of a batch (same nonce, higher fees), before
+   * it is broadcast. The batch's receipt may then come from any of its transactions.
+   */
+  recordReplacement(batchId: number, transaction: BatchTransaction): void {
+    this.#transaction(() => {
+      this.#statements.insertBatchTx.run(
+        batchId,
+        transaction.txHash,
+        transaction.rawTx,
+        Date.now(),
+      );
+      this.#statements.replaceBatchTx.run(transaction.txHash, transaction.rawTx, batchId);
+    });
+  }
+
+  /** Every transaction signed for a batch, oldest first. */
+  batchTransactions(batchId: number): BatchTransaction[] {
+    const rows = this.#statements.batchTxs.all(batchId) as Row[];
+    if (rows.length === 0) {
+      const batch = this.getBatch(batchId);
+      return batch ? [{ txHash: batch.txHash, rawTx: batch.rawTx }] : [];
+    }
+    return rows.map((row) => ({ txHash: row.tx_hash as Hex, rawTx: row.raw_tx as Hex }));
+  }
+
+  /**
+   * Records that a `/settle` caller is answered success for a settled payment, unless another was:
+   * the first caller claims it (with its `payment-identifier`, if any); later callers with the
+   * same identifier are retries of that request; everyone else is refused.
+   */
+  claimSuccess(id: string, identifier: string | undefined): SuccessClaim {
+    return this.#transaction(() => {
+      const claimed = this.#statements.claim.run(identifier ?? null, Date.now(), id);
+      if (Number(claimed.changes) === 1) return "claimed";
+      const payment = this.getPayment(id);
+      if (payment?.answered && identifier !== undefined && payment.answerId === identifier) {
+        return "repeat";
+      }
+      return "refused";
+    });
   }
 
   getBatch(batchId: number): StoredBatch | undefined {

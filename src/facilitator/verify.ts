@@ -53,6 +53,8 @@ export interface VerifyOutcome {
   payerHasCode: boolean;
   /** The signature to put on chain (ERC-6492 unwrapped). */
   signature: Hex;
+  /** The payer's token balance, when it was read. */
+  balance?: bigint;
 }
 
 /** The router's packed items carry a uint128 value and uint48 time bounds. */
@@ -119,6 +121,7 @@ export async function verifyPayment(
     response,
     payerHasCode: state.payerHasCode,
     signature: classification.innerSignature,
+    ...(state.balance !== undefined ? { balance: state.balance } : {}),
   });
   const valueReason =
     request.x402Version === 1

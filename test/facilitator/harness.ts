@@ -20,7 +20,10 @@ import { fundUsdc } from "../../src/chain/bootstrap.js";
 import { eip3009Abi } from "../../src/facilitator/abi.js";
 import { createFacilitatorClient } from "../../src/facilitator/createFacilitatorClient.js";
 import { ensureRouter } from "../../src/facilitator/ensureRouter.js";
-import { BatchFacilitator } from "../../src/facilitator/facilitator.js";
+import {
+  BatchFacilitator,
+  type BatchFacilitatorOptions,
+} from "../../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../../src/facilitator/networks.js";
 import { createFacilitatorServer } from "../../src/facilitator/server.js";
 import { FacilitatorStore } from "../../src/facilitator/store.js";
@@ -141,17 +144,18 @@ export interface RunningFacilitator {
 
 export async function startFacilitator(
   base: LocalBase,
-  options: { maxBatchSize?: number; maxWaitMs?: number; dbPath?: string } = {},
+  options: { dbPath?: string } & Partial<BatchFacilitatorOptions> = {},
 ): Promise<RunningFacilitator> {
+  const { dbPath, ...rest } = options;
   const facilitator = new BatchFacilitator({
     client: base.client,
     relayer: base.relayer,
     network,
     router: base.router,
-    store: new FacilitatorStore(options.dbPath ?? ":memory:"),
-    maxBatchSize: options.maxBatchSize,
-    maxWaitMs: options.maxWaitMs ?? 200,
+    store: new FacilitatorStore(dbPath ?? ":memory:"),
     pollingIntervalMs: 100,
+    ...rest,
+    maxWaitMs: options.maxWaitMs ?? 200,
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator);
