@@ -123,7 +123,7 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
     if (base) await base.stop();
   });
 
-  it("answers /supported with both kinds, no extensions and the relayer as signer", async function () {
+  it("answers /supported with both kinds, the payment-identifier extension and the relayer as signer", async function () {
     const response = await fetch(`${ours.url}/supported`);
     expect(response.status).to.equal(200);
     expect(await response.json()).to.deep.equal({
@@ -131,7 +131,7 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
         { x402Version: 1, scheme: "exact", network: "base" },
         { x402Version: 2, scheme: "exact", network: "eip155:8453" },
       ],
-      extensions: [],
+      extensions: ["payment-identifier"],
       signers: { "eip155:*": [base.relayer.address] },
     });
   });
@@ -191,7 +191,7 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
     for (const log of logs) expect(transactions.has(log.transactionHash!)).to.equal(true);
   });
 
-  it("returns the same settle answer for the same payload, and settles it once", async function () {
+  it("answers one settle of a payload with success and refuses its copies, and settles it once", async function () {
     const [payer] = await fundedPayers(base, 1, 10_000n);
     const requirements = {
       scheme: "exact",
@@ -206,20 +206,35 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
     const created = await client.createPaymentPayload(2, requirements as never);
     const body = {
       x402Version: 2,
-      paymentPayload: { ...created, accepted: requirements },
+      paymentPayload: {
+        ...created,
+        accepted: requirements,
+        extensions: {
+          "payment-identifier": { info: { required: false, id: "pay_interop_0000001" } },
+        },
+      },
       paymentRequirements: requirements,
     };
     const verify = await postJson(`${ours.url}/verify`, body);
     expect(verify.status).to.equal(200);
     expect(verify.json).to.deep.equal({ isValid: true, payer: payer.address });
+    const withoutId = { ...body, paymentPayload: { ...body.paymentPayload, extensions: {} } };
     const [first, second] = await Promise.all([
       postJson(`${ours.url}/settle`, body),
-      postJson(`${ours.url}/settle`, body),
+      postJson(`${ours.url}/settle`, withoutId),
     ]);
-    const third = await postJson(`${ours.url}/settle`, body);
-    expect(first.json.success).to.equal(true);
-    expect(second.json).to.deep.equal(first.json);
-    expect(third.json).to.deep.equal(first.json);
+    const third = await postJson(`${ours.url}/settle`, withoutId);
+    const retry = await postJson(`${ours.url}/settle`, body);
+    const answers = [first.json, second.json];
+    const successes = answers.filter((answer) => answer.success === true);
+    expect(successes, JSON.stringify(answers)).to.have.length(1);
+    const refused = answers.find((answer) => answer.success !== true)!;
+    expect(refused.errorReason).to.equal("invalid_exact_evm_nonce_already_used");
+    expect(third.json.errorReason).to.equal("invalid_exact_evm_nonce_already_used");
+    // The request answered success was the one with the identifier, or the identifier's retry is
+    // refused like any copy; either way exactly one success overall before the retry.
+    if (first.json.success === true) expect(retry.json).to.deep.equal(first.json);
+    else expect(retry.json.errorReason).to.equal("invalid_exact_evm_nonce_already_used");
     const auth = (created.payload as { authorization: { nonce: Hex } }).authorization;
     expect(await nonceUsed(base.client, payer.address, auth.nonce)).to.equal(true);
     expect(await usdcBalance(base.client, payer.address)).to.equal(7_500n);
