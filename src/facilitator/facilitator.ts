@@ -446,8 +446,6 @@ export class BatchFacilitator {
       return invalid(200, reasons.nonceAlreadyUsed, `the payment is already ${held.status}`);
     }
     const admitted = this.#admitted(id, request);
-    const refusal = this.#admission.policy(admitted);
-    if (refusal) return invalid(refusal.status, refusal.reason, refusal.message);
     try {
       const verdict = await verifyPayment(this.#verifyContext(), request);
       const { response } = verdict;
@@ -455,6 +453,9 @@ export class BatchFacilitator {
         response.invalidReason = reasonForVersion(request.x402Version, response.invalidReason);
         return { status: 200, body: response };
       }
+      // The facilitator's policy after the official checks, so their verdicts stay the official's.
+      const refusal = this.#admission.policy(admitted);
+      if (refusal) return invalid(refusal.status, refusal.reason, refusal.message);
       const short = this.#admission.reserve(admitted, verdict.balance ?? 0n, false);
       if (short) return invalid(short.status, short.reason, short.message);
       return { status: 200, body: response };
@@ -533,13 +534,6 @@ export class BatchFacilitator {
       return { status: 200, body: await this.#outcomeOf(id, answerId) };
     }
     const admitted = this.#admitted(id, request);
-    const refusal = this.#admission.policy(admitted);
-    if (refusal) {
-      return {
-        status: refusal.status,
-        body: settleFailure(request, refusal.reason, refusal.message),
-      };
-    }
     let verdict;
     try {
       verdict = await verifyPayment(this.#verifyContext(), request);
@@ -562,6 +556,13 @@ export class BatchFacilitator {
           verdict.response.invalidReason ?? reasons.unexpectedSettleError,
           verdict.response.invalidMessage,
         ),
+      };
+    }
+    const refusal = this.#admission.policy(admitted);
+    if (refusal) {
+      return {
+        status: refusal.status,
+        body: settleFailure(request, refusal.reason, refusal.message),
       };
     }
     if (this.#closed) {

@@ -1,0 +1,362 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+import {
+  createPublicClient,
+  createWalletClient,
+  custom,
+  encodeFunctionData,
+  http,
+  keccak256,
+  parseSignature,
+  parseTransaction,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { base as baseChain } from "viem/chains";
+
+import { multicall3Abi } from "../../src/abi/multicall3.js";
+import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
+import { encodeItems } from "../../src/batch/encodeItems.js";
+import { MULTICALL3_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
+import {
+  BatchFacilitator,
+  type BatchFacilitatorOptions,
+} from "../../src/facilitator/facilitator.js";
+import { FacilitatorStore, type NewPayment } from "../../src/facilitator/store.js";
+import {
+  fundedPayers,
+  network,
+  nonceUsed,
+  setAutomine,
+  setIntervalMining,
+  startLocalBase,
+  usdcBalance,
+  type LocalBase,
+} from "./harness.js";
+
+const transferWithAuthorizationAbi = [
+  {
+    type: "function",
+    name: "transferWithAuthorization",
+    stateMutability: "nonpayable",
+    inputs: [
+      { name: "from", type: "address" },
+      { name: "to", type: "address" },
+      { name: "value", type: "uint256" },
+      { name: "validAfter", type: "uint256" },
+      { name: "validBefore", type: "uint256" },
+      { name: "nonce", type: "bytes32" },
+      { name: "v", type: "uint8" },
+      { name: "r", type: "bytes32" },
+      { name: "s", type: "bytes32" },
+    ],
+    outputs: [],
+  },
+] as const;
+
+interface Signed {
+  payer: LocalAccount;
+  authorization: {
+    from: Address;
+    to: Address;
+    value: bigint;
+    validAfter: bigint;
+    validBefore: bigint;
+    nonce: Hex;
+  };
+  signature: Hex;
+}
+
+async function sign(
+  payer: LocalAccount,
+  payee: Address,
+  value: bigint,
+  options: { nonce?: Hex; name?: string; validBefore?: bigint } = {},
+): Promise<Signed> {
+  const authorization = {
+    from: payer.address,
+    to: payee,
+    value,
+    validAfter: 0n,
+    validBefore: options.validBefore ?? BigInt(Math.floor(Date.now() / 1000) + 600),
+    nonce: options.nonce ?? (generatePrivateKey() as Hex),
+  };
+  const signature = await payer.signTypedData({
+    domain: {
+      name: options.name ?? "USD Coin",
+      version: "2",
+      chainId: 8453,
+      verifyingContract: USDC_ADDRESS,
+    },
+    types: {
+      TransferWithAuthorization: [
+        { name: "from", type: "address" },
+        { name: "to", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "validAfter", type: "uint256" },
+        { name: "validBefore", type: "uint256" },
+        { name: "nonce", type: "bytes32" },
+      ],
+    },
+    primaryType: "TransferWithAuthorization",
+    message: authorization,
+  });
+  return { payer, authorization, signature };
+}
+
+/** A /settle (or /verify) body as the official v2 client sends it. */
+function bodyOf(signed: Signed, options: { asset?: Address; name?: string; id?: string } = {}) {
+  const a = signed.authorization;
+  const requirements = {
+    scheme: "exact",
+    network: network.v2,
+    amount: a.value.toString(),
+    asset: options.asset ?? USDC_ADDRESS,
+    payTo: a.to,
+    maxTimeoutSeconds: 300,
+    extra: { name: options.name ?? "USD Coin", version: "2" },
+  };
+  return {
+    x402Version: 2,
+    paymentPayload: {
+      x402Version: 2,
+      accepted: requirements,
+      payload: {
+        signature: signed.signature,
+        authorization: {
+          from: a.from,
+          to: a.to,
+          value: a.value.toString(),
+          validAfter: a.validAfter.toString(),
+          validBefore: a.validBefore.toString(),
+          nonce: a.nonce,
+        },
+      },
+      ...(options.id
+        ? { extensions: { "payment-identifier": { info: { required: false, id: options.id } } } }
+        : {}),
+    },
+    paymentRequirements: requirements,
+  };
+}
+
+function row(signed: Signed, fromBlock: bigint): NewPayment {
+  const a = signed.authorization;
+  return {
+    id: `8453:${USDC_ADDRESS}:${a.from}:${a.nonce}`.toLowerCase(),
+    fingerprint: keccak256(signed.signature),
+    x402Version: 2,
+    network: network.v2,
+    token: USDC_ADDRESS,
+    payer: a.from,
+    payee: a.to,
+    value: a.value,
+    validAfter: a.validAfter,
+    validBefore: a.validBefore,
+    nonce: a.nonce,
+    signature: signed.signature,
+    contractSignature: false,
+    fromBlock,
+  };
+}
+
+type Intercept = (
+  method: string,
+  params: unknown,
+  forward: () => Promise<unknown>,
+) => Promise<unknown>;
+
+/** The chain through a fault injector: every request passes `intercept`, which may forward it. */
+function faultyClient(base: LocalBase, intercept: Intercept): PublicClient {
+  return createPublicClient({
+    chain: base.client.chain,
+    pollingInterval: 100,
+    transport: custom({
+      request: ({ method, params }) =>
+        intercept(
+          method,
+          params,
+          () => base.client.request({ method, params } as never) as Promise<unknown>,
+        ),
+    }),
+  }) as PublicClient;
+}
+
+function newFacilitator(
+  base: LocalBase,
+  options: Partial<BatchFacilitatorOptions> = {},
+): BatchFacilitator {
+  return new BatchFacilitator({
+    client: base.client,
+    relayer: base.relayer,
+    network,
+    router: base.router,
+    store: new FacilitatorStore(":memory:"),
+    maxWaitMs: 100,
+    pollingIntervalMs: 100,
+    ...options,
+  });
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function relayerWallet(base: LocalBase) {
+  return createWalletClient({
+    account: base.relayer,
+    chain: baseChain,
+    transport: http(base.rpcUrl),
+  });
+}
+
+describe("facilitator findings (issue 9), in process", function () {
+  let base: LocalBase;
+  let dir: string;
+  const payee = privateKeyToAccount(generatePrivateKey()).address;
+
+  before(async function () {
+    base = await startLocalBase();
+    dir = mkdtempSync(path.join(tmpdir(), "facilitator-findings-"));
+  });
+
+  after(async function () {
+    if (base) await base.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    await setAutomine(base);
+  });
+
+  it("1: one success answer per payment; verify refuses a held payment; a pending answer's retry gets the outcome", async function () {
+    const [payer] = await fundedPayers(base, 1, 100_000n);
+    const facilitator = newFacilitator(base, { maxWaitMs: 300 });
+    await facilitator.start();
+    try {
+      const signed = await sign(payer!, payee, 1_000n);
+      const body = bodyOf(signed);
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, async (_, index) => {
+          if (index > 0) await new Promise((resolve) => setTimeout(resolve, 20 * index));
+          return facilitator.settle(body);
+        }),
+      );
+      const successes = answers.filter((answer) => answer.body.success);
+      expect(successes, JSON.stringify(answers)).to.have.length(1);
+      for (const answer of answers.filter((a) => !a.body.success)) {
+        expect(answer.body.errorReason).to.equal("invalid_exact_evm_nonce_already_used");
+      }
+      // After mining: still refused, by settle and by verify.
+      expect((await facilitator.settle(body)).body.errorReason).to.equal(
+        "invalid_exact_evm_nonce_already_used",
+      );
+      expect((await facilitator.verify(body)).body.invalidReason).to.equal(
+        "invalid_exact_evm_nonce_already_used",
+      );
+      expect(await usdcBalance(base.client, payee)).to.equal(1_000n);
+
+      // Queued (not yet on chain): verify refuses it while it waits.
+      const queued = bodyOf(await sign(payer!, payee, 1_000n));
+      const settling = facilitator.settle(queued);
+      await until(() => facilitator.health().payments.queued > 0, "the payment to be queued");
+      expect((await facilitator.verify(queued)).body.invalidReason).to.equal(
+        "invalid_exact_evm_nonce_already_used",
+      );
+      expect((await settling).body.success).to.equal(true);
+    } finally {
+      await facilitator.close();
+    }
+
+    // settlement_pending gives no success: the retry gets it, once.
+    const slow = newFacilitator(base, { maxWaitMs: 1_500, settleTimeoutMs: 50 });
+    await slow.start();
+    try {
+      const body = bodyOf(await sign(payer!, payee, 1_000n), { id: "pay_findings_0000001" });
+      const first = await slow.settle(body);
+      expect(first.body.errorReason).to.equal("settlement_pending");
+      await until(() => slow.health().payments.settled === 1, "the payment to settle");
+      const retry = await slow.settle(body);
+      expect(retry.body.success).to.equal(true);
+      // The same identifier again: the same answer; without it: refused.
+      expect((await slow.settle(body)).body).to.deep.equal(retry.body);
+      const { extensions: _, ...payload } = body.paymentPayload as Record<string, unknown>;
+      const copy = { ...body, paymentPayload: payload };
+      expect((await slow.settle(copy)).body.errorReason).to.equal(
+        "invalid_exact_evm_nonce_already_used",
+      );
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("4: refuses free, unfunded, wrong-domain, double-spent, unknown-asset and router-bound payments before any gas is spent", async function () {
+    const [payer] = await fundedPayers(base, 1, 1_000n);
+    const unfunded = privateKeyToAccount(generatePrivateKey());
+    const facilitator = newFacilitator(base, { maxPendingPerPayer: 2, maxWaitMs: 1_500 });
+    await facilitator.start();
+    const relayerBefore = await base.client.getTransactionCount({ address: base.relayer.address });
+    try {
+      const zero = await facilitator.settle(bodyOf(await sign(unfunded, payee, 0n)));
+      expect(zero.body.success).to.equal(false);
+      expect(zero.body.errorReason).to.equal("facilitator_amount_below_minimum");
+      const wrongName = bodyOf(await sign(payer!, payee, 1_000n, { name: "USDC" }), {
+        name: "USDC",
+      });
+      expect((await facilitator.verify(wrongName)).body.isValid).to.equal(false);
+      expect((await facilitator.settle(wrongName)).body.errorReason).to.equal(
+        "invalid_exact_evm_token_name_mismatch",
+      );
+      const toRouter = await facilitator.settle(bodyOf(await sign(payer!, base.router, 1_000n)));
+      expect(toRouter.body.errorReason).to.equal("facilitator_pay_to_router");
+      // A token this facilitator does not settle (the router has code and answers anything).
+      const fake = await facilitator.verify(
+        bodyOf(await sign(payer!, payee, 1_000n), { asset: MULTICALL3_ADDRESS }),
+      );
+      expect(fake.body.isValid).to.equal(false);
+
+      // One balance of 1,000 backs one queued payment of 1,000, not two.
+      const first = facilitator.settle(bodyOf(await sign(payer!, payee, 1_000n)));
+      await until(() => facilitator.health().payments.queued === 1, "the first payment queued");
+      const second = bodyOf(await sign(payer!, payee, 1_000n));
+      expect((await facilitator.verify(second)).body.invalidReason).to.equal(
+        "invalid_exact_evm_insufficient_balance",
+      );
+      const refused = await facilitator.settle(second);
+      expect(refused.body.errorReason).to.equal("invalid_exact_evm_insufficient_balance");
+      expect((await first).body.success).to.equal(true);
+      expect((await usdcBalance(base.client, payee)) >= 1_000n).to.equal(true);
+      // One batch, one transaction: the refused payments cost the relayer nothing.
+      const relayerAfter = await base.client.getTransactionCount({ address: base.relayer.address });
+      expect(relayerAfter - relayerBefore).to.equal(1);
+      expect(facilitator.health().wastedGas).to.equal(0);
+    } finally {
+      await facilitator.close();
+    }
+
+    // Pending limits: 429.
+    const payers = await fundedPayers(base, 1, 100_000n);
+    const limited = newFacilitator(base, { maxPendingPerPayer: 1, maxWaitMs: 1_500 });
+    await limited.start();
+    try {
+      const queued = limited.settle(bodyOf(await sign(payers[0]!, payee, 1_000n)));
+      await until(() => limited.health().payments.queued === 1, "a payment queued");
+      const over = await limited.settle(bodyOf(await sign(payers[0]!, payee, 1_000n)));
+      expect(over.status).to.equal(429);
+      expect(over.body.errorReason).to.equal("facilitator_payer_pending_limit");
+      expect((await queued).body.success).to.equal(true);
+    } finally {
+      await limited.close();
+    }
+  });
+});
