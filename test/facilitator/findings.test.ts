@@ -359,4 +359,122 @@ describe("facilitator findings (issue 9), in process", function () {
       await limited.close();
     }
   });
+
+  it("2: one Transfer proves one payment: zero-value authorizations reusing nonces settle nothing", async function () {
+    const [payer] = await fundedPayers(base, 1, 1_000n);
+    const fromBlock = await base.client.getBlockNumber();
+    // Three payments of the whole balance accepted while the facilitator was down...
+    const payments = await Promise.all([1, 2, 3].map(() => sign(payer!, payee, 1_000n)));
+    const dbPath = path.join(dir, "proof.sqlite");
+    const before = new FacilitatorStore(dbPath);
+    before.insertPayments(payments.map((payment) => row(payment, fromBlock)));
+    before.close();
+    // ...then front-run in one Multicall3 transaction: the first as signed, the others' nonces
+    // used by zero-value authorizations to the same payee.
+    const calls = await Promise.all(
+      payments.map(async (payment, index) => {
+        const signed =
+          index === 0
+            ? payment
+            : await sign(payer!, payee, 0n, { nonce: payment.authorization.nonce });
+        const { r, s, v } = parseSignature(signed.signature);
+        const a = signed.authorization;
+        return {
+          target: USDC_ADDRESS,
+          allowFailure: false,
+          callData: encodeFunctionData({
+            abi: transferWithAuthorizationAbi,
+            functionName: "transferWithAuthorization",
+            args: [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, Number(v), r, s],
+          }),
+        };
+      }),
+    );
+    const frontRun = await relayerWallet(base).writeContract({
+      address: MULTICALL3_ADDRESS,
+      abi: multicall3Abi,
+      functionName: "aggregate3",
+      args: [calls],
+    });
+    await base.client.waitForTransactionReceipt({ hash: frontRun });
+    const store = new FacilitatorStore(dbPath);
+    const facilitator = newFacilitator(base, { store });
+    await facilitator.start();
+    try {
+      await until(
+        () => facilitator.health().payments.queued + facilitator.health().payments.submitted === 0,
+        "reconciliation",
+      );
+      const [first, ...others] = payments.map((payment) => store.getPayment(row(payment, 0n).id)!);
+      expect(first).to.include({ status: "settled", txHash: frontRun });
+      for (const other of others) {
+        expect(other).to.include({
+          status: "failed",
+          errorReason: "invalid_exact_evm_nonce_already_used",
+        });
+      }
+    } finally {
+      await facilitator.close();
+    }
+  });
+
+  it("7: start() reconciles orphans; a failed log search is retried, never a verdict; searches stay in bounded ranges", async function () {
+    const [alice, bob] = await fundedPayers(base, 2, 100_000n);
+    const fromBlock = await base.client.getBlockNumber();
+    // Front-run (settled by someone else) and a payment a crash left submitted in an abandoned batch.
+    const elsewhere = await sign(alice!, payee, 1_000n);
+    const orphan = await sign(bob!, payee, 1_000n);
+    const dbPath = path.join(dir, "orphans.sqlite");
+    const before = new FacilitatorStore(dbPath);
+    before.insertPayments([row(elsewhere, fromBlock), row(orphan, fromBlock)]);
+    const batchId = before.recordBatch(
+      { txHash: `0x${"00".repeat(32)}`, rawTx: "0x00", relayerNonce: 0 },
+      [row(orphan, 0n).id],
+    );
+    before.closeBatch(batchId, "abandoned");
+    before.close();
+    const { r, s, v } = parseSignature(elsewhere.signature);
+    const a = elsewhere.authorization;
+    const frontRun = await relayerWallet(base).writeContract({
+      address: USDC_ADDRESS,
+      abi: transferWithAuthorizationAbi,
+      functionName: "transferWithAuthorization",
+      args: [a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce, Number(v), r, s],
+    });
+    await base.client.waitForTransactionReceipt({ hash: frontRun });
+    // A quiet facilitator: many blocks since the payments were accepted.
+    for (let i = 0; i < 40; i++) await base.testClient.request({ method: "evm_mine" } as never);
+    // An RPC that refuses log ranges over 10 blocks, and fails the first three log searches.
+    let failures = 3;
+    let widest = 0n;
+    const client = faultyClient(base, async (method, params, forward) => {
+      if (method === "eth_getLogs") {
+        const [filter] = params as [{ fromBlock: Hex; toBlock: Hex }];
+        const width = BigInt(filter.toBlock) - BigInt(filter.fromBlock) + 1n;
+        if (width > widest) widest = width;
+        if (width > 10n) throw new Error("query exceeds max block range 10");
+        if (failures-- > 0) throw new Error("upstream timeout");
+      }
+      return forward();
+    });
+    const store = new FacilitatorStore(dbPath);
+    const facilitator = newFacilitator(base, { store, client, maxLogBlockRange: 10n });
+    await facilitator.start();
+    try {
+      await until(
+        () => facilitator.health().payments.queued + facilitator.health().payments.submitted === 0,
+        "reconciliation",
+      );
+      expect(store.getPayment(row(elsewhere, 0n).id)).to.include({
+        status: "settled",
+        txHash: frontRun,
+      });
+      const settledOrphan = store.getPayment(row(orphan, 0n).id)!;
+      expect(settledOrphan.status).to.equal("settled");
+      expect(await nonceUsed(base.client, bob!.address, orphan.authorization.nonce)).to.equal(true);
+      expect(widest <= 10n).to.equal(true);
+    } finally {
+      await facilitator.close();
+    }
+  });
 });
