@@ -477,4 +477,149 @@ describe("facilitator findings (issue 9), in process", function () {
       await facilitator.close();
     }
   });
+
+  it("5: a receipt counts only for its own hash: a batch replaced by another transaction is reconciled, not answered with its hash", async function () {
+    const [alice, bob] = await fundedPayers(base, 2, 100_000n);
+    await setIntervalMining(base, 1_000);
+    const intruder = await sign(bob!, payee, 1_000n);
+    let replaced: Hex | undefined;
+    const client = faultyClient(base, async (method, params, forward) => {
+      const result = await forward();
+      if (method === "eth_sendRawTransaction" && !replaced) {
+        const [raw] = params as [Hex];
+        const tx = parseTransaction(raw);
+        if (tx.to?.toLowerCase() === base.router.toLowerCase()) {
+          replaced = keccak256(raw);
+          // Someone with the relayer's key replaces it: another router batch at the same nonce.
+          const a = intruder.authorization;
+          const data = encodeFunctionData({
+            abi: settlementRouterAbi,
+            functionName: "settle",
+            args: [
+              USDC_ADDRESS,
+              base.relayer.address,
+              encodeItems([{ kind: "direct", ...a, signature: intruder.signature }]),
+            ],
+          });
+          const replacement = await base.relayer.signTransaction({
+            type: "eip1559",
+            chainId: 8453,
+            to: base.router,
+            data,
+            gas: tx.gas,
+            nonce: tx.nonce,
+            maxFeePerGas: tx.maxFeePerGas! * 3n,
+            maxPriorityFeePerGas: tx.maxPriorityFeePerGas! * 3n + 1_000_000n,
+          });
+          await base.client.request({ method: "eth_sendRawTransaction", params: [replacement] });
+        }
+      }
+      return result;
+    });
+    const facilitator = newFacilitator(base, { client });
+    await facilitator.start();
+    try {
+      const answer = await facilitator.settle(bodyOf(await sign(alice!, payee, 1_000n)));
+      expect(answer.body.success, JSON.stringify(answer.body)).to.equal(true);
+      expect(replaced).to.be.a("string");
+      expect(answer.body.transaction).to.not.equal(replaced);
+      const receipt = await base.client.getTransactionReceipt({
+        hash: answer.body.transaction as Hex,
+      });
+      expect(receipt.status).to.equal("success");
+      expect(await nonceUsed(base.client, bob!.address, intruder.authorization.nonce)).to.equal(
+        true,
+      );
+    } finally {
+      await facilitator.close();
+    }
+  });
+
+  it("6: a dropped batch is re-broadcast, then abandoned with its nonce re-read and the gap filled: nothing waits behind it", async function () {
+    const [alice, bob] = await fundedPayers(base, 2, 100_000n);
+    let swallowed: Hex | undefined;
+    const client = faultyClient(base, async (method, params, forward) => {
+      if (method === "eth_sendRawTransaction") {
+        const [raw] = params as [Hex];
+        const tx = parseTransaction(raw);
+        if (
+          tx.to?.toLowerCase() === base.router.toLowerCase() &&
+          (!swallowed || swallowed === raw)
+        ) {
+          // The node accepts it and loses it (or a load balancer sent it to a node that died).
+          swallowed = raw;
+          return keccak256(raw);
+        }
+      }
+      return forward();
+    });
+    const facilitator = newFacilitator(base, { client });
+    await facilitator.start();
+    try {
+      const first = facilitator.settle(bodyOf(await sign(alice!, payee, 1_000n)));
+      await until(() => facilitator.health().batchesSent === 1, "the first batch");
+      const second = facilitator.settle(bodyOf(await sign(bob!, payee, 1_000n)));
+      const answers = await Promise.all([first, second]);
+      for (const answer of answers)
+        expect(answer.body.success, JSON.stringify(answer.body)).to.equal(true);
+      const latest = await base.client.getTransactionCount({ address: base.relayer.address });
+      const pending = await base.client.getTransactionCount({
+        address: base.relayer.address,
+        blockTag: "pending",
+      });
+      expect(pending).to.equal(latest);
+    } finally {
+      await facilitator.close();
+    }
+  });
+
+  it("9: a receipt is trusted only at the configured confirmation depth", async function () {
+    const [payer] = await fundedPayers(base, 1, 100_000n);
+    const facilitator = newFacilitator(base, { confirmations: 3 });
+    await facilitator.start();
+    try {
+      const settling = facilitator.settle(bodyOf(await sign(payer!, payee, 1_000n)));
+      await until(() => facilitator.health().batchesSent === 1, "the batch");
+      const latest = await base.client.getBlock();
+      const hash = latest.transactions[0] as Hex;
+      await base.client.waitForTransactionReceipt({ hash });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // Mined once: not yet trusted.
+      expect(facilitator.health().payments.submitted).to.equal(1);
+      for (let i = 0; i < 2; i++) await base.testClient.request({ method: "evm_mine" } as never);
+      const answer = await settling;
+      expect(answer.body).to.include({ success: true, transaction: hash });
+    } finally {
+      await facilitator.close();
+    }
+  });
+
+  it("3: payers that gain code after verification are evicted before signing; the honest payments beside them settle", async function () {
+    const payers = await fundedPayers(base, 8, 100_000n);
+    const honest = payers.slice(0, 5);
+    const gaining = payers.slice(5);
+    const facilitator = newFacilitator(base, { maxWaitMs: 4_000 });
+    await facilitator.start();
+    try {
+      const settling = [...honest, ...gaining].map(async (payer) =>
+        facilitator.settle(bodyOf(await sign(payer, payee, 1_000n))),
+      );
+      await until(() => facilitator.health().payments.queued === payers.length, "all queued");
+      // Each gaining payer's account gets code (as an EIP-7702 delegation gives it) while its
+      // payment waits for the batch: code that burns all the gas it is given (JUMPDEST PUSH1 0 JUMP).
+      for (const payer of gaining) {
+        await base.testClient.setCode({ address: payer.address, bytecode: "0x5b600056" });
+      }
+      const answers = await Promise.all(settling);
+      answers
+        .slice(0, honest.length)
+        .forEach((answer) =>
+          expect(answer.body.success, JSON.stringify(answer.body)).to.equal(true),
+        );
+      answers.slice(honest.length).forEach((answer) => expect(answer.body.success).to.equal(false));
+      expect(facilitator.health().wastedGas).to.equal(0);
+    } finally {
+      await facilitator.close();
+    }
+  });
 });
