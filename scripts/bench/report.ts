@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { type ChartSeries, lineChart } from "./svg.js";
 import { formatMarkdownTable } from "./table.js";
-import type { BenchResults, BenchRun } from "./types.js";
+import type { BenchmarkResult as BenchResults, BenchmarkRun as BenchRun } from "../../src/bench/schema.js";
 
 export const METHOD_COLORS: Record<string, string> = {
   "x402-exact-single": "#d62728",

@@ -6,8 +6,8 @@ import type { Address } from "viem";
 
 import { BENCH_TOKENS, type BenchTokenName } from "../bench/args.js";
 import type { BenchChain } from "../bench/chain.js";
-import { deployRouter } from "../bench/methods/router.js";
-import { type BenchToken, benchAddress, setupBenchToken } from "../bench/tokens.js";
+import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { type BenchToken, benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "./attacks.js";
 import { type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
 
@@ -61,8 +61,8 @@ export async function runReplay(
   const attacks = ATTACKS.filter((a) => !options.attacks || options.attacks.includes(a.name));
 
   const routers: [Address, Address] = [
-    await deployRouter(chain, deployer),
-    await deployRouter(chain, deployer),
+    await deployBenchRouter(chain, deployer),
+    await deployBenchRouter(chain, deployer),
   ];
   // Both tokens are always set up: each serves as "another token" for the other's attacks.
   const deployed = new Map<BenchTokenName, BenchToken>();

@@ -21,8 +21,9 @@ import { cancelAuthorizationTypes } from "../../src/authorization/eip712Types.js
 import { signAuthorization } from "../../src/authorization/signAuthorization.js";
 import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
 import { type SettlementItem, encodeItems } from "../../src/batch/encodeItems.js";
-import type { BenchChain, NodeWallet } from "../bench/chain.js";
-import { type BenchToken, benchAccount } from "../bench/tokens.js";
+import type { NodeWallet } from "../../src/bench/node.js";
+import { type BenchToken, benchAccount } from "../../src/bench/tokens.js";
+import type { BenchChain } from "../bench/chain.js";
 
 export type ReplayMethod = "router-direct" | "router-routed";
 

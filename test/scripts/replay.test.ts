@@ -5,8 +5,8 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
-import { deployRouter } from "../../scripts/bench/methods/router.js";
-import { benchAddress, setupBenchToken } from "../../scripts/bench/tokens.js";
+import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "../../scripts/replay/attacks.js";
 import type { ReplayResults } from "../../scripts/replay/run.js";
 import { ReplayScenario, scenarioPayers } from "../../scripts/replay/scenario.js";
@@ -56,8 +56,8 @@ describe("npm run replay", () => {
         1_000_000n,
       );
       const routers = [
-        await deployRouter(chain, deployer!),
-        await deployRouter(chain, deployer!),
+        await deployBenchRouter(chain, deployer!),
+        await deployBenchRouter(chain, deployer!),
       ] as const;
       scenario = new ReplayScenario(
         chain,
