@@ -31,9 +31,8 @@ async function main(argv: string[]): Promise<number> {
   let results;
   try {
     results = await runBenchmark(opened.client, {
-      methods: options.methods.map(
-        (m): BenchmarkMethod | Exclude<typeof m, "facilitator"> =>
-          m === "facilitator" ? facilitator! : m,
+      methods: options.methods.map((m): BenchmarkMethod | Exclude<typeof m, "facilitator"> =>
+        m === "facilitator" ? facilitator! : m,
       ),
       tokens: options.tokens,
       batchSizes: options.batchSizes,

@@ -60,7 +60,9 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
 Settles the same EIP-3009 payments several ways and measures gas, L1 data and throughput:
 ${Object.values(BENCHMARK_METHODS)
   .map((m) => `  ${m.name.padEnd(17)}  ${m.description}\n`)
-  .join("")}  facilitator        paid HTTP requests, official facilitator vs the batching one (only with --methods facilitator)
+  .join(
+    "",
+  )}  facilitator        paid HTTP requests, official facilitator vs the batching one (only with --methods facilitator)
 
 Options:
   --payments N         payments per token, method and batch size (default ${FULL_DEFAULTS.payments}; --quick ${QUICK_DEFAULTS.payments})

@@ -460,7 +460,10 @@ export const facilitatorMethod: BenchmarkMethod = {
   paymentsPerPayer: (batchSizes) => 1 + batchSizes.length,
   async run(ctx) {
     const runs = await runFacilitatorBenchmark({
-      chain: { client: ctx.node.client as unknown as FacilitatorBenchChain["client"], wallets: ctx.node.wallets },
+      chain: {
+        client: ctx.node.client as unknown as FacilitatorBenchChain["client"],
+        wallets: ctx.node.wallets,
+      },
       token: ctx.token,
       router: ctx.router!,
       payers: ctx.payers,

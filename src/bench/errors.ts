@@ -15,10 +15,13 @@ export class BenchmarkInputError extends BaseError {
 export class BenchmarkDependencyError extends BaseError {
   override name = "BenchmarkDependencyError";
   constructor(method: string, packages: readonly string[], cause: unknown) {
-    super(`The benchmark method ${method} needs ${packages.join(" and ")}, which are not installed.`, {
-      cause,
-      metaMessages: [`Install them next to x402-clearing: npm install ${packages.join(" ")}`],
-    });
+    super(
+      `The benchmark method ${method} needs ${packages.join(" and ")}, which are not installed.`,
+      {
+        cause,
+        metaMessages: [`Install them next to x402-clearing: npm install ${packages.join(" ")}`],
+      },
+    );
   }
 }
 

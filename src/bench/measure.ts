@@ -22,7 +22,10 @@ export interface MeasuredOutcome {
  * (`getReceiptL1Data`), or the GasPriceOracle's estimate of the transaction when the node's
  * receipts lack it (`getL1DataEstimate`; the oracle adds 68 bytes for the signature).
  */
-export async function l1BytesOfReceipt(client: BenchNodeClient, receipt: TransactionReceipt): Promise<bigint> {
+export async function l1BytesOfReceipt(
+  client: BenchNodeClient,
+  receipt: TransactionReceipt,
+): Promise<bigint> {
   const fromReceipt = getReceiptL1Data(receipt);
   if (fromReceipt) return fromReceipt.l1Bytes;
   const tx = await client.getTransaction({ hash: receipt.transactionHash });

@@ -90,7 +90,10 @@ export async function createBenchNode(
   if (addresses.length < minAccounts)
     throw new BenchmarkChainError(
       `The node has ${addresses.length} unlocked accounts; the benchmark needs at least ${minAccounts}.`,
-      { details: "start it with npm run chain, or any Hardhat or Anvil node with its default accounts" },
+      {
+        details:
+          "start it with npm run chain, or any Hardhat or Anvil node with its default accounts",
+      },
     );
   let boot;
   try {
@@ -98,7 +101,9 @@ export async function createBenchNode(
   } catch (error) {
     throw new BenchmarkChainError("The node could not be prepared for a benchmark.", {
       cause: error,
-      metaMessages: ["It needs Hardhat's or Anvil's test methods (hardhat_setCode, impersonation)."],
+      metaMessages: [
+        "It needs Hardhat's or Anvil's test methods (hardhat_setCode, impersonation).",
+      ],
     });
   }
   const forked =

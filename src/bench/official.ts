@@ -11,7 +11,15 @@ import type {
   SettleResponse,
   VerifyResponse,
 } from "@x402/core/types";
-import type { Account, Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from "viem";
+import type {
+  Account,
+  Address,
+  Chain,
+  LocalAccount,
+  PublicClient,
+  Transport,
+  WalletClient,
+} from "viem";
 
 import { BenchmarkDependencyError } from "./errors.js";
 

@@ -63,7 +63,10 @@ interface Plan {
 
 function integerIn(field: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max)
-    throw new BenchmarkInputError(field, `must be a whole number from ${min} to ${max}, got ${value}`);
+    throw new BenchmarkInputError(
+      field,
+      `must be a whole number from ${min} to ${max}, got ${value}`,
+    );
   return value;
 }
 
@@ -141,7 +144,11 @@ export async function runBenchmark(
   const feeRecipient = benchAddress("bench-fee-recipient");
 
   const perToken = p.methods.reduce((n, m) => n + paymentsPerPayer(m, p.batchSizes), 0);
-  const progress: BenchmarkProgress = { done: 0, total: perToken * p.payments * p.tokens.length, task: "" };
+  const progress: BenchmarkProgress = {
+    done: 0,
+    total: perToken * p.payments * p.tokens.length,
+    task: "",
+  };
   const report = () => options.onProgress?.({ ...progress });
   const tick = (count = 1) => {
     progress.done += count;
@@ -200,7 +207,7 @@ export async function runBenchmark(
 }
 
 /** Turns what a method did into its row: receipts for gas and L1 bytes, the token for settled payments. */
-async function measureRun(
+export async function measureRun(
   ctx: BenchmarkMethodContext,
   method: BenchmarkMethod,
   outcome: MethodOutcome,

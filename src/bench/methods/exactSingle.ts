@@ -18,8 +18,7 @@ import { type BenchmarkMethod, countReason, IN_FLIGHT } from "./types.js";
 
 export const exactSingleMethod: BenchmarkMethod = {
   name: "x402-exact-single",
-  description:
-    "the official @x402/evm facilitator: verify + settle, one transaction per payment",
+  description: "the official @x402/evm facilitator: verify + settle, one transaction per payment",
   batched: false,
   async run(ctx) {
     const sdk = await loadOfficialSdk(this.name);

@@ -68,14 +68,17 @@ async function settleThroughRouter(
   signed: readonly SignedAuthorization[],
 ): Promise<MethodOutcome> {
   const router = ctx.router;
-  if (!router) throw new BenchmarkInputError("router", "the router methods need a SettlementRouter");
+  if (!router)
+    throw new BenchmarkInputError("router", "the router methods need a SettlementRouter");
   const { feeRecipient } = ctx;
   const token = ctx.token.address;
   const { batches } = planBatches({
     items: signed,
     maxItemsPerBatch: ctx.batchSize,
     gasProfile:
-      ctx.token.name === "FiatTokenV2_2" ? FIAT_TOKEN_V2_2_GAS_PROFILE : X402_TEST_TOKEN_GAS_PROFILE,
+      ctx.token.name === "FiatTokenV2_2"
+        ? FIAT_TOKEN_V2_2_GAS_PROFILE
+        : X402_TEST_TOKEN_GAS_PROFILE,
   });
   const account = ctx.submitter.account;
   const client = ctx.node.client;
