@@ -92,11 +92,22 @@ export function chartPoints(runs: readonly BenchmarkRun[], measure: ChartMeasure
   return points;
 }
 
+/** Round values (1, 2, 5 times a power of ten) around `[min, max]`: a log axis's labels, spaced apart. */
+export function logTicks(min: number, max: number): number[] {
+  const ticks: number[] = [];
+  for (let power = Math.floor(Math.log10(min)); power <= Math.ceil(Math.log10(max)); power++)
+    for (const m of [1, 2, 5]) {
+      const tick = m * 10 ** power;
+      if (tick >= min / 2 && tick <= max * 2) ticks.push(tick);
+    }
+  return ticks;
+}
+
 function panel(
   points: ChartPoint[],
   measure: ChartMeasure,
   title: string,
-  scale: Record<string, unknown>,
+  { ticks, ...scale }: Record<string, unknown>,
 ): Record<string, unknown> {
   const series = [...new Set(points.map((p) => p.series))];
   const colors = series.map(
@@ -115,7 +126,13 @@ function panel(
         title: "batch size (payments per transaction)",
         axis: { labelAngle: 0 },
       },
-      y: { field: "value", type: "quantitative", title: measure.axis, scale },
+      y: {
+        field: "value",
+        type: "quantitative",
+        title: measure.axis,
+        scale,
+        ...(ticks ? { axis: { values: ticks } } : {}),
+      },
       color: {
         field: "series",
         type: "nominal",
@@ -155,7 +172,9 @@ export function chartSpec(
   const values = points.map((p) => p.value).filter((v) => v > 0);
   const ratio = values.length > 0 ? Math.max(...values) / Math.min(...values) : 1;
   const overview =
-    ratio > LOG_SCALE_RATIO ? { type: "log", nice: true } : { zero: true, nice: true };
+    ratio > LOG_SCALE_RATIO
+      ? { type: "log", nice: true, ticks: logTicks(Math.min(...values), Math.max(...values)) }
+      : { zero: true, nice: true };
   const batched = points.filter((p) => !p.single);
   const panels = [
     panel(

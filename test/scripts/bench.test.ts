@@ -9,7 +9,7 @@ import { type Hex, concat, keccak256, toHex } from "viem";
 
 import { parseBenchArgs } from "../../scripts/bench/args.js";
 import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
-import { CHART_MEASURES, chartSpec, renderSvg } from "../../scripts/bench/charts.js";
+import { CHART_MEASURES, chartSpec, logTicks, renderSvg } from "../../scripts/bench/charts.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
 import { facilitatorMethod } from "../../scripts/bench/facilitator.js";
 import { estimateRemaining, formatDuration } from "../../scripts/bench/progress.js";
@@ -186,6 +186,8 @@ describe("npm run bench", () => {
       expect(view.scale("concat_0_y").type).to.equal("log");
       expect(view.scale("concat_1_y").type).to.equal("linear");
       view.finalize();
+      // Labels at 1, 2 and 5 times a power of ten, so they do not crowd each other.
+      expect(logTicks(90, 2_910)).to.deep.equal([50, 100, 200, 500, 1_000, 2_000, 5_000]);
     });
   });
 
