@@ -1,3 +1,5 @@
+import type { Address } from "viem";
+
 import { BENCHMARK_METHODS, type BenchmarkMethodName } from "./methods/index.js";
 import type { BenchmarkMethod, BenchmarkMethodContext, MethodOutcome } from "./methods/types.js";
 import { deployBenchRouter } from "./contracts.js";
@@ -47,6 +49,8 @@ export interface RunBenchmarkOptions {
   clients?: number;
   /** Amount per payment, smallest unit. Default 10,000 (0.01 of a 6-decimal token). */
   amount?: bigint;
+  /** A deployed SettlementRouter for the router methods. Default: a fresh one (`deployBenchRouter`). */
+  router?: Address;
   onProgress?: (progress: BenchmarkProgress) => void;
 }
 
@@ -160,7 +164,7 @@ export async function runBenchmark(
   };
 
   const router = p.methods.some((m) => m.usesRouter)
-    ? await deployBenchRouter(node, deployer!)
+    ? (options.router ?? (await deployBenchRouter(node, deployer!)))
     : undefined;
   const runs: BenchmarkRun[] = [];
   if (p.blockTime > 0) await node.setBlockTime(p.blockTime);

@@ -264,6 +264,22 @@ describe("npm run bench", () => {
       });
     });
 
+    it("settles through a router the caller deployed, when given one", async () => {
+      const router = await deployBenchRouter(chain, chain.wallets[0]!);
+      const from = await chain.client.getBlockNumber();
+      const { runs } = await runBenchmark(chain.client, {
+        methods: ["router-direct"],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [5],
+        payments: 5,
+        router,
+      });
+      expect(runs.map((r) => [r.method, r.settled])).to.deep.equal([["router-direct", 5]]);
+      const events = await chain.client.getLogs({ address: router, fromBlock: from });
+      // One BatchSettled event: the run's one batch went through this router.
+      expect(events).to.have.length(1);
+    });
+
     it("the facilitator benchmark settles every request with fewer transactions than the official facilitator", async () => {
       const result = await runBenchmark(chain.client, {
         methods: [facilitatorMethod],
