@@ -16,11 +16,15 @@ import type { ReplayMethod } from "./replay/scenario.js";
 
 const USAGE = `Usage: npm run replay -- [options]
 
-Runs every replay and substitution attack against the SettlementRouter and counts the payments
-that moved funds when they must not have ("accepted"). Exit status 1 when any was accepted.
+Runs every replay and substitution attack against the SettlementRouter. An attempt is "accepted"
+when it moved funds when it must not have: the payer's balance dropped, the authorization got
+used, or a router kept funds. Every refused attempt is listed with the reason the token or the
+router gave, and after each attack a fresh honest payment must still settle ("honest").
+Exit status 1 when any attempt was accepted or an honest settlement failed.
 
 Options:
-  --json FILE      write { attacks: [{ name, token, method, attempts, accepted }], accepted }
+  --json FILE      write { attacks: [{ name, token, method, attempts, accepted, refusedWith,
+                   honestSettled }], accepted, honestSettled } (format in docs/BENCHMARKS.md)
   --tokens LIST    FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
   --methods LIST   router-direct, router-routed; default both
   --attacks LIST   only these attacks (default all: ${ATTACKS.map((a) => a.name).join(", ")})
@@ -82,6 +86,14 @@ function parse(argv: string[]) {
   return { ...values, tokens, methods, attacks };
 }
 
+/** The refusal reasons of an attack with their counts, e.g. `invalid_exact_evm_nonce_already_used x2`. */
+function refusalSummary(result: AttackResult): string {
+  const counts = new Map<string, number>();
+  for (const refusal of result.refusedWith)
+    if (refusal) counts.set(refusal.reason, (counts.get(refusal.reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => (n > 1 ? `${reason} x${n}` : reason)).join(", ");
+}
+
 function formatTable(results: readonly AttackResult[]): string {
   const rows = results.map((r) => [
     r.name,
@@ -89,11 +101,17 @@ function formatTable(results: readonly AttackResult[]): string {
     r.method,
     String(r.attempts),
     String(r.accepted),
+    r.honestSettled ? "yes" : "NO",
+    refusalSummary(r),
   ]);
-  const header = ["attack", "token", "method", "attempts", "accepted"];
+  const header = ["attack", "token", "method", "attempts", "accepted", "honest", "refused with"];
+  const right = new Set([3, 4]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (row: string[]) =>
-    row.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");
+    row
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -112,7 +130,9 @@ async function main(argv: string[]): Promise<number> {
       attacks: options.attacks,
       onResult: (r) => {
         if (process.stderr.isTTY)
-          process.stderr.write(`  ${r.token} ${r.method} ${r.name}: ${r.accepted}/${r.attempts}\n`);
+          process.stderr.write(
+            `  ${r.token} ${r.method} ${r.name}: ${r.accepted}/${r.attempts} accepted\n`,
+          );
       },
     });
   } finally {
@@ -120,21 +140,26 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(formatTable(results.attacks) + "\n\n");
   const attempts = results.attacks.reduce((n, r) => n + r.attempts, 0);
+  const dishonest = results.attacks.filter((r) => !r.honestSettled).length;
   process.stdout.write(
-    `${results.attacks.length} attacks, ${attempts} attempts, ${results.accepted} accepted\n`,
+    `${results.attacks.length} attacks, ${attempts} attempts, ${results.accepted} accepted ` +
+      `(moved funds when they must not have); ` +
+      (dishonest === 0
+        ? "the honest payment after every attack settled\n"
+        : `the honest payment after ${dishonest} attacks did NOT settle\n`),
   );
   if (options.json) {
     await mkdir(path.dirname(path.resolve(options.json)), { recursive: true });
     await writeFile(options.json, JSON.stringify(results, null, 2) + "\n");
   }
-  return results.accepted === 0 ? 0 : 1;
+  return results.accepted === 0 && results.honestSettled ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof BenchUsageError) {
-      process.stderr.write(`replay: ${error.shortMessage}\n\n${USAGE}`);
+      process.stderr.write(`replay: ${error.shortMessage} (see npm run replay -- --help)\n`);
       process.exit(2);
     }
     if (error instanceof BenchChainError) {

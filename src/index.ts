@@ -196,6 +196,43 @@ export {
   type SubmitClient,
 } from "./batch/submitBatch.js";
 
+// Benchmarks: the settlement methods side by side on any Hardhat or Anvil node (npm run bench's engine).
+export { deployBenchRouter } from "./bench/contracts.js";
+export {
+  BenchmarkChainError,
+  BenchmarkDependencyError,
+  BenchmarkInputError,
+} from "./bench/errors.js";
+export { BENCHMARK_METHODS, type BenchmarkMethodName } from "./bench/methods/index.js";
+export type {
+  BenchmarkMethod,
+  BenchmarkMethodContext,
+  MethodOutcome as BenchmarkMethodOutcome,
+} from "./bench/methods/types.js";
+export {
+  createBenchNode,
+  type BenchmarkClient,
+  type BenchNode,
+  type BenchNodeClient,
+  type NodeWallet as BenchNodeWallet,
+} from "./bench/node.js";
+export {
+  BENCHMARK_PAYMENT_AMOUNT,
+  DEFAULT_BENCHMARK_METHODS,
+  runBenchmark,
+  type BenchmarkProgress,
+  type RunBenchmarkOptions,
+} from "./bench/runBenchmark.js";
+export {
+  benchmarkChainSchema,
+  benchmarkResultSchema,
+  benchmarkRunSchema,
+  type BenchmarkChainInfo,
+  type BenchmarkResult,
+  type BenchmarkRun,
+} from "./bench/schema.js";
+export { BENCHMARK_TOKENS, type BenchmarkTokenName, type BenchToken } from "./bench/tokens.js";
+
 // Errors and the shared reason vocabulary.
 export { BaseError, type BaseErrorParameters } from "./errors/base.js";
 export { ContractRevertError } from "./errors/contractRevert.js";

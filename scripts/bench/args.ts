@@ -1,29 +1,25 @@
 /** Command-line flags of `npm run bench`, parsed and validated into {@link BenchOptions}. */
 import { parseArgs } from "node:util";
 
+import { BENCHMARK_METHODS, type BenchmarkMethodName } from "../../src/bench/methods/index.js";
+import {
+  DEFAULT_BENCHMARK_METHODS,
+  MAX_BENCHMARK_BATCH_SIZE,
+  MAX_BENCHMARK_PAYMENTS,
+} from "../../src/bench/runBenchmark.js";
+import { BENCHMARK_TOKENS, type BenchmarkTokenName } from "../../src/bench/tokens.js";
 import { BenchUsageError } from "./errors.js";
 
-/** The settlement paths the benchmark compares (see docs/BENCHMARKS.md). */
-export const BENCH_METHODS = [
-  "x402-exact-single",
-  "multicall3",
-  "router-direct",
-  "router-routed",
-  "facilitator",
-] as const;
-export type BenchMethod = (typeof BENCH_METHODS)[number];
+/** The settlement paths the benchmark compares (see docs/BENCHMARKS.md): the library's and `facilitator`. */
+export const BENCH_METHODS = [...DEFAULT_BENCHMARK_METHODS, "facilitator"] as const;
+export type BenchMethod = BenchmarkMethodName | "facilitator";
 
-/** The methods of a run without `--methods`: the four on-chain paths. */
-export const DEFAULT_METHODS: readonly BenchMethod[] = [
-  "x402-exact-single",
-  "multicall3",
-  "router-direct",
-  "router-routed",
-];
+/** The methods of a run without `--methods`: the library's on-chain paths. */
+export const DEFAULT_METHODS: readonly BenchMethod[] = DEFAULT_BENCHMARK_METHODS;
 
 /** Token names as they appear in the JSON output; `--tokens` also takes the aliases. */
-export const BENCH_TOKENS = ["FiatTokenV2_2", "X402TestToken"] as const;
-export type BenchTokenName = (typeof BENCH_TOKENS)[number];
+export const BENCH_TOKENS = BENCHMARK_TOKENS;
+export type BenchTokenName = BenchmarkTokenName;
 const TOKEN_ALIASES: Record<string, BenchTokenName> = {
   fiattokenv2_2: "FiatTokenV2_2",
   usdc: "FiatTokenV2_2",
@@ -56,22 +52,22 @@ export const FULL_DEFAULTS = { payments: 800, batchSizes: [50, 100, 200] } as co
 /** `--quick`: CI-sized, batch 100 and 200 payments per run. */
 export const QUICK_DEFAULTS = { payments: 200, batchSizes: [100] } as const;
 /** The largest batch accepted on the command line (the router's planner splits by the gas cap). */
-export const MAX_BATCH_SIZE = 1_000;
-export const MAX_PAYMENTS = 20_000;
+export const MAX_BATCH_SIZE = MAX_BENCHMARK_BATCH_SIZE;
+export const MAX_PAYMENTS = MAX_BENCHMARK_PAYMENTS;
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
-Settles the same EIP-3009 payments four ways and measures gas, L1 data and throughput:
-  x402-exact-single  the official @x402/evm facilitator: verify + settle, one transaction per payment
-  multicall3         the same authorizations through Multicall3 aggregate3 (allowFailure: true)
-  router-direct      SettlementRouter, direct items (unchanged x402 exact signatures)
-  router-routed      SettlementRouter, routed items (receiveWithAuthorization, netted payout)
-  facilitator        the batching facilitator's own benchmark (only with --methods facilitator)
+Settles the same EIP-3009 payments several ways and measures gas, L1 data and throughput:
+${Object.values(BENCHMARK_METHODS)
+  .map((m) => `  ${m.name.padEnd(17)}  ${m.description}\n`)
+  .join(
+    "",
+  )}  facilitator        paid HTTP requests, official facilitator vs the batching one (only with --methods facilitator)
 
 Options:
   --payments N         payments per token, method and batch size (default ${FULL_DEFAULTS.payments}; --quick ${QUICK_DEFAULTS.payments})
   --batch LIST         batch sizes, e.g. 50,100,200 (default ${FULL_DEFAULTS.batchSizes.join(",")}; --quick ${QUICK_DEFAULTS.batchSizes.join(",")})
-  --methods LIST       comma-separated methods (default: the four on-chain methods)
+  --methods LIST       comma-separated methods (default: every method but facilitator)
   --tokens LIST        FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
   --quick              CI-sized run: batch ${QUICK_DEFAULTS.batchSizes.join(",")}, ${QUICK_DEFAULTS.payments} payments per run
   --json FILE          write the results as JSON (format in docs/BENCHMARKS.md)
@@ -83,6 +79,37 @@ Options:
   -h, --help           show this help
 `;
 
+/** The flags that take a value. */
+const VALUE_FLAGS = [
+  "--payments",
+  "--batch",
+  "--methods",
+  "--tokens",
+  "--json",
+  "--report",
+  "--rpc",
+  "--block-time",
+  "--clients",
+] as const;
+
+/**
+ * Joins a value flag with a following argument that starts with a dash and a digit (`--payments
+ * -5` becomes `--payments=-5`), so a negative number reaches the range check instead of Node's
+ * "argument is ambiguous".
+ */
+export function joinDashValues(argv: readonly string[], valueFlags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (valueFlags.includes(arg) && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 function parseList(flag: string, value: string): string[] {
   const items = value
     .split(",")
@@ -93,7 +120,7 @@ function parseList(flag: string, value: string): string[] {
 }
 
 function parseInteger(flag: string, value: string, min: number, max: number): number {
-  if (!/^\d+$/.test(value))
+  if (!/^-?\d+$/.test(value))
     throw new BenchUsageError(`${flag} must be a whole number, got "${value}"`);
   const n = Number(value);
   if (n < min || n > max)
@@ -111,7 +138,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinDashValues(argv, VALUE_FLAGS),
       strict: true,
       allowPositionals: false,
       options: {

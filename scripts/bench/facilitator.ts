@@ -4,11 +4,10 @@
  * facilitator (one transaction per payment) and once by this project's batching facilitator
  * (SettlementRouter batches), side by side on the same chain, token, block time and clients.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import type { Network, PaymentPayload, PaymentRequirements } from "@x402/core/types";
@@ -31,15 +30,19 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
-import hardhatConfig from "../../hardhat.config.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
+import type { BenchmarkMethod } from "../../src/bench/methods/types.js";
+import {
+  createOfficialFacilitator,
+  loadOfficialSdk,
+  type OfficialFacilitator,
+} from "../../src/bench/official.js";
+import type { BenchmarkRun } from "../../src/bench/schema.js";
 import { USDC_ADDRESS } from "../../src/chain/base.js";
-import { ensureRouter } from "../../src/facilitator/ensureRouter.js";
 import { BatchFacilitator } from "../../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../../src/facilitator/networks.js";
 import { createFacilitatorServer } from "../../src/facilitator/server.js";
 import { FacilitatorStore } from "../../src/facilitator/store.js";
-import { createOfficialFacilitator, type OfficialFacilitator } from "./officialFacilitator.js";
 
 /** The chain the benchmark runs on: public, wallet and test actions, plus node accounts. */
 export interface FacilitatorBenchChain {
@@ -58,6 +61,8 @@ export interface FacilitatorBenchOptions {
   chain: FacilitatorBenchChain;
   /** The EIP-3009 token paid in, with its EIP-712 domain. */
   token: { name: string; address: Address; domain: { name: string; version: string } };
+  /** The SettlementRouter the batching facilitator relays through. */
+  router: Address;
   /** Funded payers: each pays once per facilitator run, so at least `payments` of them. */
   payers: readonly LocalAccount[];
   payee: Address;
@@ -112,7 +117,6 @@ export interface FacilitatorBenchResult {
   };
 }
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The batching facilitator's relayer in the benchmark (a fixed local key, funded with ETH). */
 const RELAYER = privateKeyToAccount(keccak256(toHex("x402-clearing:bench-facilitator-relayer")));
 
@@ -334,22 +338,6 @@ function summarize(
   };
 }
 
-function routerDeployment(): { bytecode: Hex; salt: Hex } {
-  const artifact = JSON.parse(
-    readFileSync(
-      path.join(
-        projectRoot,
-        "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
-      ),
-      "utf8",
-    ),
-  ) as { bytecode: Hex };
-  const config = hardhatConfig as { ignition?: { strategyConfig?: { create2?: { salt?: Hex } } } };
-  const salt = config.ignition?.strategyConfig?.create2?.salt;
-  if (!salt) throw new Error("hardhat.config.ts has no ignition.strategyConfig.create2.salt");
-  return { bytecode: artifact.bytecode, salt };
-}
-
 /**
  * Runs paid HTTP requests through the official x402 SDK client and server against the official
  * `@x402/evm` facilitator (served in process over HTTP, one transaction per payment), then against
@@ -384,8 +372,8 @@ export async function runFacilitatorBenchmark(
   // The official facilitator: the SDK's exact scheme, sending from one of the node's accounts.
   const wallets = chain.wallets as Parameters<
     typeof createOfficialFacilitator
-  >[0]["walletClient"][];
-  const official = createOfficialFacilitator({
+  >[1]["walletClient"][];
+  const official = createOfficialFacilitator(await loadOfficialSdk("facilitator"), {
     publicClient: client,
     walletClient: wallets[Math.min(2, wallets.length - 1)]!,
   });
@@ -405,7 +393,7 @@ export async function runFacilitatorBenchmark(
 
   // Ours: the batching facilitator with a durable store, relaying through the SettlementRouter.
   await client.setBalance({ address: RELAYER.address, value: parseEther("1000") });
-  const { address: router } = await ensureRouter(client, RELAYER, routerDeployment());
+  const { router } = options;
   const dir = mkdtempSync(path.join(tmpdir(), "bench-facilitator-"));
   try {
     for (const batchSize of options.batchSizes ?? [100]) {
@@ -457,3 +445,36 @@ export async function runFacilitatorBenchmark(
   }
   return results;
 }
+
+/**
+ * `facilitator`: {@link runFacilitatorBenchmark} as a method of the library's benchmark, once per
+ * token (the official facilitator once, ours at every batch size), on the benchmark's router,
+ * payers, payee and block time.
+ */
+export const facilitatorMethod: BenchmarkMethod = {
+  name: "facilitator",
+  description:
+    "paid HTTP requests through the official SDKs: the official facilitator vs the batching one",
+  batched: false,
+  usesRouter: true,
+  paymentsPerPayer: (batchSizes) => 1 + batchSizes.length,
+  async run(ctx) {
+    const runs = await runFacilitatorBenchmark({
+      chain: {
+        client: ctx.node.client as unknown as FacilitatorBenchChain["client"],
+        wallets: ctx.node.wallets,
+      },
+      token: ctx.token,
+      router: ctx.router!,
+      payers: ctx.payers,
+      payee: ctx.payee,
+      amount: ctx.amount,
+      payments: ctx.payers.length,
+      batchSizes: ctx.batchSizes,
+      blockTime: ctx.blockTime,
+      clients: ctx.clients,
+      progress: { tick: (count) => ctx.tick(count), label: (text) => ctx.label(text) },
+    });
+    return { runs: runs as unknown as BenchmarkRun[] };
+  },
+};

@@ -1,5 +1,5 @@
 /** The stdout table of `npm run bench`. */
-import type { BenchRun } from "./types.js";
+import type { BenchmarkRun as BenchRun } from "../../src/bench/schema.js";
 
 const COLUMNS: { title: string; value: (run: BenchRun) => string; left?: boolean }[] = [
   { title: "token", value: (r) => r.token, left: true },

@@ -6,10 +6,10 @@ import type { Address } from "viem";
 
 import { BENCH_TOKENS, type BenchTokenName } from "../bench/args.js";
 import type { BenchChain } from "../bench/chain.js";
-import { deployRouter } from "../bench/methods/router.js";
-import { type BenchToken, benchAddress, setupBenchToken } from "../bench/tokens.js";
+import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { type BenchToken, benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "./attacks.js";
-import { type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
+import { type Refusal, type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
 
 export const REPLAY_METHODS: readonly ReplayMethod[] = ["router-direct", "router-routed"];
 
@@ -19,14 +19,23 @@ export interface AttackResult {
   token: string;
   method: ReplayMethod;
   attempts: number;
-  /** Attempts that moved funds (or used the authorization) when they must not have. */
+  /**
+   * Attempts that moved funds when they must not have: the payer's balance dropped (beyond what the
+   * same submission legitimately settles), the authorization got used, or a router kept funds.
+   */
   accepted: number;
+  /** Per attempt, in order: who refused it and why, or null for an accepted attempt. */
+  refusedWith: (Refusal | null)[];
+  /** A fresh, valid payment settled honestly right after the attack moved exactly its value. */
+  honestSettled: boolean;
 }
 
 export interface ReplayResults {
   attacks: AttackResult[];
   /** Sum of `accepted` over all attacks: 0 when nothing got through. */
   accepted: number;
+  /** True when the honest settlement after every attack went through. */
+  honestSettled: boolean;
 }
 
 export interface RunReplayOptions {
@@ -38,8 +47,8 @@ export interface RunReplayOptions {
   onResult?: (result: AttackResult) => void;
 }
 
-/** Payers funded per scenario: every attack takes one to three fresh ones. */
-const PAYERS_PER_SCENARIO = 48;
+/** Payers funded per scenario: every attack takes one to three fresh ones, and one more after it. */
+const PAYERS_PER_SCENARIO = 80;
 
 /**
  * Runs the attacks and counts what got through, measuring by balances and nonce states.
@@ -61,8 +70,8 @@ export async function runReplay(
   const attacks = ATTACKS.filter((a) => !options.attacks || options.attacks.includes(a.name));
 
   const routers: [Address, Address] = [
-    await deployRouter(chain, deployer),
-    await deployRouter(chain, deployer),
+    await deployBenchRouter(chain, deployer),
+    await deployBenchRouter(chain, deployer),
   ];
   // Both tokens are always set up: each serves as "another token" for the other's attacks.
   const deployed = new Map<BenchTokenName, BenchToken>();
@@ -92,18 +101,30 @@ export async function runReplay(
       );
       for (const attack of attacks) {
         if (!attack.methods.includes(method)) continue;
+        scenario.takeRefusals();
         const outcome = await attack.run(scenario);
+        const refusedWith = scenario.takeRefusals();
+        if (refusedWith.length !== outcome.attempts)
+          throw new Error(
+            `${attack.name}: ${outcome.attempts} attempts counted, ${refusedWith.length} measured`,
+          );
         const result: AttackResult = {
           name: attack.name,
           token: tokenName,
           method,
           attempts: outcome.attempts,
           accepted: outcome.accepted,
+          refusedWith,
+          honestSettled: await scenario.honestPaymentSettles(),
         };
         results.push(result);
         options.onResult?.(result);
       }
     }
   }
-  return { attacks: results, accepted: results.reduce((n, r) => n + r.accepted, 0) };
+  return {
+    attacks: results,
+    accepted: results.reduce((n, r) => n + r.accepted, 0),
+    honestSettled: results.every((r) => r.honestSettled),
+  };
 }

@@ -20,9 +20,12 @@ import { buildRoutedAuthorization } from "../../src/authorization/buildRoutedAut
 import { cancelAuthorizationTypes } from "../../src/authorization/eip712Types.js";
 import { signAuthorization } from "../../src/authorization/signAuthorization.js";
 import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
+import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { type SettlementItem, encodeItems } from "../../src/batch/encodeItems.js";
-import type { BenchChain, NodeWallet } from "../bench/chain.js";
-import { type BenchToken, benchAccount } from "../bench/tokens.js";
+import { decodeRevertReason } from "../../src/errors/decodeRevertReason.js";
+import type { NodeWallet } from "../../src/bench/node.js";
+import { type BenchToken, benchAccount } from "../../src/bench/tokens.js";
+import type { BenchChain } from "../bench/chain.js";
 
 export type ReplayMethod = "router-direct" | "router-routed";
 
@@ -30,6 +33,33 @@ export type ReplayMethod = "router-direct" | "router-routed";
 export interface AttackOutcome {
   attempts: number;
   accepted: number;
+}
+
+/**
+ * Why an attempt moved nothing: who refused it and the reason it gave, decoded by the toolkit
+ * (`decodeRevertReason`, or the router's per-item `PaymentFailed` through `decodeSettleReceipt`).
+ */
+export interface Refusal {
+  /** `token`: the token reverted (called directly, or inside the router); `router`: the router itself. */
+  by: "token" | "router";
+  /** The reason code, e.g. `invalid_exact_evm_nonce_already_used` or `Expired`'s reason. */
+  reason: string;
+  /** The router's item status for an item it reported failed, e.g. `TokenReverted`. */
+  itemStatus?: string;
+  /** The revert message or custom error's name, when the revert carried one. */
+  error?: string;
+}
+
+/** What a submission did: its receipt when it was mined, or the decoded revert of the call. */
+type Submission =
+  | { kind: "settle"; receipt: TransactionReceipt; router: Address }
+  | { kind: "token"; receipt: TransactionReceipt }
+  | { kind: "reverted"; refusal: Refusal };
+
+function refusalOf(by: Refusal["by"], error: unknown): Refusal {
+  const decoded = decodeRevertReason(error);
+  const message = decoded.errorName === "Error" ? String(decoded.args[0]) : decoded.errorName;
+  return { by, reason: decoded.reason, ...(message ? { error: message } : {}) };
 }
 
 const settleAbi = parseAbi([
@@ -67,6 +97,10 @@ export class ReplayScenario {
   readonly value = 10_000n;
   readonly fee = 100n;
   private nextPayer = 0;
+  /** The last settle or token call, for {@link attempt} to say why it was refused. */
+  private lastSubmission: Submission | undefined;
+  /** Per attempt since the last {@link takeRefusals}: why it was refused, or null when it was accepted. */
+  private refusals: (Refusal | null)[] = [];
 
   constructor(
     readonly chain: BenchChain,
@@ -184,8 +218,11 @@ export class ReplayScenario {
         account: wallet.account,
       });
       const hash = await wallet.writeContract({ ...request, gas: gas + gas / 4n });
-      return await this.chain.client.waitForTransactionReceipt({ hash });
-    } catch {
+      const receipt = await this.chain.client.waitForTransactionReceipt({ hash });
+      this.lastSubmission = { kind: "settle", receipt, router: request.address };
+      return receipt;
+    } catch (error) {
+      this.lastSubmission = { kind: "reverted", refusal: refusalOf("router", error) };
       return undefined;
     }
   }
@@ -204,8 +241,11 @@ export class ReplayScenario {
         args,
         gas: 400_000n,
       } as never);
-      return await this.chain.client.waitForTransactionReceipt({ hash });
-    } catch {
+      const receipt = await this.chain.client.waitForTransactionReceipt({ hash });
+      this.lastSubmission = { kind: "token", receipt };
+      return receipt;
+    } catch (error) {
+      this.lastSubmission = { kind: "reverted", refusal: refusalOf("token", error) };
       return undefined;
     }
   }
@@ -288,17 +328,68 @@ export class ReplayScenario {
   ): Promise<boolean> {
     const before = await this.balanceOf(p.from);
     const usedBefore = await this.isUsed(p);
+    this.lastSubmission = undefined;
     await run();
     const after = await this.balanceOf(p.from);
     const usedAfter = await this.isUsed(p);
     const moved = before - after > allowed;
     const consumed = allowed === 0n && !usedBefore && usedAfter;
-    return moved || consumed || (await this.routerHoldsFunds());
+    const accepted = moved || consumed || (await this.routerHoldsFunds());
+    this.refusals.push(accepted ? null : this.refusalFor(p));
+    return accepted;
+  }
+
+  /** Why the last submission refused `p`: the call's revert, or the router's verdict on p's item. */
+  private refusalFor(p: SignedAuthorization): Refusal {
+    const last = this.lastSubmission;
+    if (!last) return { by: "router", reason: "not_submitted" };
+    if (last.kind === "reverted") return last.refusal;
+    if (last.kind === "token")
+      // A mined direct token call that moved nothing: only a reverted one is a refusal.
+      return { by: "token", reason: last.receipt.status === "success" ? "no_effect" : "reverted" };
+    let results;
+    try {
+      results = decodeSettleReceipt({ receipt: last.receipt, router: last.router });
+    } catch (error) {
+      return refusalOf("router", error);
+    }
+    const failures = results.filter((r) => r.status === "failure");
+    const failure =
+      failures.find((r) => r.from.toLowerCase() === p.from.toLowerCase()) ?? failures[0];
+    if (!failure) return { by: "router", reason: "no_effect" };
+    const decoded =
+      failure.itemStatus === "TokenReverted" ? refusalOf("token", failure.revertData) : undefined;
+    return {
+      by: failure.itemStatus === "TokenReverted" ? "token" : "router",
+      reason: failure.reason,
+      itemStatus: failure.itemStatus,
+      ...(decoded?.error ? { error: decoded.error } : {}),
+    };
+  }
+
+  /** The refusals recorded since the last call, one per attempt (null: accepted). */
+  takeRefusals(): (Refusal | null)[] {
+    const taken = this.refusals;
+    this.refusals = [];
+    return taken;
   }
 
   async routerHoldsFunds(): Promise<boolean> {
     for (const router of this.routers) if ((await this.balanceOf(router)) !== 0n) return true;
     return false;
+  }
+
+  /**
+   * Signs a fresh payment and settles it the honest way: true when it moved exactly its value
+   * (what must still work after an attack).
+   */
+  async honestPaymentSettles(): Promise<boolean> {
+    try {
+      await this.settleHonestly(await this.sign());
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Settles a payment the honest way (through the first router) and checks that it moved. */

@@ -4,7 +4,7 @@ import { createWalletClient, http, type Address, type Hex, type LocalAccount } f
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { base as baseChain } from "viem/chains";
 
-import { createOfficialFacilitator } from "../../scripts/bench/officialFacilitator.js";
+import { createOfficialFacilitator, loadOfficialSdk } from "../../src/bench/official.js";
 import { USDC_ADDRESS } from "../../src/chain/base.js";
 import {
   fundedPayers,
@@ -65,7 +65,10 @@ describe("facilitator: same verdicts as the official @x402/evm exact facilitator
       chain: baseChain,
       transport: http(base.rpcUrl),
     });
-    official = createOfficialFacilitator({ publicClient: base.client, walletClient });
+    official = createOfficialFacilitator(await loadOfficialSdk("parity"), {
+      publicClient: base.client,
+      walletClient,
+    });
   });
 
   after(async function () {

@@ -3,26 +3,31 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { expect } from "chai";
-
+import * as vega from "vega";
+import { compile } from "vega-lite";
 import { type Hex, concat, keccak256, toHex } from "viem";
 
-import { openBenchChain } from "../../scripts/bench/chain.js";
+import { parseBenchArgs } from "../../scripts/bench/args.js";
+import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
+import { CHART_MEASURES, chartSpec, logTicks, renderSvg } from "../../scripts/bench/charts.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
-import { l1BytesOf } from "../../scripts/bench/measure.js";
-import { type BenchMethod, parseBenchArgs } from "../../scripts/bench/args.js";
-import { runMulticall3 } from "../../scripts/bench/methods/multicall3.js";
+import { facilitatorMethod } from "../../scripts/bench/facilitator.js";
+import { estimateRemaining, formatDuration } from "../../scripts/bench/progress.js";
+import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { l1BytesOfReceipt } from "../../src/bench/measure.js";
+import { BENCHMARK_METHODS } from "../../src/bench/methods/index.js";
+import type { BenchmarkMethodContext } from "../../src/bench/methods/types.js";
 import {
-  deployRouter,
-  runRouterDirect,
-  runRouterRouted,
-} from "../../scripts/bench/methods/router.js";
-import { runExactSingle } from "../../scripts/bench/methods/single.js";
-import type { MethodContext } from "../../scripts/bench/methods/types.js";
-import { silentProgress } from "../../scripts/bench/progress.js";
-import { PAYMENT_AMOUNT, measureRun } from "../../scripts/bench/run.js";
-import { benchAddress, benchPayers, setupBenchToken } from "../../scripts/bench/tokens.js";
-import { lineChart, niceScale } from "../../scripts/bench/svg.js";
-import type { BenchResults, BenchRun } from "../../scripts/bench/types.js";
+  BENCHMARK_PAYMENT_AMOUNT,
+  measureRun,
+  runBenchmark,
+} from "../../src/bench/runBenchmark.js";
+import {
+  type BenchmarkResult,
+  type BenchmarkRun,
+  benchmarkResultSchema,
+} from "../../src/bench/schema.js";
+import { benchAddress, benchPayers, setupBenchToken } from "../../src/bench/tokens.js";
 import { runScript } from "./run.js";
 
 /** `words` pseudo-random 32-byte words. */
@@ -34,6 +39,45 @@ function keccakChain(words: number): Hex {
 
 const METHODS = ["x402-exact-single", "multicall3", "router-direct", "router-routed"];
 const TOKENS = ["FiatTokenV2_2", "X402TestToken"];
+
+/** A run row with the fields the charts read. */
+function row(method: string, batchSize: number, values: Partial<BenchmarkRun>): BenchmarkRun {
+  return {
+    token: "FiatTokenV2_2",
+    method,
+    batchSize,
+    payments: 100,
+    settled: 100,
+    failed: 0,
+    gasPerPayment: 0,
+    l1BytesPerPayment: 0,
+    paymentsPerSecond: 0,
+    ...values,
+  };
+}
+
+/** Runs as the README's batch-100 table has them: the routers 600 gas apart, the single at 85k. */
+const CHART_RUNS: BenchmarkRun[] = [
+  row("x402-exact-single", 1, { gasPerPayment: 85_724, paymentsPerSecond: 90 }),
+  ...[50, 100, 200].flatMap((size, i) => [
+    row("multicall3", size, { gasPerPayment: 54_600 - i * 50, paymentsPerSecond: 2_400 + i * 10 }),
+    row("router-direct", size, { gasPerPayment: 47_400 - i * 30, paymentsPerSecond: 2_900 + i }),
+    row("router-routed", size, { gasPerPayment: 48_000 - i * 30, paymentsPerSecond: 2_800 + i }),
+  ]),
+];
+
+/** The compiled chart's view, evaluated (scales resolved), and its SVG. */
+async function renderView(spec: Parameters<typeof compile>[0]) {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
+  await view.runAsync();
+  return view;
+}
+
+/** The line marks of one panel in a rendered SVG: one `<path>` per drawn series. */
+function linePaths(svg: string, panel: number): number {
+  const groups = svg.split(`class="mark-line role-mark concat_${panel}_layer_0_marks"`).slice(1);
+  return groups.filter((g) => /^[^>]*>\s*<path /.test(g)).length;
+}
 
 describe("npm run bench", () => {
   describe("flags", () => {
@@ -65,116 +109,215 @@ describe("npm run bench", () => {
       expect(options.blockTime).to.equal(0.5);
     });
 
-    for (const args of [
-      ["--batch", "0"],
-      ["--batch", "ten"],
-      ["--payments", "-1"],
-      ["--methods", "carrier-pigeon"],
-      ["--tokens", "DAI"],
-      ["--rpc", "localhost:8545"],
-      ["--block-time", "0"],
-      ["--frobnicate"],
-    ])
-      it(`rejects ${args.join(" ")}`, () => {
-        expect(() => parseBenchArgs(args)).to.throw(BenchUsageError);
+    for (const [args, message] of [
+      [["--batch", "0"], /--batch must be between 1 and 1000, got 0/],
+      [["--batch", "ten"], /--batch must be a whole number, got "ten"/],
+      [["--payments", "-1"], /--payments must be between 1 and 20000, got -1/],
+      [["--payments", "-5"], /--payments must be between 1 and 20000, got -5/],
+      [["--block-time", "-2"], /--block-time must be a number of seconds/],
+      [["--methods", "carrier-pigeon"], /unknown method "carrier-pigeon"/],
+      [["--tokens", "DAI"], /unknown token "DAI"/],
+      [["--rpc", "localhost:8545"], /--rpc must be an http\(s\) URL/],
+      [["--block-time", "0"], /--block-time must be a number of seconds/],
+      [["--frobnicate"], /Unknown option '--frobnicate'/],
+    ] as const)
+      it(`rejects ${args.join(" ")} with its reason`, () => {
+        expect(() => parseBenchArgs(args)).to.throw(BenchUsageError, message);
       });
+  });
+
+  describe("progress", () => {
+    it("formats durations rounded to whole seconds, never 60 seconds in a minute", () => {
+      expect(formatDuration(42)).to.equal("42s");
+      expect(formatDuration(119.6)).to.equal("2m00s");
+      expect(formatDuration(59.7)).to.equal("1m00s");
+      expect(formatDuration(187)).to.equal("3m07s");
+      expect(formatDuration(3_725)).to.equal("1h02m");
+    });
+
+    it("estimates the time left from the rate since the first payment, not from the start", () => {
+      // Nothing done yet, or too little to go by: no estimate rather than a wild one.
+      expect(estimateRemaining(undefined, 60_000, 0, 1_000)).to.equal(undefined);
+      expect(estimateRemaining({ ms: 60_000, done: 1 }, 60_500, 3, 1_000)).to.equal(undefined);
+      // 100 payments in 10 s after a minute of funding: 900 left take 90 s.
+      expect(estimateRemaining({ ms: 60_000, done: 0 }, 70_000, 100, 1_000)).to.equal(90);
+      expect(estimateRemaining({ ms: 60_000, done: 0 }, 70_000, 1_000, 1_000)).to.equal(0);
+    });
   });
 
   describe("charts", () => {
-    it("picks round axis maxima", () => {
-      expect(niceScale(85_740)).to.deep.equal({ max: 100_000, step: 20_000 });
-      expect(niceScale(3.2)).to.deep.equal({ max: 4, step: 1 });
+    it("has one chart per measure: gas, L1 bytes and payments per second", () => {
+      expect(CHART_MEASURES.map((m) => m.key)).to.deep.equal([
+        "gasPerPayment",
+        "l1BytesPerPayment",
+        "paymentsPerSecond",
+      ]);
     });
 
-    it("draws one line per series with its values", () => {
-      const svg = lineChart({
-        title: "gas & co",
-        xLabel: "batch size",
-        yLabel: "gas",
-        xValues: [50, 100],
-        series: [
-          { name: "single", color: "#d62728", points: [{ x: 1, y: 85_740 }], flat: true },
-          {
-            name: "router",
-            color: "#1f77b4",
-            points: [
-              { x: 50, y: 48_100 },
-              { x: 100, y: 47_600 },
-            ],
-          },
-        ],
-      });
+    it("draws one line per series in each panel", async () => {
+      const svg = await renderSvg(chartSpec("FiatTokenV2_2", CHART_RUNS, CHART_MEASURES[0]!));
       expect(svg.startsWith("<svg")).to.equal(true);
-      expect(svg).to.contain("gas &#38; co");
-      expect(svg.match(/<polyline /g)).to.have.length(1);
-      expect(svg).to.contain("85,740").and.contain("48,100").and.contain("47,600");
+      // Every method, then the three batching methods alone.
+      expect(linePaths(svg, 0)).to.equal(4);
+      expect(linePaths(svg, 1)).to.equal(3);
+      for (const label of [
+        "x402-exact-single: 85,724",
+        "router-direct: 47,340",
+        "router-routed: 47,940",
+        "multicall3: 54,500",
+      ])
+        expect(svg).to.contain(label);
+    });
+
+    it("zooms the batching panel's axis onto the batching methods", async () => {
+      const view = await renderView(chartSpec("FiatTokenV2_2", CHART_RUNS, CHART_MEASURES[0]!));
+      const [low, high] = view.scale("concat_1_y").domain() as [number, number];
+      // The routers' 600 gas are over 5% of the zoomed axis, not 0.6% of a 0-100k one.
+      expect(low).to.be.greaterThan(40_000).and.at.most(47_340);
+      expect(high).to.be.at.least(54_600).and.lessThan(60_000);
+      expect(600 / (high - low)).to.be.greaterThan(0.05);
+      expect(view.scale("concat_0_y").domain()[0]).to.equal(0);
+      view.finalize();
+    });
+
+    it("puts methods an order of magnitude apart on a logarithmic scale", async () => {
+      const spec = chartSpec("FiatTokenV2_2", CHART_RUNS, CHART_MEASURES[2]!);
+      const view = await renderView(spec);
+      expect(view.scale("concat_0_y").type).to.equal("log");
+      expect(view.scale("concat_1_y").type).to.equal("linear");
+      view.finalize();
+      // Labels at 1, 2 and 5 times a power of ten, so they do not crowd each other.
+      expect(logTicks(90, 2_910)).to.deep.equal([50, 100, 200, 500, 1_000, 2_000, 5_000]);
     });
   });
 
-  describe("L1 data size", () => {
-    it("reads the receipt's estimate and falls back to the GasPriceOracle with the same result", async () => {
-      const chain = await openBenchChain();
-      try {
-        const wallet = chain.wallets[0]!;
-        // Incompressible calldata, so the estimate is well above the 100-byte minimum.
-        const data = keccakChain(12);
-        const hash = await wallet.sendTransaction({ to: wallet.account.address, data });
-        const receipt = await chain.client.waitForTransactionReceipt({ hash });
-        const fromReceipt = await l1BytesOf(chain.client, receipt);
-        const { l1GasUsed: _dropped, ...plain } = receipt as typeof receipt & {
-          l1GasUsed?: unknown;
+  describe("on the simulated chain", () => {
+    let chain: BenchChain;
+    before(async () => {
+      chain = await openBenchChain();
+    });
+    after(async () => {
+      await chain?.close();
+    });
+
+    it("reads L1 data size from the receipt and falls back to the GasPriceOracle with the same result", async () => {
+      const wallet = chain.wallets[0]!;
+      // Incompressible calldata, so the estimate is well above the 100-byte minimum.
+      const data = keccakChain(12);
+      const hash = await wallet.sendTransaction({ to: wallet.account.address, data });
+      const receipt = await chain.client.waitForTransactionReceipt({ hash });
+      const fromReceipt = await l1BytesOfReceipt(chain.client, receipt);
+      const { l1GasUsed: _dropped, ...plain } = receipt as typeof receipt & {
+        l1GasUsed?: unknown;
+      };
+      const fromOracle = await l1BytesOfReceipt(chain.client, plain as typeof receipt);
+      expect(fromReceipt > 300n).to.equal(true);
+      // The oracle estimates the unsigned transaction plus 68 bytes for the signature.
+      const difference =
+        fromOracle > fromReceipt ? fromOracle - fromReceipt : fromReceipt - fromOracle;
+      expect(difference < 8n).to.equal(true);
+    });
+
+    it("counts a payment that cannot settle as failed with its reason, and settles the others", async () => {
+      const token = await setupBenchToken(chain, "FiatTokenV2_2");
+      const payers = benchPayers(6, "bench-test-payer");
+      // The last payer never gets funds.
+      await token.fund(
+        payers.slice(0, 5).map((p) => p.address),
+        BENCHMARK_PAYMENT_AMOUNT * 10n,
+      );
+      const router = await deployBenchRouter(chain, chain.wallets[0]!);
+      const reasons: Record<string, Record<string, number> | undefined> = {};
+      for (const method of Object.values(BENCHMARK_METHODS)) {
+        const ctx: BenchmarkMethodContext = {
+          node: chain,
+          token,
+          payers,
+          payee: benchAddress("bench-test-payee"),
+          amount: BENCHMARK_PAYMENT_AMOUNT,
+          batchSize: method.batched ? 3 : 1,
+          batchSizes: [3],
+          submitter: chain.wallets[1]!,
+          router,
+          feeRecipient: benchAddress("bench-test-fee-recipient"),
+          blockTime: 0,
+          clients: 1,
+          tick() {},
+          label() {},
         };
-        const fromOracle = await l1BytesOf(chain.client, plain as typeof receipt);
-        expect(fromReceipt).to.be.greaterThan(300);
-        // The oracle estimates the unsigned transaction plus 68 bytes for the signature.
-        expect(Math.abs(fromOracle - fromReceipt)).to.be.lessThan(8);
-      } finally {
-        await chain.close();
+        const outcome = await method.run(ctx);
+        if ("runs" in outcome) throw new Error(`${method.name} measures itself`);
+        const run = await measureRun(ctx, method, outcome);
+        expect(run.payments, method.name).to.equal(6);
+        expect(run.settled, method.name).to.equal(5);
+        expect(run.failed, method.name).to.equal(1);
+        reasons[method.name] = run.failureReasons;
       }
+      expect(reasons).to.deep.equal({
+        // The official facilitator's verify names the missing balance.
+        "x402-exact-single": { invalid_exact_evm_insufficient_balance: 1 },
+        // aggregate3 with allowFailure only says that a call failed, not why.
+        multicall3: undefined,
+        // The router's PaymentFailed event carries the token's revert, decoded.
+        "router-direct": { invalid_exact_evm_insufficient_balance: 1 },
+        "router-routed": { invalid_exact_evm_insufficient_balance: 1 },
+      });
     });
-  });
 
-  describe("a payment that cannot settle", () => {
-    it("is counted as failed with its reason, and the others settle", async () => {
-      const chain = await openBenchChain();
-      try {
-        const token = await setupBenchToken(chain, "FiatTokenV2_2");
-        const payers = benchPayers(6, "bench-test-payer");
-        // The last payer never gets funds.
-        await token.fund(
-          payers.slice(0, 5).map((p) => p.address),
-          PAYMENT_AMOUNT * 10n,
-        );
-        const router = await deployRouter(chain, chain.wallets[0]!);
-        const methods = {
-          "x402-exact-single": runExactSingle,
-          multicall3: runMulticall3,
-          "router-direct": runRouterDirect,
-          "router-routed": runRouterRouted,
-        } as const;
-        for (const [method, runMethod] of Object.entries(methods)) {
-          const ctx: MethodContext = {
-            chain,
-            token,
-            payers,
-            payee: benchAddress("bench-test-payee"),
-            amount: PAYMENT_AMOUNT,
-            batchSize: 3,
-            submitter: chain.wallets[1]!,
-            router,
-            feeRecipient: benchAddress("bench-test-fee-recipient"),
-            progress: silentProgress,
-          };
-          const run = await measureRun(ctx, method as BenchMethod, await runMethod(ctx));
-          expect(run.payments, method).to.equal(6);
-          expect(run.settled, method).to.equal(5);
-          expect(run.failed, method).to.equal(1);
-          if (method !== "multicall3")
-            expect(Object.values(run.failureReasons ?? {}), method).to.deep.equal([1]);
-        }
-      } finally {
-        await chain.close();
+    it("settles through a router the caller deployed, when given one", async () => {
+      const router = await deployBenchRouter(chain, chain.wallets[0]!);
+      const from = await chain.client.getBlockNumber();
+      const { runs } = await runBenchmark(chain.client, {
+        methods: ["router-direct"],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [5],
+        payments: 5,
+        router,
+      });
+      expect(runs.map((r) => [r.method, r.settled])).to.deep.equal([["router-direct", 5]]);
+      const events = await chain.client.getLogs({ address: router, fromBlock: from });
+      // One BatchSettled event: the run's one batch went through this router.
+      expect(events).to.have.length(1);
+    });
+
+    it("the facilitator benchmark settles every request with fewer transactions than the official facilitator", async () => {
+      const result = await runBenchmark(chain.client, {
+        methods: [facilitatorMethod],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [10],
+        payments: 20,
+        clients: 5,
+      });
+      expect(() => benchmarkResultSchema.parse(result)).to.not.throw();
+      expect(result.runs.map((r) => [r.method, r.batchSize])).to.deep.equal([
+        ["facilitator-official", 1],
+        ["facilitator-batching", 10],
+      ]);
+      const [official, batching] = result.runs as (BenchmarkRun & Record<string, number>)[];
+      for (const run of [official!, batching!]) {
+        expect(run.token).to.equal("FiatTokenV2_2");
+        expect(run.payments, run.method).to.equal(20);
+        expect(run.settled, run.method).to.equal(20);
+        expect(run.failed, run.method).to.equal(0);
+        expect(run.clients).to.equal(5);
+        for (const field of [
+          "gasPerPayment",
+          "l1BytesPerPayment",
+          "paymentsPerSecond",
+          "latencyP50Ms",
+          "latencyP99Ms",
+        ])
+          expect(run[field], `${run.method} ${field}`).to.be.a("number").and.greaterThan(0);
+        expect(run.latencyP99Ms).to.be.at.least(run.latencyP50Ms!);
       }
+      // One transaction per payment for the official facilitator; batches for ours.
+      expect(official!.transactions).to.equal(20);
+      expect(batching!.transactions).to.be.at.least(2).and.lessThan(official!.transactions!);
+      expect(batching!.gasPerPayment).to.be.lessThan(official!.gasPerPayment);
+      const vs = (batching as unknown as { vsOfficial: Record<string, number> }).vsOfficial;
+      expect(vs.transactions).to.equal(
+        Math.round((batching!.transactions! / official!.transactions!) * 1000) / 1000,
+      );
     });
   });
 
@@ -192,10 +335,12 @@ describe("npm run bench", () => {
       const report = path.join(dir, "report");
       const result = await runScript("bench", ["--quick", "--json", json, "--report", report]);
       expect(result.code, result.stderr).to.equal(0);
-      const out = JSON.parse(await readFile(json, "utf8")) as BenchResults;
+      const out: BenchmarkResult = benchmarkResultSchema.parse(
+        JSON.parse(await readFile(json, "utf8")),
+      );
       expect(out.chain).to.deep.equal({ chainId: 8453, forked: false, blockNumber: 0 });
 
-      const run = (token: string, method: string): BenchRun => {
+      const run = (token: string, method: string): BenchmarkRun => {
         const found = out.runs.find((r) => r.token === token && r.method === method);
         expect(found, `${token} ${method}`).to.not.equal(undefined);
         return found!;
@@ -204,9 +349,10 @@ describe("npm run bench", () => {
         for (const method of METHODS) {
           const r = run(token, method);
           expect(r.batchSize).to.equal(method === "x402-exact-single" ? 1 : 100);
-          expect(r.payments).to.be.at.least(200);
+          expect(r.payments).to.equal(200);
           expect(r.settled).to.equal(r.payments);
           expect(r.failed).to.equal(0);
+          expect(r.transactions).to.equal(method === "x402-exact-single" ? 200 : 2);
           for (const field of ["gasPerPayment", "l1BytesPerPayment", "paymentsPerSecond"] as const)
             expect(r[field]).to.be.a("number").and.greaterThan(0);
           expect(result.stdout).to.contain(method);
@@ -236,16 +382,22 @@ describe("npm run bench", () => {
       }
 
       const markdown = await readFile(path.join(report, "report.md"), "utf8");
-      expect(markdown).to.contain("gas-per-payment-FiatTokenV2_2.svg");
-      const svg = await readFile(path.join(report, "gas-per-payment-FiatTokenV2_2.svg"), "utf8");
-      for (const method of METHODS) expect(svg).to.contain(method);
+      for (const token of TOKENS)
+        for (const measure of CHART_MEASURES) {
+          const file = `${measure.file}-${token}.svg`;
+          expect(markdown).to.contain(`(${file})`);
+          const svg = await readFile(path.join(report, file), "utf8");
+          expect(linePaths(svg, 0), file).to.equal(4);
+          for (const method of METHODS) expect(svg, file).to.contain(`${method}: `);
+        }
     });
 
-    it("reports a bad flag in one line with exit status 2", async () => {
+    it("reports a bad flag in one line, with a pointer to --help, and exit status 2", async () => {
       const result = await runScript("bench", ["--batch", "0"]);
       expect(result.code).to.equal(2);
-      expect(result.stderr).to.match(/^bench: --batch must be between 1 and/);
-      expect(result.stderr).to.not.contain("    at ");
+      expect(result.stderr).to.equal(
+        "bench: --batch must be between 1 and 1000, got 0 (see npm run bench -- --help)\n",
+      );
     });
 
     it("reports an unreachable chain in one line with exit status 2", async () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { expect } from "chai";
 
-import type { BenchResults } from "../../scripts/bench/types.js";
+import type { BenchmarkResult as BenchResults } from "../../src/bench/schema.js";
 import type { ReplayResults } from "../../scripts/replay/run.js";
 import { type ChainProcess, startChain } from "../helpers/chainProcess.js";
 import { runScript } from "./run.js";

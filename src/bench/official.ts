@@ -1,9 +1,8 @@
 /**
- * The x402 `exact` baseline, driven through the official SDK: the `@x402/evm` facilitator
- * scheme verifies and settles one payment per transaction, and the official client scheme
- * signs the payloads. Nothing here re-implements the protocol; it only wires viem clients
- * into the SDK's signer interfaces so the benchmark (and the facilitator's HTTP benchmark)
- * can run the real thing against a local or forked Base.
+ * The official x402 SDK (`@x402/evm`, with `@x402/core`), loaded when a method needs it: it is an
+ * optional peer of the library (a devDependency of this project), so nothing here imports it at
+ * load time. The `x402-exact-single` method settles through its `exact` facilitator scheme; the
+ * facilitator benchmark of `npm run bench` drives its client and server.
  */
 import type {
   Network,
@@ -12,20 +11,49 @@ import type {
   SettleResponse,
   VerifyResponse,
 } from "@x402/core/types";
-import { toClientEvmSigner, toFacilitatorEvmSigner } from "@x402/evm";
-import { ExactEvmScheme as ExactEvmClientScheme } from "@x402/evm/exact/client";
-import { ExactEvmScheme as ExactEvmFacilitatorScheme } from "@x402/evm/exact/facilitator";
 import type {
   Account,
   Address,
   Chain,
-  Hex,
   LocalAccount,
   PublicClient,
   Transport,
   WalletClient,
 } from "viem";
-import { fromX402Payload } from "../../src/authorization/fromX402Payload.js";
+
+import { BenchmarkDependencyError } from "./errors.js";
+
+type EvmModule = typeof import("@x402/evm");
+type ClientModule = typeof import("@x402/evm/exact/client");
+type FacilitatorModule = typeof import("@x402/evm/exact/facilitator");
+
+/** The official SDK's modules the benchmark uses. */
+export interface OfficialSdk {
+  evm: EvmModule;
+  client: ClientModule;
+  facilitator: FacilitatorModule;
+}
+
+let loaded: Promise<OfficialSdk> | undefined;
+
+/**
+ * Imports the official SDK once; throws {@link BenchmarkDependencyError} naming `method` when it
+ * is not installed.
+ */
+export function loadOfficialSdk(method: string): Promise<OfficialSdk> {
+  loaded ??= Promise.all([
+    import("@x402/evm"),
+    import("@x402/evm/exact/client"),
+    import("@x402/evm/exact/facilitator"),
+  ]).then(([evm, client, facilitator]) => ({ evm, client, facilitator }));
+  return loaded.catch((error: unknown) => {
+    loaded = undefined;
+    const code = (error as { code?: string }).code;
+    if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND")
+      throw new BenchmarkDependencyError(method, ["@x402/evm", "@x402/core"], error);
+    throw error;
+  });
+}
 
 /** What the official facilitator needs from the chain: reads and receipts, and a funded sender. */
 export interface OfficialFacilitatorClients {
@@ -45,33 +73,43 @@ export interface OfficialFacilitator {
 }
 
 /**
- * Builds the official `@x402/evm` facilitator `ExactEvmScheme` on top of a viem client that
- * carries an account (a JSON-RPC account of the node, or a local account).
+ * The official `@x402/evm` facilitator `ExactEvmScheme` over viem clients: the SDK's signer
+ * interface is filled in from the public client (reads, receipts) and the wallet client (writes).
  *
  * @example
- * const facilitator = createOfficialFacilitator({ publicClient, walletClient });
+ * const facilitator = createOfficialFacilitator(await loadOfficialSdk("x402-exact-single"), { publicClient, walletClient });
  * const verified = await facilitator.verify(payload, requirements);
- * if (verified.isValid) await facilitator.settle(payload, requirements);
  */
 export function createOfficialFacilitator(
+  sdk: OfficialSdk,
   { publicClient, walletClient }: OfficialFacilitatorClients,
   options: { confirmationTimeoutMs?: number } = {},
 ): OfficialFacilitator {
   const account = walletClient.account;
   const chain = walletClient.chain;
-  const signer = toFacilitatorEvmSigner(
+  // The SDK's signer interface types its arguments loosely (`Record<string, unknown>` shapes);
+  // viem's actions check them at run time.
+  type Loose = Parameters<typeof publicClient.readContract>[0];
+  const signer = sdk.evm.toFacilitatorEvmSigner(
     {
       address: account.address,
-      readContract: (args) => publicClient.readContract(args as never),
-      verifyTypedData: (args) => publicClient.verifyTypedData(args as never),
-      writeContract: (args) => walletClient.writeContract({ ...args, account, chain } as never),
-      sendTransaction: (args) => walletClient.sendTransaction({ ...args, account, chain } as never),
+      readContract: (args) => publicClient.readContract(args as Loose),
+      verifyTypedData: (args) =>
+        publicClient.verifyTypedData(args as Parameters<typeof publicClient.verifyTypedData>[0]),
+      writeContract: (args) =>
+        walletClient.writeContract({ ...args, account, chain } as Parameters<
+          typeof walletClient.writeContract
+        >[0]),
+      sendTransaction: (args) =>
+        walletClient.sendTransaction({ ...args, account, chain } as Parameters<
+          typeof walletClient.sendTransaction
+        >[0]),
       waitForTransactionReceipt: (args) => publicClient.waitForTransactionReceipt(args),
       getCode: (args) => publicClient.getCode(args),
     },
     { confirmationTimeoutMs: options.confirmationTimeoutMs ?? 120_000 },
   );
-  const scheme = new ExactEvmFacilitatorScheme(signer);
+  const scheme = new sdk.facilitator.ExactEvmScheme(signer);
   return {
     address: account.address,
     verify: (payload, requirements) => scheme.verify(payload, requirements),
@@ -93,13 +131,7 @@ export interface ExactRequirementsParameters {
   maxTimeoutSeconds?: number;
 }
 
-/**
- * The PaymentRequirements a v2 resource server advertises for an `exact` EIP-3009 payment.
- *
- * @example
- * const requirements = exactRequirements({ chainId: 8453, asset: USDC_ADDRESS,
- *   name: "USD Coin", version: "2", payTo, amount: 10_000n });
- */
+/** The PaymentRequirements a v2 resource server advertises for an `exact` EIP-3009 payment. */
 export function exactRequirements(parameters: ExactRequirementsParameters): PaymentRequirements {
   return {
     scheme: "exact",
@@ -115,17 +147,15 @@ export function exactRequirements(parameters: ExactRequirementsParameters): Paym
 /**
  * Signs a payment exactly as the official v2 client does (`ExactEvmScheme` with
  * `toClientEvmSigner`): validAfter 0, validBefore now + maxTimeoutSeconds, a random nonce.
- * Returns the full v2 PaymentPayload a client would send in `PAYMENT-SIGNATURE`.
- *
- * @example
- * const payload = await createOfficialPayment(privateKeyToAccount(key), requirements);
+ * Returns the full v2 PaymentPayload a client sends in `PAYMENT-SIGNATURE`.
  */
 export async function createOfficialPayment(
+  sdk: OfficialSdk,
   account: LocalAccount,
   requirements: PaymentRequirements,
   resourceUrl = "http://localhost/bench",
 ): Promise<PaymentPayload> {
-  const scheme = new ExactEvmClientScheme(toClientEvmSigner(account));
+  const scheme = new sdk.client.ExactEvmScheme(sdk.evm.toClientEvmSigner(account));
   const result = await scheme.createPaymentPayload(2, requirements);
   return {
     x402Version: result.x402Version,
@@ -133,20 +163,4 @@ export async function createOfficialPayment(
     accepted: requirements,
     payload: result.payload,
   };
-}
-
-/** The EIP-3009 authorization and 65-byte signature inside an `exact` payload. */
-export interface ExactAuthorization {
-  from: Address;
-  to: Address;
-  value: bigint;
-  validAfter: bigint;
-  validBefore: bigint;
-  nonce: Hex;
-  signature: Hex;
-}
-
-/** Reads the authorization back out of an `exact` PaymentPayload, with the toolkit's x402 payload parser. */
-export function exactAuthorizationOf(payload: PaymentPayload): ExactAuthorization {
-  return fromX402Payload(payload);
 }
