@@ -404,6 +404,8 @@ export async function runFacilitatorBenchmark(
         network: x402Network,
         router,
         store: new FacilitatorStore(path.join(dir, `facilitator-${batchSize}.sqlite`)),
+        // The benchmark's token is the one allow-listed asset (USDC by default; the test token when benched).
+        assets: [options.token.address],
         maxBatchSize: batchSize,
         maxWaitMs,
         pollingIntervalMs,
