@@ -13,11 +13,19 @@ pragma solidity ^0.8.24;
  */
 contract GasBurningEIP3009Token {
     /// @notice The EIP-712 domain name a verifier reads.
-    string public constant name = "Fake Dollar";
+    function name() external pure returns (string memory) {
+        return "Fake Dollar";
+    }
+
     /// @notice The EIP-712 domain version a verifier reads.
-    string public constant version = "2";
+    function version() external pure returns (string memory) {
+        return "2";
+    }
+
     /// @notice Six decimals, like USDC.
-    uint8 public constant decimals = 6;
+    function decimals() external pure returns (uint8) {
+        return 6;
+    }
 
     /// @notice Every account holds a million "dollars".
     function balanceOf(address) external pure returns (uint256) {

@@ -106,6 +106,8 @@ export async function paymentBody(
     },
     authorization,
   });
+  if (typedData.primaryType !== "TransferWithAuthorization")
+    throw new Error("not a direct transfer");
   const signature = await payer.signTypedData(typedData);
   const payload = toX402Payload({ ...authorization, signature });
   return {
@@ -180,7 +182,9 @@ function routerItemKeys(base: LocalBase, transaction: RpcTransaction): string[] 
   try {
     const call = decodeFunctionData({ abi: settlementRouterAbi, data: transaction.input });
     if (call.functionName !== "settle") return [];
-    return decodeItems(call.args[2]).map((item) => paymentKey(item.from, item.nonce));
+    return decodeItems(call.args[2]).flatMap((item) =>
+      item.kind === "direct" ? [paymentKey(item.from, item.nonce)] : [],
+    );
   } catch {
     return [];
   }

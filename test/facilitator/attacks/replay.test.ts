@@ -42,7 +42,7 @@ import {
  */
 async function capturePaymentHeader(url: string, payer: LocalAccount): Promise<string> {
   let captured: string | undefined;
-  const recorder = async (input: RequestInfo | URL, init?: RequestInit) => {
+  const recorder = async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const request = new Request(input, init);
     const header = request.headers.get("PAYMENT-SIGNATURE");
     if (!header) return fetch(request);
