@@ -35,7 +35,7 @@ const ITEM_GAS_LIMIT = 200_000n;
 const ITEM_OVERHEAD = 30_000n;
 
 describe("facilitator under attack: payers that gain code after verification (issue 9, finding 3)", function () {
-  this.timeout(180_000);
+  this.timeout(300_000);
   let base: LocalBase;
   let ours: RunningFacilitator;
   const payTo = privateKeyToAccount(generatePrivateKey()).address;

@@ -32,7 +32,7 @@ function expectRefused(answers: { status: number; json: SettleAnswer }[]): void 
 }
 
 describe("facilitator under attack: nobody burns the relayer's gas for free (issue 9, finding 4)", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let base: LocalBase;
   let ours: RunningFacilitator;
   const payTo = privateKeyToAccount(generatePrivateKey()).address;

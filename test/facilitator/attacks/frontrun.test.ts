@@ -66,7 +66,7 @@ function transferCall(body: PaymentBody) {
 }
 
 describe("facilitator under attack: one transfer proves one payment (issue 9, finding 2)", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let base: LocalBase;
   let ours: RunningFacilitator;
   const payTo = privateKeyToAccount(generatePrivateKey()).address;

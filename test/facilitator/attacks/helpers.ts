@@ -49,7 +49,12 @@ const OUTSIDER_FEES = { maxPriorityFeePerGas: parseGwei("50"), maxFeePerGas: par
 
 /** The outsider's wallet (JSON-RPC account: the node signs, which also lets it send type-4 transactions). */
 export function outsiderWallet(base: LocalBase) {
-  return createWalletClient({ account: OUTSIDER, chain: baseChain, transport: http(base.rpcUrl) });
+  // A loaded node can take long to answer; a timed-out send would be retried as a second transaction.
+  return createWalletClient({
+    account: OUTSIDER,
+    chain: baseChain,
+    transport: http(base.rpcUrl, { timeout: 300_000, retryCount: 0 }),
+  });
 }
 
 /** v2 `exact` payment requirements for USDC (or `overrides`, e.g. another asset or EIP-712 name). */

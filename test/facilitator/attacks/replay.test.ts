@@ -72,7 +72,7 @@ async function replay(url: string, header: string) {
 }
 
 describe("facilitator under attack: one payment buys one response (issue 9, finding 1)", function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let base: LocalBase;
   let ours: RunningFacilitator;
   let resource: PaidResource;
