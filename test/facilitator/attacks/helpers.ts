@@ -319,7 +319,10 @@ export async function deployArtifact(
 /**
  * Sends one EIP-7702 (type-4) transaction from the outsider that delegates each account to
  * `target` (each account signs its authorization with viem's `signAuthorization`), with a priority
- * fee above the facilitator's so that it runs first in its block. Returns its hash.
+ * fee above the facilitator's so that it runs first in its block. Returns its hash. The node signs
+ * it (`eth_sendTransaction` with an `authorizationList`): the simulated Base (EDR, OP chain type)
+ * refuses a raw type-4 transaction ("Invalid transaction type 4") but executes the delegation
+ * when it builds the transaction itself.
  */
 export async function sendDelegations(
   base: LocalBase,
