@@ -60,7 +60,10 @@ export {
   receiveWithAuthorizationTypes,
   transferWithAuthorizationTypes,
 } from "./authorization/eip712Types.js";
-export { InvalidAuthorizationInputError } from "./authorization/errors.js";
+export {
+  InvalidAuthorizationInputError,
+  TokenDomainChainMismatchError,
+} from "./authorization/errors.js";
 export {
   fromX402Payload,
   type FromX402PayloadParameters,
