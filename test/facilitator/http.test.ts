@@ -7,6 +7,7 @@ import type { Address } from "viem";
 
 import type { FacilitatorGauges } from "../../src/facilitator/metrics.js";
 import { createPrometheusMetrics } from "../../src/facilitator/prometheus.js";
+import { parsePaymentRequest } from "../../src/facilitator/schemas.js";
 import {
   createFacilitatorServer,
   serverReasons,
@@ -427,6 +428,84 @@ describe("facilitator HTTP server (Fastify): limits, timeouts, shutdown, metrics
     lines = await scrape();
     expect(lines).to.include("x402_facilitator_relayer_balance_wei 42");
     expect(lines).to.include("x402_facilitator_relayer_balance_read_errors_total 2");
+  });
+});
+
+describe("facilitator request bodies: which part is to blame, and every problem listed", function () {
+  const requirements = {
+    scheme: "exact",
+    network: "eip155:8453",
+    amount: "1000",
+    asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    payTo: "0x000000000000000000000000000000000000dEaD",
+    maxTimeoutSeconds: 300,
+    extra: { name: "USD Coin", version: "2" },
+  };
+
+  it("answers a v2 body missing only paymentPayload fields with invalid_payload", function () {
+    const parsed = parsePaymentRequest({
+      x402Version: 2,
+      paymentPayload: { x402Version: 2 },
+      paymentRequirements: requirements,
+    });
+    expect(parsed.ok).to.equal(false);
+    if (parsed.ok) return;
+    expect(parsed.rejection.reason).to.equal("invalid_payload");
+    expect(parsed.rejection.message).to.contain("paymentPayload.accepted");
+    expect(parsed.rejection.message).to.contain("paymentPayload.payload");
+  });
+
+  it("blames the requirements only when they alone are wrong", function () {
+    const signature = `0x${"11".repeat(65)}`;
+    const authorization = {
+      from: "0x00000000000000000000000000000000000000aa",
+      to: requirements.payTo,
+      value: "1000",
+      validAfter: "0",
+      validBefore: "99999999999",
+      nonce: `0x${"22".repeat(32)}`,
+    };
+    const parsed = parsePaymentRequest({
+      x402Version: 2,
+      paymentPayload: {
+        x402Version: 2,
+        accepted: requirements,
+        payload: { signature, authorization },
+      },
+      paymentRequirements: { ...requirements, amount: "-1", payTo: "nope" },
+    });
+    expect(parsed.ok).to.equal(false);
+    if (parsed.ok) return;
+    expect(parsed.rejection.reason).to.equal("invalid_payment_requirements");
+  });
+
+  it("lists every problem, not only the first three", function () {
+    const parsed = parsePaymentRequest({
+      x402Version: 2,
+      paymentPayload: {
+        x402Version: 2,
+        accepted: requirements,
+        payload: {
+          signature: "0x",
+          authorization: { from: 1, to: 2, value: 3, validAfter: 4, validBefore: 5, nonce: 6 },
+        },
+      },
+      paymentRequirements: requirements,
+    });
+    expect(parsed.ok).to.equal(false);
+    if (parsed.ok) return;
+    for (const field of [
+      "signature",
+      "from",
+      "to",
+      "value",
+      "validAfter",
+      "validBefore",
+      "nonce",
+    ]) {
+      expect(parsed.rejection.message).to.contain(`paymentPayload.payload.`);
+      expect(parsed.rejection.message).to.match(new RegExp(`\\.${field}: `));
+    }
   });
 });
 
