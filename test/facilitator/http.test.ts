@@ -159,6 +159,29 @@ describe("facilitator HTTP server (Fastify): limits, timeouts, shutdown, metrics
     expect(stub.calls).to.have.length(0);
   });
 
+  it("cuts off a client that sends its body slowly (request timeout)", async function () {
+    const stub = stubFacilitator();
+    const { port } = await serve(stub.facilitator, {
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 800,
+    });
+    const slow = rawConnection(port);
+    await slow.connected;
+    slow.socket.write(
+      "POST /settle HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    );
+    const drip = setInterval(() => {
+      if (!slow.state.closed) slow.socket.write(" ");
+    }, 100);
+    try {
+      await until(() => slow.state.closed, "the server to close the slow body", 20_000);
+    } finally {
+      clearInterval(drip);
+    }
+    expect(slow.state.data).to.match(/^HTTP\/1\.1 408/);
+    expect(stub.calls).to.have.length(0);
+  });
+
   it("answers 503 facilitator_busy with Retry-After beyond the request cap, and serves the queue in order", async function () {
     const stub = stubFacilitator();
     const { url, server } = await serve(stub.facilitator, {
