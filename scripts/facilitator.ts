@@ -1,28 +1,15 @@
 /**
  * `npm run facilitator`: an x402 facilitator (POST /verify, POST /settle, GET /supported,
- * GET /health) that settles `exact` EVM payments in SettlementRouter batches.
- *
- * Environment (the same names as the x402 e2e harness uses for third-party facilitators):
- *   PORT               port to listen on (default 4022)
- *   EVM_PRIVATE_KEY    the relayer's private key (pays gas for the batches)
- *   EVM_NETWORK        base | base-sepolia | eip155:8453 | eip155:84532 (default base)
- *   EVM_RPC_URL        JSON-RPC endpoint (default http://127.0.0.1:8545, i.e. `npm run chain`)
- *   ROUTER_ADDRESS     the SettlementRouter; when unset, the canonical CREATE2 address is used and
- *                      the router is deployed there through CreateX if the chain has none
- *   FACILITATOR_DB     SQLite file (default .facilitator/facilitator.sqlite)
- *   MAX_BATCH_SIZE     payments per batch transaction (default 100)
- *   MAX_WAIT_MS        longest a payment waits for its batch to fill (default 500)
- *   POLLING_INTERVAL_MS receipt polling interval (default 250)
- *   BLOCK_TIME_MS      the chain's block interval when regular (Base: 2000); batches are then sent
- *                      FLUSH_MARGIN_MS (default 200) before the next block is due
- *   FLUSH_MARGIN_MS    see BLOCK_TIME_MS
- *   FACILITATOR_CRASH_AT fault injection for crash tests: batchRecorded | batchBroadcast |
- *                      batchMined, optionally `:P` (probability, default 1); the process kills
- *                      itself with SIGKILL at that point
+ * GET /health, GET /metrics) that settles `exact` EVM payments in SettlementRouter batches.
+ * Every setting is an environment variable (the names the x402 e2e harness gives third-party
+ * facilitators: PORT, EVM_PRIVATE_KEY, EVM_NETWORK, EVM_RPC_URL) and most are flags too:
+ * `npm run facilitator -- --help` lists them (scripts/facilitator/config.ts). Logs are pino JSON
+ * lines on stdout.
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
+import { pino, type Logger } from "pino";
 import { getAddress, isHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
@@ -30,8 +17,37 @@ import { createFacilitatorClient } from "../src/facilitator/createFacilitatorCli
 import { ensureRouter } from "../src/facilitator/ensureRouter.js";
 import { BatchFacilitator, type FacilitatorCheckpoint } from "../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../src/facilitator/networks.js";
+import { createPrometheusMetrics } from "../src/facilitator/prometheus.js";
 import { createFacilitatorServer } from "../src/facilitator/server.js";
-import { FacilitatorStore } from "../src/facilitator/store.js";
+import {
+  FACILITATOR_USAGE,
+  FacilitatorUsageError,
+  readFacilitatorConfig,
+} from "./facilitator/config.js";
+
+/** The JSON-RPC node is unreachable or serves another chain (exit code 3). */
+class NodeUnavailableError extends Error {
+  override name = "NodeUnavailableError";
+}
+
+/**
+ * node:sqlite prints an ExperimentalWarning when it loads; the store is the facilitator's own
+ * choice, not news to its operator. Exactly that warning is dropped; every other one is printed.
+ */
+function silenceSqliteWarning(): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    const type =
+      typeof rest[0] === "string"
+        ? rest[0]
+        : ((rest[0] as { type?: string } | undefined)?.type ??
+          (warning instanceof Error ? warning.name : undefined));
+    if (type === "ExperimentalWarning" && text.startsWith("SQLite is an experimental feature"))
+      return;
+    emitWarning(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
 
 /** The router's creation bytecode (compiled artifact) and the CREATE2 salt Ignition deploys it with. */
 async function routerDeployment(): Promise<{ bytecode: Hex; salt: Hex }> {
@@ -59,21 +75,20 @@ async function routerDeployment(): Promise<{ bytecode: Hex; salt: Hex }> {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`facilitator: ${message}\n`);
-  process.exit(2);
+  throw new FacilitatorUsageError(message);
 }
 
-function integer(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
-  }
-  return value;
+/** The first line of an error, with viem's short message and details instead of its stack. */
+function oneLine(error: unknown): string {
+  const e = error as { shortMessage?: unknown; details?: unknown; message?: unknown } | undefined;
+  const short = typeof e?.shortMessage === "string" ? e.shortMessage : undefined;
+  const details = typeof e?.details === "string" && e.details ? e.details : undefined;
+  const message = typeof e?.message === "string" ? e.message : String(error);
+  const text = short ? (details ? `${short.replace(/\.$/, "")}: ${details}` : short) : message;
+  return text.split("\n")[0]!.slice(0, 300);
 }
 
-function crashInjection(): ((checkpoint: FacilitatorCheckpoint) => void) | undefined {
+function crashInjection(logger: Logger): ((checkpoint: FacilitatorCheckpoint) => void) | undefined {
   const spec = process.env.FACILITATOR_CRASH_AT;
   if (!spec) return undefined;
   const [point, probability = "1"] = spec.split(":");
@@ -83,14 +98,28 @@ function crashInjection(): ((checkpoint: FacilitatorCheckpoint) => void) | undef
   }
   return (checkpoint) => {
     if (checkpoint === point && Math.random() < chance) {
-      process.stdout.write(`facilitator: crash injected at ${checkpoint}\n`);
+      logger.fatal(`crash injected at ${checkpoint}`);
       process.kill(process.pid, "SIGKILL");
     }
   };
 }
 
-async function main() {
-  const port = integer("PORT", 4022, 0, 65535);
+async function main(argv: string[]): Promise<void> {
+  const config = readFacilitatorConfig(argv, process.env);
+  if (config.help) {
+    process.stdout.write(FACILITATOR_USAGE);
+    return;
+  }
+  const level = config.string("LOG_LEVEL")!;
+  if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(level))
+    fail(`LOG_LEVEL must be fatal|error|warn|info|debug|trace|silent, got "${level}"`);
+  // Synchronous writes: a line logged just before exit (or an injected SIGKILL) is not lost.
+  const logger = pino(
+    { level, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: 1, sync: true }),
+  );
+  const port = config.integer("PORT")!;
+  const host = config.string("HOST")!;
   const key = process.env.EVM_PRIVATE_KEY;
   if (!key) fail("EVM_PRIVATE_KEY is required (the relayer's key)");
   const normalizedKey = (key.startsWith("0x") ? key : `0x${key}`) as Hex;
@@ -98,68 +127,122 @@ async function main() {
     fail("EVM_PRIVATE_KEY must be 32 bytes of hex");
   let network;
   try {
-    network = resolveX402Network(process.env.EVM_NETWORK ?? "base");
+    network = resolveX402Network(config.string("EVM_NETWORK")!);
   } catch (error) {
-    fail((error as Error).message);
+    fail(oneLine(error));
   }
-  const rpcUrl = process.env.EVM_RPC_URL || "http://127.0.0.1:8545";
-  const pollingIntervalMs = integer("POLLING_INTERVAL_MS", 250, 10, 60_000);
-  const dbPath = process.env.FACILITATOR_DB || ".facilitator/facilitator.sqlite";
-  if (dbPath !== ":memory:") mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  const rpcUrl = config.string("EVM_RPC_URL")!;
+  const pollingIntervalMs = config.integer("POLLING_INTERVAL_MS")!;
+  const settleTimeoutMs = config.integer("SETTLE_TIMEOUT_MS")!;
+  const idleTimeoutMs = config.integer("IDLE_TIMEOUT_MS")!;
+  if (idleTimeoutMs <= settleTimeoutMs)
+    fail(`IDLE_TIMEOUT_MS (${idleTimeoutMs}) must exceed SETTLE_TIMEOUT_MS (${settleTimeoutMs})`);
+  const headersTimeoutMs = config.integer("HEADERS_TIMEOUT_MS")!;
+  const requestTimeoutMs = config.integer("REQUEST_TIMEOUT_MS")!;
+  if (headersTimeoutMs > requestTimeoutMs)
+    fail(
+      `HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  let router: Address | undefined;
+  const routerAddress = config.string("ROUTER_ADDRESS");
+  if (routerAddress) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(routerAddress)) fail("ROUTER_ADDRESS is not an address");
+    router = getAddress(routerAddress);
+  }
+  const dbPath = config.string("FACILITATOR_DB")!;
+  const blockTimeMs = config.integer("BLOCK_TIME_MS");
+  const onCheckpoint = crashInjection(logger);
+  const http = {
+    maxBodyBytes: config.integer("MAX_BODY_BYTES"),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: config.integer("KEEP_ALIVE_TIMEOUT_MS"),
+    idleTimeoutMs,
+    maxConnections: config.integer("MAX_CONNECTIONS"),
+    maxConcurrentRequests: config.integer("MAX_CONCURRENT_REQUESTS"),
+    maxQueuedRequests: config.integer("MAX_QUEUED_REQUESTS"),
+    queueTimeoutMs: config.integer("QUEUE_TIMEOUT_MS"),
+    retryAfterSeconds: config.integer("RETRY_AFTER_SECONDS"),
+    shutdownGraceMs: config.integer("SHUTDOWN_GRACE_MS"),
+  };
+  const batching = {
+    maxBatchSize: config.integer("MAX_BATCH_SIZE"),
+    maxWaitMs: config.integer("MAX_WAIT_MS"),
+    ...(blockTimeMs !== undefined
+      ? { blockTimeMs, flushMarginMs: config.integer("FLUSH_MARGIN_MS") }
+      : {}),
+  };
 
   const relayer = privateKeyToAccount(normalizedKey);
   const client = createFacilitatorClient(network, rpcUrl, { pollingIntervalMs });
-  let router: Address;
-  if (process.env.ROUTER_ADDRESS) {
-    if (!/^0x[0-9a-fA-F]{40}$/.test(process.env.ROUTER_ADDRESS))
-      fail("ROUTER_ADDRESS is not an address");
-    router = getAddress(process.env.ROUTER_ADDRESS);
-  } else {
+  let chainId: number;
+  try {
+    chainId = await client.getChainId();
+  } catch (error) {
+    throw new NodeUnavailableError(
+      `cannot reach the JSON-RPC node at ${rpcUrl}: ${oneLine(error)}`,
+    );
+  }
+  if (chainId !== network.chainId) {
+    throw new NodeUnavailableError(
+      `the node at ${rpcUrl} serves chain ${chainId}, not ${network.v2} (EVM_NETWORK); point EVM_RPC_URL at a ${network.v1} node or set EVM_NETWORK`,
+    );
+  }
+  if (!router) {
     const deployment = await ensureRouter(client, relayer, await routerDeployment());
     router = deployment.address;
-    if (deployment.deployed)
-      process.stdout.write(`facilitator: deployed the router at ${router}\n`);
+    if (deployment.deployed) logger.info({ router }, `deployed the router at ${router}`);
   }
+  if (dbPath !== ":memory:") mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
+  silenceSqliteWarning();
+  const { FacilitatorStore } = await import("../src/facilitator/store.js");
   const store = new FacilitatorStore(dbPath);
+  const metrics = createPrometheusMetrics({
+    balance: { client, address: relayer.address },
+    processMetrics: true,
+  });
+  // The facilitator reports batches, answers and gas to the Prometheus metrics it is given.
+  const reporting = { metrics };
   const facilitator = new BatchFacilitator({
     client,
     relayer,
     network,
     router,
     store,
-    maxBatchSize: integer("MAX_BATCH_SIZE", 100, 1, 300),
-    maxWaitMs: integer("MAX_WAIT_MS", 500, 0, 600_000),
+    ...batching,
     pollingIntervalMs,
-    ...(process.env.BLOCK_TIME_MS
-      ? {
-          blockTimeMs: integer("BLOCK_TIME_MS", 2_000, 1, 600_000),
-          flushMarginMs: integer("FLUSH_MARGIN_MS", 200, 0, 60_000),
-        }
-      : {}),
-    log: (line) => process.stdout.write(`facilitator: ${line}\n`),
-    onCheckpoint: crashInjection(),
+    settleTimeoutMs,
+    log: (line) => logger.info(line),
+    onCheckpoint,
+    ...reporting,
   });
   await facilitator.start();
-  const server = createFacilitatorServer(facilitator);
-  server.listen(port, "127.0.0.1", () => {
-    const address = server.address();
-    const actual = typeof address === "object" && address ? address.port : port;
-    process.stdout.write(
-      `Facilitator listening on port ${actual} (network ${network.v2}, relayer ${relayer.address}, router ${router})\n`,
-    );
-  });
-  const shutdown = () => {
-    server.close();
-    facilitator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  const server = createFacilitatorServer(facilitator, { logger, metrics, ...http });
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, "shutting down: answering in-flight requests, then closing");
+    server.close().then(
+      () => {
+        logger.info("closed");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
     );
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
+  const { port: actual } = await server.listen({ port, host });
+  logger.info(
+    { port: actual, host, network: network.v2, relayer: relayer.address, router },
+    `Facilitator listening on port ${actual} (network ${network.v2}, relayer ${relayer.address}, router ${router})`,
+  );
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`facilitator: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const code =
+    error instanceof FacilitatorUsageError ? 2 : error instanceof NodeUnavailableError ? 3 : 1;
+  process.stderr.write(`facilitator: ${oneLine(error)}\n`);
+  process.exit(code);
 });

@@ -60,7 +60,10 @@ export {
   receiveWithAuthorizationTypes,
   transferWithAuthorizationTypes,
 } from "./authorization/eip712Types.js";
-export { InvalidAuthorizationInputError } from "./authorization/errors.js";
+export {
+  InvalidAuthorizationInputError,
+  TokenDomainChainMismatchError,
+} from "./authorization/errors.js";
 export {
   fromX402Payload,
   type FromX402PayloadParameters,
@@ -257,8 +260,10 @@ export {
 } from "./errors/reasons.js";
 export { walkCauses } from "./errors/walkCauses.js";
 
-// The batching x402 facilitator (HTTP server, durable queue). `FacilitatorStore` is exported as a
-// type only: its module loads `node:sqlite`, which the toolkit entry does not pull in on import.
+// The batching x402 facilitator. `FacilitatorStore` is exported as a type only: its module loads
+// `node:sqlite`, which the toolkit entry does not pull in on import. The HTTP server (Fastify) and
+// its Prometheus metrics come from their own subpaths, `x402-clearing/facilitator/server` and
+// `x402-clearing/facilitator/prometheus`, so the toolkit entry loads no HTTP framework.
 export { createFacilitatorClient } from "./facilitator/createFacilitatorClient.js";
 export {
   FacilitatorConfigurationError,
@@ -294,7 +299,6 @@ export {
   paymentRequirementsV2Schema,
   type PaymentRequest,
 } from "./facilitator/schemas.js";
-export { createFacilitatorServer, type FacilitatorServerOptions } from "./facilitator/server.js";
 export type {
   FacilitatorStore,
   PaymentOutcome,

@@ -415,7 +415,7 @@ export async function runFacilitatorBenchmark(
       });
       await facilitator.start();
       const server = createFacilitatorServer(facilitator);
-      const url = await listen(server);
+      const { url } = await server.listen();
       const resource = await serveResource(url, options, network);
       try {
         const load = await drive(resource.url, payers, clients, network, defaultAsset, tick);
@@ -438,8 +438,7 @@ export async function runFacilitatorBenchmark(
         results.push(run);
       } finally {
         await close(resource.server);
-        await close(server);
-        await facilitator.close();
+        await server.close();
       }
     }
   } finally {

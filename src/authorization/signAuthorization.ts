@@ -8,7 +8,7 @@ import {
 } from "viem";
 import { signTypedData } from "viem/actions";
 
-import { InvalidAuthorizationInputError } from "./errors.js";
+import { InvalidAuthorizationInputError, TokenDomainChainMismatchError } from "./errors.js";
 import { getAuthorizationTypedData } from "./getAuthorizationTypedData.js";
 import type { Authorization, SignedAuthorization, TokenDomain } from "./types.js";
 
@@ -21,6 +21,12 @@ export type SignAuthorizationParameters<authorization extends Authorization> = {
   authorization: authorization;
   /** With a client signer: the account to sign with (default: the client's account). */
   account?: Account;
+  /**
+   * The chain the authorization is meant for, when the signer does not say (a bare account).
+   * A client signer's own `chain` is checked without it. Either way, a domain of another chain is
+   * refused with {@link TokenDomainChainMismatchError}.
+   */
+  chainId?: number;
 };
 
 export type SignAuthorizationReturnType<authorization extends Authorization> =
@@ -29,8 +35,11 @@ export type SignAuthorizationReturnType<authorization extends Authorization> =
 /**
  * Signs an authorization with EIP-712 `signTypedData`: with a local account (private key,
  * mnemonic, HD), a smart account, or a WalletClient (local account or JSON-RPC
- * `eth_signTypedData_v4`). Checks that the signer is the authorization's `from`; a smart
- * account's signature is marked `contractSignature` (verified on chain through ERC-1271).
+ * `eth_signTypedData_v4`). Checks that the signer is the authorization's `from`, and that the
+ * domain's `chainId` is the signer's chain when that is known (the client's `chain`, or the
+ * `chainId` parameter): a mismatch throws {@link TokenDomainChainMismatchError} instead of
+ * signing an authorization valid on another chain. A smart account's signature is marked
+ * `contractSignature` (verified on chain through ERC-1271).
  *
  * @example
  * const payer = privateKeyToAccount(key);
@@ -43,6 +52,7 @@ export async function signAuthorization<authorization extends Authorization>(
   signer: AuthorizationSigner,
   parameters: SignAuthorizationParameters<authorization>,
 ): Promise<SignAuthorizationReturnType<authorization>> {
+  checkChain(signer, parameters);
   const typedData = getAuthorizationTypedData(parameters);
   let account: Account | undefined;
   let signature: Hex;
@@ -78,6 +88,20 @@ export async function signAuthorization<authorization extends Authorization>(
     signature,
     ...(account.type === "smart" ? { contractSignature: true } : {}),
   };
+}
+
+function checkChain(
+  signer: AuthorizationSigner,
+  parameters: SignAuthorizationParameters<Authorization>,
+): void {
+  const domainChainId = Number(parameters.domain.chainId);
+  if (parameters.chainId !== undefined && parameters.chainId !== domainChainId) {
+    throw new TokenDomainChainMismatchError(domainChainId, parameters.chainId, "chainId parameter");
+  }
+  const clientChainId = "request" in signer ? signer.chain?.id : undefined;
+  if (clientChainId !== undefined && clientChainId !== domainChainId) {
+    throw new TokenDomainChainMismatchError(domainChainId, clientChainId, "client");
+  }
 }
 
 function checkSigner(account: Account, authorization: Authorization): void {

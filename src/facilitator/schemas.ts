@@ -135,12 +135,14 @@ export interface RequestRejection {
 export type ParseRequestResult =
   { ok: true; request: PaymentRequest } | { ok: false; rejection: RequestRejection };
 
+/** Every problem (at most 20), each with its path, in at most 2,000 characters. */
 function describe(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`)
-    .join("; ")
-    .slice(0, 500);
+  const problems = error.issues.map(
+    (issue) => `${issue.path.join(".") || "body"}: ${issue.message}`,
+  );
+  const shown = problems.slice(0, 20).join("; ");
+  const more = problems.length > 20 ? ` (and ${problems.length - 20} more)` : "";
+  return (shown + more).slice(0, 2_000);
 }
 
 function payerOf(body: unknown): Address | undefined {
@@ -193,10 +195,15 @@ export function parsePaymentRequest(body: unknown): ParseRequestResult {
   }
   const parsed = version === 1 ? requestV1Schema.safeParse(body) : requestV2Schema.safeParse(body);
   if (!parsed.success) {
-    const first = parsed.error.issues[0]?.path ?? [];
-    const aboutRequirements =
-      first[0] === "paymentRequirements" ||
-      (first[0] === "paymentPayload" && first[1] === "accepted");
+    // The requirements are to blame only when nothing else is wrong: a payload missing its own
+    // fields (its `accepted` copy included) is an invalid payload, whatever else is missing.
+    const aboutRequirements = parsed.error.issues.every(
+      (issue) =>
+        issue.path[0] === "paymentRequirements" ||
+        (issue.path[0] === "paymentPayload" &&
+          issue.path[1] === "accepted" &&
+          issue.path.length > 2),
+    );
     return {
       ok: false,
       rejection: {

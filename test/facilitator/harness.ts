@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,7 +24,7 @@ import {
   type BatchFacilitatorOptions,
 } from "../../src/facilitator/facilitator.js";
 import { resolveX402Network } from "../../src/facilitator/networks.js";
-import { createFacilitatorServer } from "../../src/facilitator/server.js";
+import { createFacilitatorServer, type FacilitatorServer } from "../../src/facilitator/server.js";
 import { FacilitatorStore } from "../../src/facilitator/store.js";
 import { startChain, type ChainProcess } from "../helpers/chainProcess.js";
 
@@ -137,7 +136,7 @@ export async function setAutomine(base: LocalBase): Promise<void> {
 /** Our facilitator, in process, served over HTTP on a free port. */
 export interface RunningFacilitator {
   facilitator: BatchFacilitator;
-  server: Server;
+  server: FacilitatorServer;
   url: string;
   stop(): Promise<void>;
 }
@@ -159,19 +158,8 @@ export async function startFacilitator(
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    facilitator,
-    server,
-    url: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await facilitator.close();
-    },
-  };
+  const { url } = await server.listen();
+  return { facilitator, server, url, stop: () => server.close() };
 }
 
 export async function postJson(
