@@ -150,7 +150,7 @@ export {
   SettleTimeoutError,
   SettleTransactionRevertedError,
 } from "./batch/errors.js";
-export type { FailedItemStatus, SettlementFailureReason } from "./batch/failureReason.js";
+export type { SettlementFailureReason } from "./batch/failureReason.js";
 export {
   estimateGasProfile,
   type EstimateGasProfileParameters,
@@ -206,6 +206,9 @@ export {
 } from "./errors/decodeRevertReason.js";
 export { findRevertData } from "./errors/findRevertData.js";
 export {
+  failedItemReason,
+  failedItemStatus,
+  type FailedItemStatus,
   ITEM_STATUS_REASONS,
   ItemStatus,
   itemStatusReason,

@@ -10,9 +10,9 @@ import {
 } from "viem";
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { failedItemReason, failedItemStatus, type FailedItemStatus } from "../errors/itemStatus.js";
 import type { RevertReason } from "../errors/reasons.js";
 import { SettleReceiptMismatchError, SettleTransactionRevertedError } from "./errors.js";
-import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
 
 /** EIP-3009's event, emitted by the token for every authorization it executes. */
 const authorizationUsedAbi = parseAbi([
@@ -107,7 +107,7 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
     if (!log || log.args.status !== status) {
       throw mismatch(`no PaymentFailed event with status ${status} for failed item ${index}`);
     }
-    const itemStatus = failedStatusName(log.args.status);
+    const itemStatus = failedItemStatus(log.args.status);
     return {
       status: "failure",
       index,
@@ -115,7 +115,7 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
       nonce: log.args.nonce,
       transactionHash,
       itemStatus,
-      reason: failureReason(itemStatus, log.args.reason),
+      reason: failedItemReason(itemStatus, log.args.reason),
       revertData: log.args.reason,
     };
   });

@@ -28,6 +28,12 @@ import {
 } from "../../src/batch/gasProfiles.js";
 import { planBatches } from "../../src/batch/planBatches.js";
 import { TRANSACTION_GAS_CAP } from "../../src/chain/base.js";
+import {
+  failedItemReason,
+  failedItemStatus,
+  itemStatusReason,
+  UnknownItemStatusError,
+} from "../../src/errors/itemStatus.js";
 
 const authorizationUsedAbi = parseAbi([
   "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
@@ -259,6 +265,74 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         transactionHash: hash,
         revertData: insufficient,
       });
+    });
+
+    it("maps every status byte the one way: 0-5 to their reasons, any other byte to UnknownItemStatusError", () => {
+      // Written out from ISettlementRouter.ItemStatus, not derived from the toolkit's table.
+      const expected: Record<number, string | undefined> = {
+        0: undefined,
+        1: "invalid_exact_evm_nonce_already_used",
+        2: "unknown_revert",
+        3: "router_fee_exceeds_value",
+        4: "router_payout_failed",
+        5: "router_invalid_signature_length",
+      };
+      const names = [
+        undefined,
+        "AuthorizationUsed",
+        "TokenReverted",
+        "FeeExceedsValue",
+        "PayoutFailed",
+        "InvalidSignatureLength",
+      ];
+      for (let status = 0; status < 256; status += 1) {
+        if (status in expected) {
+          expect(itemStatusReason(status), `status ${status}`).to.equal(expected[status]);
+          expect(itemStatusReason(status, "0x"), `status ${status}, empty data`).to.equal(
+            expected[status],
+          );
+          if (status === 0) {
+            expect(() => failedItemStatus(0)).to.throw(UnknownItemStatusError);
+            continue;
+          }
+          expect(failedItemStatus(status)).to.equal(names[status]);
+          // Through the receipt decoder, one failed item with that status and no revert data.
+          const [result] = decodeSettleReceipt({
+            router,
+            itemCount: 1,
+            receipt: receipt([
+              failedLog(0, address(1), bytes32(1), status, "0x"),
+              batchLog([status]),
+            ]),
+          });
+          expect(result).to.include({ status: "failure", itemStatus: names[status] });
+          expect(result!.status === "failure" && result!.reason).to.equal(expected[status]);
+        } else {
+          expect(() => itemStatusReason(status), `status ${status}`).to.throw(
+            UnknownItemStatusError,
+          );
+          expect(() => failedItemStatus(status), `status ${status}`).to.throw(
+            UnknownItemStatusError,
+          );
+          expect(() =>
+            decodeSettleReceipt({
+              router,
+              receipt: receipt([
+                failedLog(0, address(1), bytes32(1), status, insufficient),
+                batchLog([status]),
+              ]),
+            }),
+          ).to.throw(UnknownItemStatusError);
+        }
+      }
+      // TokenReverted is refined by the token's revert data, the same through both paths.
+      expect(itemStatusReason(2, insufficient)).to.equal("invalid_exact_evm_insufficient_balance");
+      expect(failedItemReason("TokenReverted", insufficient)).to.equal(
+        "invalid_exact_evm_insufficient_balance",
+      );
+      expect(failedItemReason("FeeExceedsValue", insufficient)).to.equal(
+        "router_fee_exceeds_value",
+      );
     });
 
     it("throws typed errors for a reverted transaction and for logs that do not add up", () => {
