@@ -11,12 +11,11 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { Wallet } from "ethers";
 
-import type { RevertReason } from "../../src/errors/reasons.js";
 import {
   type Authorization,
   type SplitSignature,
   eip3009Abi,
-  expectRevertReason,
+  expectRevertData,
   highS,
   join,
   eip3009Types,
@@ -40,9 +39,11 @@ function freshNonce(): Hex {
 
 /**
  * The EIP-3009 behaviour x402 settlement relies on, run against one token. Every expected failure is
- * asserted as a reason of the toolkit's vocabulary (`decodeRevertReason`), identical for every token.
+ * asserted as the token's exact revert data (`setup.reverts`: its error selector and arguments, or its
+ * revert string), and leaves balances and the nonce as they were.
  */
 export function describeEip3009Behaviour(setup: TokenSetup): void {
+  const reverts = setup.reverts;
   describe(`EIP-3009 behaviour: ${setup.label}`, function () {
     let fixture: () => Promise<Eip3009Env>;
     let load: () => Promise<Eip3009Env>;
@@ -146,15 +147,15 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         }),
     };
 
-    /** Expects `action` to fail with `reason` and to leave the nonce unused and the balances as they were. */
+    /** Expects `action` to revert with exactly `data` and to leave the nonce unused and the balances as they were. */
     async function expectRejected(
       env: Eip3009Env,
       a: Authorization,
       action: () => Promise<unknown>,
-      reason: RevertReason,
+      data: Hex,
     ) {
       const before = [await read.balance(env, a.from), await read.balance(env, a.to)];
-      await expectRevertReason(action(), reason);
+      await expectRevertData(action(), data);
       expect(await read.used(env, a.from, a.nonce)).to.equal(false);
       expect([await read.balance(env, a.from), await read.balance(env, a.to)]).to.deep.equal(
         before,
@@ -190,11 +191,22 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a, "ReceiveWithAuthorization");
+          expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
           const receipt = await receive(env, a, sig, overload);
           expect(receipt.status).to.equal("success");
+          expect(await read.balance(env, payer.address)).to.equal(FUNDS - VALUE);
           expect(await read.balance(env, a.to)).to.equal(VALUE);
+          expect(await read.used(env, payer.address, a.nonce)).to.equal(true);
           const events = parseEventLogs({ abi: eip3009Abi, logs: receipt.logs });
-          expect(events.map((e) => e.eventName)).to.deep.equal(["AuthorizationUsed", "Transfer"]);
+          expect(events.map((e) => [e.eventName, e.args])).to.deep.equal([
+            ["AuthorizationUsed", { authorizer: payer.address, nonce: a.nonce }],
+            ["Transfer", { from: payer.address, to: getAddress(a.to), value: VALUE }],
+          ]);
+          // The authorization cannot be received twice.
+          await expectRevertData(
+            receive(env, a, sig, overload),
+            reverts.nonceUsed(payer.address, a.nonce),
+          );
         });
 
         it("receiveWithAuthorization called by someone other than the payee: caller_not_payee", async function () {
@@ -205,7 +217,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => receive(env, a, sig, overload, env.stranger),
-            "caller_not_payee",
+            reverts.callerNotPayee(env.stranger.account.address, a.to),
           );
         });
 
@@ -222,14 +234,14 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, receiveSig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
           const transferSig = await signAuthorization(payer, env.domain, a);
           await expectRejected(
             env,
             a,
             () => receive(env, a, transferSig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
@@ -238,10 +250,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           const { payer, authorization: a } = await funded(env);
           await transfer(env, a, await signAuthorization(payer, env.domain, a), overload);
           const balance = await read.balance(env, payer.address);
+          const used = reverts.nonceUsed(payer.address, a.nonce);
 
-          await expectRevertReason(
+          await expectRevertData(
             transfer(env, a, await signAuthorization(payer, env.domain, a), overload),
-            "invalid_exact_evm_nonce_already_used",
+            used,
           );
           const asReceive = await signAuthorization(
             payer,
@@ -249,15 +262,9 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             a,
             "ReceiveWithAuthorization",
           );
-          await expectRevertReason(
-            receive(env, a, asReceive, overload),
-            "invalid_exact_evm_nonce_already_used",
-          );
+          await expectRevertData(receive(env, a, asReceive, overload), used);
           const cancelSig = await signCancel(payer, env.domain, payer.address, a.nonce);
-          await expectRevertReason(
-            cancel(env, payer.address, a.nonce, cancelSig, overload),
-            "invalid_exact_evm_nonce_already_used",
-          );
+          await expectRevertData(cancel(env, payer.address, a.nonce, cancelSig, overload), used);
           expect(await read.balance(env, payer.address)).to.equal(balance);
         });
 
@@ -271,9 +278,9 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             ["AuthorizationCanceled", { authorizer: payer.address, nonce: a.nonce }],
           ]);
           expect(await read.used(env, payer.address, a.nonce)).to.equal(true);
-          await expectRevertReason(
+          await expectRevertData(
             transfer(env, a, await signAuthorization(payer, env.domain, a), overload),
-            "invalid_exact_evm_nonce_already_used",
+            reverts.nonceUsed(payer.address, a.nonce),
           );
           expect(await read.balance(env, payer.address)).to.equal(FUNDS);
         });
@@ -283,9 +290,9 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           const { payer, authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
           const sig = await signCancel(intruder, env.domain, payer.address, a.nonce);
-          await expectRevertReason(
+          await expectRevertData(
             cancel(env, payer.address, a.nonce, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
           expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
         });
@@ -299,7 +306,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
@@ -311,7 +318,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
@@ -328,7 +335,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
@@ -341,7 +348,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             raised,
             () => transfer(env, raised, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
@@ -353,7 +360,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, highS(sig), overload),
-            "signature_high_s",
+            reverts.highS(highS(sig).s),
           );
           // The low-s original still works afterwards: the rejection consumed nothing.
           expect((await transfer(env, a, sig, overload)).status).to.equal("success");
@@ -367,7 +374,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, join(sig.v + 2, sig.r, sig.s), overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidV,
           );
         });
 
@@ -379,52 +386,47 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_insufficient_balance",
+            reverts.insufficientBalance(payer.address, FUNDS, FUNDS + 1n),
           );
         });
       });
     }
 
     describe("time bounds are strict: validAfter < block.timestamp < validBefore", function () {
-      const cases: { label: string; at: (a: Authorization) => bigint; reason?: RevertReason }[] = [
+      type Case = {
+        label: string;
+        at: (a: Authorization) => bigint;
+        revert?: (a: Authorization, timestamp: bigint) => Hex;
+      };
+      const notYetValid = (a: Authorization, t: bigint) => reverts.notYetValid(a.validAfter, t);
+      const expired = (a: Authorization, t: bigint) => reverts.expired(a.validBefore, t);
+      const cases: Case[] = [
         {
           label: "one second before validAfter",
           at: (a) => a.validAfter - 1n,
-          reason: "invalid_exact_evm_payload_authorization_valid_after",
+          revert: notYetValid,
         },
-        {
-          label: "at validAfter",
-          at: (a) => a.validAfter,
-          reason: "invalid_exact_evm_payload_authorization_valid_after",
-        },
+        { label: "at validAfter", at: (a) => a.validAfter, revert: notYetValid },
         { label: "one second after validAfter", at: (a) => a.validAfter + 1n },
         { label: "one second before validBefore", at: (a) => a.validBefore - 1n },
-        {
-          label: "at validBefore",
-          at: (a) => a.validBefore,
-          reason: "invalid_exact_evm_payload_authorization_valid_before",
-        },
-        {
-          label: "one second after validBefore",
-          at: (a) => a.validBefore + 1n,
-          reason: "invalid_exact_evm_payload_authorization_valid_before",
-        },
+        { label: "at validBefore", at: (a) => a.validBefore, revert: expired },
+        { label: "one second after validBefore", at: (a) => a.validBefore + 1n, revert: expired },
       ];
-      for (const { label, at, reason } of cases) {
-        it(`${label}: ${reason ?? "accepted"}`, async function () {
+      for (const { label, at, revert } of cases) {
+        it(`${label}: ${revert ? "rejected" : "accepted"}`, async function () {
           const env = await load();
           const { payer, authorization, now } = await funded(env);
           const a = { ...authorization, validAfter: now + 100n, validBefore: now + 200n };
           const sig = await signAuthorization(payer, env.domain, a);
           await env.conn.networkHelpers.time.setNextBlockTimestamp(at(a));
-          if (reason === undefined) {
+          if (revert === undefined) {
             const receipt = await transfer(env, a, sig, "vrs");
             expect(receipt.status).to.equal("success");
             const block = await env.publicClient.getBlock({ blockNumber: receipt.blockNumber });
             expect(block.timestamp).to.equal(at(a));
             expect(await read.balance(env, a.to)).to.equal(VALUE);
           } else {
-            await expectRejected(env, a, () => transfer(env, a, sig, "vrs"), reason);
+            await expectRejected(env, a, () => transfer(env, a, sig, "vrs"), revert(a, at(a)));
             const block = await env.publicClient.getBlock();
             expect(block.timestamp).to.equal(at(a));
           }
@@ -487,7 +489,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_signature",
+          reverts.invalidSignature,
         );
       });
 
@@ -507,7 +509,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_signature",
+          reverts.invalidSignature,
         );
       });
     });
@@ -547,7 +549,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         env,
         a,
         () => transfer(env, a, short, "bytes"),
-        "invalid_exact_evm_signature",
+        reverts.signatureLength64,
       );
     });
 
@@ -556,7 +558,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
       const { payer, authorization } = await funded(env);
       const a = { ...authorization, to: zeroAddress };
       const sig = await signAuthorization(payer, env.domain, a);
-      await expectRevertReason(transfer(env, a, sig, "vrs"), "invalid_recipient");
+      await expectRevertData(transfer(env, a, sig, "vrs"), reverts.zeroRecipient);
       expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
     });
   });
