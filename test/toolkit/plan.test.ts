@@ -104,37 +104,39 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(rest).to.have.length(0);
     expect(batch!.indices).to.deep.equal([1, 4, 2, 5, 6, 0, 3]);
     expect(batch!.routedGroups).to.equal(3);
-    const p = FIAT_TOKEN_V2_2_GAS_PROFILE;
-    expect(batch!.estimatedGas).to.equal(
-      p.base +
-        2n * p.perItem.direct +
-        p.perDirectPayee + // one distinct direct payee
-        5n * p.perItem.routed +
-        p.routedFixed +
-        3n * p.perRoutedGroup,
-    );
-    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((2 * 165 + 5 * 181) / 32) * 32);
-    expect((encodeItems(batch!.items).length - 2) / 2).to.equal(2 * 165 + 5 * 181);
+    // USDC's model, by hand: base 40,400 + 2 direct × 47,400 + 1 direct payee 22,200
+    // + 5 routed × 47,800 + routed fee payout 30,800 + 3 groups × 30,300 = 518,100.
+    expect(batch!.estimatedGas).to.equal(518_100n);
+    // Selector and three ABI words (token, fee recipient, offset) + length word = 132 bytes, then
+    // 2 × 165 + 5 × 181 = 1,235 packed bytes padded to 1,248.
+    expect(batch!.calldataBytes).to.equal(1_380);
+    expect((encodeItems(batch!.items).length - 2) / 2).to.equal(1_235);
   });
 
   it("fills each batch up to the gas budget and no further", () => {
     const items = Array.from({ length: 1_000 }, (_, i) => direct(i + 1, i, 0xa11ce + (i % 3)));
-    for (const gasProfile of [FIAT_TOKEN_V2_2_GAS_PROFILE, X402_TEST_TOKEN_GAS_PROFILE]) {
+    // By hand, budget 2^24 - 400,000 = 16,377,216, three payees per batch:
+    // USDC: (16,377,216 - 40,400 - 3 × 22,200) / 47,400 = 343.2 → 343 items, 16,365,200 gas;
+    // test token: (16,377,216 - 29,300 - 3 × 22,200) / 40,200 = 405.0 → 405 items, 16,376,900 gas.
+    const cases = [
+      {
+        gasProfile: FIAT_TOKEN_V2_2_GAS_PROFILE,
+        sizes: [343, 343, 314],
+        gas: [16_365_200n, 16_365_200n, 14_990_600n],
+      },
+      {
+        gasProfile: X402_TEST_TOKEN_GAS_PROFILE,
+        sizes: [405, 405, 190],
+        gas: [16_376_900n, 16_376_900n, 7_733_900n],
+      },
+    ];
+    for (const { gasProfile, sizes, gas } of cases) {
       const { batches } = planBatches({ items, gasProfile });
-      const budget = TRANSACTION_GAS_CAP - 400_000n;
-      expect(batches.reduce((sum, batch) => sum + batch.items.length, 0)).to.equal(1_000);
-      for (const [i, batch] of batches.entries()) {
-        expect(batch.estimatedGas <= budget).to.equal(true);
-        // Every batch but the last is full: one more item would not fit.
-        if (i < batches.length - 1) {
-          expect(batch.estimatedGas + gasProfile.perItem.direct > budget).to.equal(true);
-        }
-      }
-      // ~330 USDC items, ~385 test-token items per transaction.
-      const expected = Number(
-        (budget - gasProfile.base - 3n * gasProfile.perDirectPayee) / gasProfile.perItem.direct,
-      );
-      expect(batches[0]!.items).to.have.length(expected);
+      expect(batches.map((batch) => batch.items.length)).to.deep.equal(sizes);
+      expect(batches.map((batch) => batch.estimatedGas)).to.deep.equal(gas);
+      expect(
+        batches.every((batch) => batch.estimatedGas <= TRANSACTION_GAS_CAP - 400_000n),
+      ).to.equal(true);
     }
   });
 
@@ -147,8 +149,27 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(bySize.length).to.be.greaterThan(1);
     const byCount = planBatches({ items, maxItemsPerBatch: 7 }).batches;
     expect(byCount.map((batch) => batch.items.length)).to.deep.equal([...Array(14).fill(7), 2]);
+    // 50 direct items of one payee first, then 50 routed items, 10 per payee, in five groups.
+    // 2,000 bytes leave 1,856 padded item bytes: 11 direct (1,815); 6 direct + 4 routed (1,714);
+    // 10 routed (1,810).
+    expect(bySize.map((batch) => batch.items.length)).to.deep.equal([
+      11, 11, 11, 11, 10, 10, 10, 10, 10, 6,
+    ]);
     const byGas = planBatches({ items, gasLimit: 1_000_000n, reserveGas: 100_000n }).batches;
     expect(byGas.every((batch) => batch.estimatedGas <= 900_000n)).to.equal(true);
+    // 900,000 gas: 17 direct (62,600 + 17 × 47,400 = 868,400), 16 direct and no routed item after
+    // them (821,000 + 108,900 > 900,000); routed: 71,200 + groups × 30,300 + items × 47,800, so
+    // 10 + 6 items over 2 groups (896,600), 4 + 10 + 1 over 3 (879,100), 9 + 7 over 2, then 3.
+    expect(byGas.map((batch) => batch.items.length)).to.deep.equal([17, 17, 16, 16, 15, 16, 3]);
+    expect(byGas.map((batch) => batch.estimatedGas)).to.deep.equal([
+      868_400n,
+      868_400n,
+      821_000n,
+      896_600n,
+      879_100n,
+      896_600n,
+      244_900n,
+    ]);
     // Routed groups are counted per batch, also when a payee's items span two batches.
     for (const batch of byCount) {
       const payees = batch.items.flatMap((item) => (item.kind === "routed" ? [item.payee] : []));
@@ -164,14 +185,10 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       contractSignature: true,
     };
     const [batch] = planBatches({ items: [wallet] }).batches;
-    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((101 + 2 + 300) / 32) * 32);
-    expect(batch!.estimatedGas).to.equal(
-      FIAT_TOKEN_V2_2_GAS_PROFILE.base +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perItem.direct +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perDirectPayee +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perContractSignature +
-        16n * 403n,
-    );
+    // 101-byte head + 2-byte length + 300 signature bytes = 403, padded to 416, + 132.
+    expect(batch!.calldataBytes).to.equal(548);
+    // 40,400 + 47,400 + 22,200 + 40,000 (ERC-1271 check) + 16 × 403 = 156,448.
+    expect(batch!.estimatedGas).to.equal(156_448n);
     expect(() => planBatches({ items: [direct(1, 1)], gasLimit: 100_000n })).to.throw(
       InvalidBatchInputError,
     );
