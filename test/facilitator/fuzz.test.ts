@@ -148,12 +148,16 @@ function seedFrom(name: string, fallback: number): number {
 }
 
 /**
- * The answers the facilitator must give that go beyond the official checks (issue 9, finding 4 and
+ * The answers the facilitator must give that go beyond the official checks (issue 9, findings 4 and
  * 9): a zero amount, an asset outside the allow-list and `payTo` equal to the router are refused
  * before anything is sent. x402 has no dedicated code for them; the requirements are what is
  * refused.
  */
-const POLICY_REFUSAL = "invalid_payment_requirements";
+const POLICY_REFUSALS = {
+  zeroValue: "invalid_payment_requirements",
+  assetNotAllowed: "invalid_payment_requirements",
+  payToRouter: "invalid_payment_requirements",
+} as const;
 
 /** x402 v1 spelling of a reason (src/errors/reasons.ts X402_V1_REASONS), written out. */
 const V1_SPELLING: Record<string, string> = {
@@ -706,17 +710,23 @@ describe("facilitator: fuzzing /verify and /settle", function () {
         add(special.kind, path, answer(200, special.code), special.body());
       } else if (r < 84) {
         const policy = rng.pick([
-          { kind: "zero-value payment", body: () => v2Body(rng.pick(zeroValue), zeroRequirements) },
+          {
+            kind: "zero-value payment",
+            code: POLICY_REFUSALS.zeroValue,
+            body: () => v2Body(rng.pick(zeroValue), zeroRequirements),
+          },
           {
             kind: "asset not on the allow-list",
+            code: POLICY_REFUSALS.assetNotAllowed,
             body: () => v2Body(rng.pick(otherAsset), otherAssetRequirements),
           },
           {
             kind: "payTo is the router",
+            code: POLICY_REFUSALS.payToRouter,
             body: () => v2Body(rng.pick(toRouter), toRouterRequirements),
           },
         ]);
-        add(policy.kind, path, answer(200, POLICY_REFUSAL), policy.body());
+        add(policy.kind, path, answer(200, policy.code), policy.body());
       } else if (r < 92) {
         const raw = rng.pick([
           "",
