@@ -11,9 +11,14 @@ import {
   type Log,
   type TransactionReceipt,
 } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 
 import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
-import type { SignedAuthorization } from "../../src/authorization/types.js";
+import { buildDirectAuthorization } from "../../src/authorization/buildDirectAuthorization.js";
+import { buildRoutedAuthorization } from "../../src/authorization/buildRoutedAuthorization.js";
+import { readTokenDomain } from "../../src/authorization/readTokenDomain.js";
+import { signAuthorization } from "../../src/authorization/signAuthorization.js";
+import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
 import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { dropFailures } from "../../src/batch/dropFailures.js";
 import { encodeItems } from "../../src/batch/encodeItems.js";
@@ -27,13 +32,15 @@ import {
   X402_TEST_TOKEN_GAS_PROFILE,
 } from "../../src/batch/gasProfiles.js";
 import { planBatches } from "../../src/batch/planBatches.js";
-import { TRANSACTION_GAS_CAP } from "../../src/chain/base.js";
+import { submitBatch } from "../../src/batch/submitBatch.js";
+import { TRANSACTION_GAS_CAP, USDC_ADDRESS } from "../../src/chain/base.js";
 import {
   failedItemReason,
   failedItemStatus,
   itemStatusReason,
   UnknownItemStatusError,
 } from "../../src/errors/itemStatus.js";
+import { startSettlementChain } from "./fixture.js";
 
 const authorizationUsedAbi = parseAbi([
   "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
@@ -411,5 +418,104 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(() =>
       dropFailures({ items: ["a"], simulation: { outcomes: [], settled: 0, failed: 0 } }),
     ).to.throw(RangeError);
+  });
+});
+
+describe("toolkit: the planner's shipped USDC model against real receipts (JSON-RPC chain)", function () {
+  let env: Awaited<ReturnType<typeof startSettlementChain>>;
+  let domain: TokenDomain;
+
+  before(async function () {
+    env = await startSettlementChain();
+    domain = await readTokenDomain(env.testClient, { token: USDC_ADDRESS });
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  /** Signs one payment per payer; routed ones go through the router to their payee. */
+  async function sign(
+    payers: readonly PrivateKeyAccount[],
+    payment: (index: number) => { kind: "direct" | "routed"; payee: Address },
+  ): Promise<SignedAuthorization[]> {
+    const now = (await env.testClient.getBlock()).timestamp;
+    return Promise.all(
+      payers.map((payer, index) => {
+        const { kind, payee } = payment(index);
+        const authorization =
+          kind === "direct"
+            ? buildDirectAuthorization({ from: payer.address, to: payee, value: 1_000n, now })
+            : buildRoutedAuthorization({
+                from: payer.address,
+                router: env.router,
+                payee,
+                value: 1_000n,
+                fee: 10n,
+                feeRecipient: env.relayer.address,
+                now,
+              });
+        return signAuthorization(payer, { domain, authorization });
+      }),
+    );
+  }
+
+  /** Sends a planned batch; its receipt gas against the plan's estimate. */
+  async function measure(batch: { items: SignedAuthorization[]; estimatedGas: bigint }) {
+    const { receipt } = await submitBatch(env.relayerClient, {
+      router: env.router,
+      token: USDC_ADDRESS,
+      feeRecipient: env.relayer.address,
+      items: batch.items,
+    });
+    const results = decodeSettleReceipt({
+      receipt,
+      router: env.router,
+      itemCount: batch.items.length,
+    });
+    expect(results.every((result) => result.status === "success")).to.equal(true);
+    return {
+      gasUsed: receipt.gasUsed,
+      ratio: Number(receipt.gasUsed) / Number(batch.estimatedGas),
+    };
+  }
+
+  it("a full batch (343 direct items) uses at most the planned gas, and at least 98% of it", async function () {
+    const payees = Array.from(
+      { length: 3 },
+      () => privateKeyToAccount(generatePrivateKey()).address,
+    );
+    const payers = await env.newPayers(344, 10_000n);
+    const items = await sign(payers, (i) => ({ kind: "direct", payee: payees[i % 3]! }));
+    const { batches } = planBatches({ items });
+    expect(batches.map((batch) => batch.items.length)).to.deep.equal([343, 1]);
+    const { gasUsed, ratio } = await measure(batches[0]!);
+    process.stdout.write(
+      `      343 items: ${gasUsed} gas, ${(ratio * 100).toFixed(2)}% of the plan\n`,
+    );
+    // Never more than planned (what keeps a full batch under the cap), and the model is tight: it
+    // rounds up about 1%, so the planner leaves at most a few items' worth of the budget unused.
+    expect(gasUsed <= batches[0]!.estimatedGas).to.equal(true);
+    expect(ratio).to.be.greaterThan(0.98);
+  });
+
+  it("a mixed batch (direct and routed, several payees) uses at most the planned gas, and at least 98% of it", async function () {
+    const payees = Array.from(
+      { length: 4 },
+      () => privateKeyToAccount(generatePrivateKey()).address,
+    );
+    const payers = await env.newPayers(60, 10_000n);
+    const items = await sign(payers, (i) => ({
+      kind: i % 2 === 0 ? "direct" : "routed",
+      payee: payees[i % 4]!,
+    }));
+    const [batch, ...rest] = planBatches({ items }).batches;
+    expect(rest).to.have.length(0);
+    expect(batch!.routedGroups).to.equal(2);
+    const { gasUsed, ratio } = await measure(batch!);
+    process.stdout.write(
+      `      60 mixed items: ${gasUsed} gas, ${(ratio * 100).toFixed(2)}% of the plan\n`,
+    );
+    expect(gasUsed <= batch!.estimatedGas).to.equal(true);
+    expect(ratio).to.be.greaterThan(0.98);
   });
 });
