@@ -187,7 +187,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("receiveWithAuthorization works when the payee calls it", async function () {
+        it("receiveWithAuthorization called by the payee debits the payer, uses the nonce, and only once", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a, "ReceiveWithAuthorization");
@@ -209,7 +209,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("receiveWithAuthorization called by someone other than the payee: caller_not_payee", async function () {
+        it("receiveWithAuthorization called by someone other than the payee: the token's caller-not-payee error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a, "ReceiveWithAuthorization");
@@ -245,7 +245,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("reusing a nonce: invalid_exact_evm_nonce_already_used (transfer, receive and cancel share it)", async function () {
+        it("reusing a nonce: the token's used-authorization error (transfer, receive and cancel share it)", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           await transfer(env, a, await signAuthorization(payer, env.domain, a), overload);
@@ -285,7 +285,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect(await read.balance(env, payer.address)).to.equal(FUNDS);
         });
 
-        it("a cancellation signed by someone else: invalid_exact_evm_signature", async function () {
+        it("a cancellation signed by someone else: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
@@ -297,7 +297,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
         });
 
-        it("wrong signer: invalid_exact_evm_signature", async function () {
+        it("wrong signer: the token's invalid-signature error", async function () {
           const env = await load();
           const { authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
@@ -310,7 +310,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("a signature for another chain id: invalid_exact_evm_signature", async function () {
+        it("a signature for another chain id: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, { ...env.domain, chainId: 84532 }, a);
@@ -322,7 +322,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("a signature for another token address: invalid_exact_evm_signature", async function () {
+        it("a signature for another token address: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const elsewhere = privateKeyToAccount(generatePrivateKey()).address;
@@ -339,7 +339,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("a field changed after signing (value): invalid_exact_evm_signature", async function () {
+        it("a field changed after signing (value): the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -352,7 +352,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("the high-s twin of a valid signature: signature_high_s", async function () {
+        it("the high-s twin of a valid signature: the token's high-s error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -366,7 +366,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           expect((await transfer(env, a, sig, overload)).status).to.equal("success");
         });
 
-        it("v outside {27, 28}: invalid_exact_evm_signature", async function () {
+        it("v outside {27, 28}: the token's invalid-v error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -378,7 +378,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("insufficient balance: invalid_exact_evm_insufficient_balance", async function () {
+        it("insufficient balance: the token's balance error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env, { value: FUNDS + 1n });
           const sig = await signAuthorization(payer, env.domain, a);
@@ -477,7 +477,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         expect(await read.used(env, mock.address, c)).to.equal(true);
       });
 
-      it("rejects a signature by someone other than the owner: invalid_exact_evm_signature", async function () {
+      it("rejects a signature by someone other than the owner: the token's invalid-signature error", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -493,7 +493,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         );
       });
 
-      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_signature", async function () {
+      it("rejects the owner's signature once the wallet stops accepting: the token's invalid-signature error", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -540,7 +540,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
       expect(await read.balance(env, a.to)).to.equal(VALUE);
     });
 
-    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_signature", async function () {
+    it("a malformed bytes signature (64 bytes) from an EOA: the token's signature-length error", async function () {
       const env = await load();
       const { payer, authorization: a } = await funded(env);
       const sig = await signAuthorization(payer, env.domain, a);
@@ -553,7 +553,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
       );
     });
 
-    it("a transfer to the zero address: invalid_recipient", async function () {
+    it("a transfer to the zero address: the token's invalid-receiver error", async function () {
       const env = await load();
       const { payer, authorization } = await funded(env);
       const a = { ...authorization, to: zeroAddress };
