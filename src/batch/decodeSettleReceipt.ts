@@ -51,8 +51,9 @@ export type DecodeSettleReceiptParameters = {
  * reason); a settled item's payer and nonce come from the token's own EIP-3009
  * `AuthorizationUsed(authorizer, nonce)` events, which the token emits in item order (a failed or
  * undone item leaves none). Throws {@link SettleTransactionRevertedError} when the whole
- * transaction reverted and {@link SettleReceiptMismatchError} when the logs do not account for
- * every item exactly once.
+ * transaction reverted, {@link SettleReceiptMismatchError} when the logs do not account for
+ * every item exactly once and {@link UnknownItemStatusError} for a status byte outside the
+ * router's enum (never read as a verdict).
  *
  * @example
  * const { receipt } = await submitBatch(walletClient, { router, token, feeRecipient, items });

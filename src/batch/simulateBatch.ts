@@ -73,7 +73,7 @@ export type SimulateBatchReturnType = {
  * reported `unknown_revert`). A batch that does not fit the gas throws
  * {@link BatchGasExceedsCapError} (with the number of leading items that fit, when the router says).
  * A call that reverts as a whole for another reason (malformed items, no token code) throws viem's
- * call error.
+ * call error; a status byte outside the router's enum throws {@link UnknownItemStatusError}.
  *
  * @example
  * const simulation = await simulateBatch(publicClient, { router, token: USDC_ADDRESS, feeRecipient, items });
