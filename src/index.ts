@@ -153,7 +153,7 @@ export {
   SettleTimeoutError,
   SettleTransactionRevertedError,
 } from "./batch/errors.js";
-export type { FailedItemStatus, SettlementFailureReason } from "./batch/failureReason.js";
+export type { SettlementFailureReason } from "./batch/failureReason.js";
 export {
   estimateGasProfile,
   type EstimateGasProfileParameters,
@@ -246,6 +246,9 @@ export {
 } from "./errors/decodeRevertReason.js";
 export { findRevertData } from "./errors/findRevertData.js";
 export {
+  failedItemReason,
+  failedItemStatus,
+  type FailedItemStatus,
   ITEM_STATUS_REASONS,
   ItemStatus,
   itemStatusReason,

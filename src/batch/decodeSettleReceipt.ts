@@ -10,9 +10,9 @@ import {
 } from "viem";
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { failedItemReason, failedItemStatus, type FailedItemStatus } from "../errors/itemStatus.js";
 import type { RevertReason } from "../errors/reasons.js";
 import { SettleReceiptMismatchError, SettleTransactionRevertedError } from "./errors.js";
-import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
 
 /** EIP-3009's event, emitted by the token for every authorization it executes. */
 const authorizationUsedAbi = parseAbi([
@@ -51,8 +51,9 @@ export type DecodeSettleReceiptParameters = {
  * reason); a settled item's payer and nonce come from the token's own EIP-3009
  * `AuthorizationUsed(authorizer, nonce)` events, which the token emits in item order (a failed or
  * undone item leaves none). Throws {@link SettleTransactionRevertedError} when the whole
- * transaction reverted and {@link SettleReceiptMismatchError} when the logs do not account for
- * every item exactly once.
+ * transaction reverted, {@link SettleReceiptMismatchError} when the logs do not account for
+ * every item exactly once and {@link UnknownItemStatusError} for a status byte outside the
+ * router's enum (never read as a verdict).
  *
  * @example
  * const { receipt } = await submitBatch(walletClient, { router, token, feeRecipient, items });
@@ -107,7 +108,7 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
     if (!log || log.args.status !== status) {
       throw mismatch(`no PaymentFailed event with status ${status} for failed item ${index}`);
     }
-    const itemStatus = failedStatusName(log.args.status);
+    const itemStatus = failedItemStatus(log.args.status);
     return {
       status: "failure",
       index,
@@ -115,7 +116,7 @@ export function decodeSettleReceipt(parameters: DecodeSettleReceiptParameters): 
       nonce: log.args.nonce,
       transactionHash,
       itemStatus,
-      reason: failureReason(itemStatus, log.args.reason),
+      reason: failedItemReason(itemStatus, log.args.reason),
       revertData: log.args.reason,
     };
   });

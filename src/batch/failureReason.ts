@@ -1,11 +1,4 @@
-import type { Hex } from "viem";
-
-import { decodeRevertReason } from "../errors/decodeRevertReason.js";
-import { ItemStatus, ITEM_STATUS_REASONS } from "../errors/itemStatus.js";
 import type { RevertReason } from "../errors/reasons.js";
-
-/** A router status name other than `Settled`. */
-export type FailedItemStatus = Exclude<keyof typeof ItemStatus, "Settled">;
 
 /**
  * Why an item did not settle: a {@link RevertReason} (router status or the token's decoded revert),
@@ -20,26 +13,3 @@ export type SettlementFailureReason =
   | "invalid_payload"
   | "settlement_pending"
   | "unexpected_settle_error";
-
-const statusNames = Object.fromEntries(
-  Object.entries(ItemStatus).map(([name, value]) => [value, name]),
-) as Record<number, keyof typeof ItemStatus>;
-
-/** The status name of a router results byte / PaymentFailed status (unknown bytes read as TokenReverted). */
-export function failedStatusName(status: number): FailedItemStatus {
-  const name = statusNames[status];
-  return name === undefined || name === "Settled" ? "TokenReverted" : name;
-}
-
-/**
- * The reason code of a failed item: the router's status, refined for `TokenReverted` by decoding
- * the token's revert data (src/errors `decodeRevertReason`).
- */
-export function failureReason(status: FailedItemStatus, revertData: Hex | undefined): RevertReason {
-  if (status === "TokenReverted") {
-    return revertData !== undefined && revertData !== "0x"
-      ? decodeRevertReason(revertData).reason
-      : ITEM_STATUS_REASONS[ItemStatus.TokenReverted];
-  }
-  return ITEM_STATUS_REASONS[ItemStatus[status]];
-}

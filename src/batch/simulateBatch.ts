@@ -21,7 +21,7 @@ import { encodeItems, type SettlementItem } from "./encodeItems.js";
 import { BatchGasExceedsCapError, InvalidBatchInputError } from "./errors.js";
 import { decodeRevertReason } from "../errors/decodeRevertReason.js";
 import { findRevertData } from "../errors/findRevertData.js";
-import { failedStatusName, failureReason, type FailedItemStatus } from "./failureReason.js";
+import { failedItemReason, failedItemStatus, type FailedItemStatus } from "../errors/itemStatus.js";
 import type { RevertReason } from "../errors/reasons.js";
 
 export type SimulateBatchParameters = {
@@ -73,7 +73,7 @@ export type SimulateBatchReturnType = {
  * reported `unknown_revert`). A batch that does not fit the gas throws
  * {@link BatchGasExceedsCapError} (with the number of leading items that fit, when the router says).
  * A call that reverts as a whole for another reason (malformed items, no token code) throws viem's
- * call error.
+ * call error; a status byte outside the router's enum throws {@link UnknownItemStatusError}.
  *
  * @example
  * const simulation = await simulateBatch(publicClient, { router, token: USDC_ADDRESS, feeRecipient, items });
@@ -145,7 +145,7 @@ export async function simulateBatch(
           ? computeRoutedNonce({ payee: item.payee, fee: item.fee, feeRecipient, salt: item.salt })
           : item.nonce;
       if (results[index] === 0) return { status: "success", index, from, nonce };
-      const itemStatus = failedStatusName(results[index]!);
+      const itemStatus = failedItemStatus(results[index]!);
       let revertData: Hex | undefined;
       if (itemStatus === "TokenReverted" && explained < limit) {
         explained += 1;
@@ -157,7 +157,7 @@ export async function simulateBatch(
         from,
         nonce,
         itemStatus,
-        reason: failureReason(itemStatus, revertData),
+        reason: failedItemReason(itemStatus, revertData),
         ...(revertData !== undefined ? { revertData } : {}),
       };
     }),

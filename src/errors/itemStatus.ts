@@ -43,10 +43,49 @@ export class UnknownItemStatusError extends BaseError {
   }
 }
 
+/** A router status name other than `Settled`. */
+export type FailedItemStatus = Exclude<keyof typeof ItemStatus, "Settled">;
+
+const FAILED_STATUS_NAMES: Readonly<Record<number, FailedItemStatus>> = Object.fromEntries(
+  Object.entries(ItemStatus).flatMap(([name, value]) =>
+    name === "Settled" ? [] : [[value, name as FailedItemStatus]],
+  ),
+);
+
 /**
- * The reason for one item's router status: undefined for `Settled`, the token's decoded revert for
- * `TokenReverted` (pass the `PaymentFailed` event's `reason` bytes), the fixed reason otherwise.
- * Throws {@link UnknownItemStatusError} for a byte outside the enum.
+ * The name of a failed item's router status (a `BatchSettled` results byte or a `PaymentFailed`
+ * event's `status`). Throws {@link UnknownItemStatusError} for `Settled` and for any byte outside
+ * the enum: a status this toolkit does not know is never read as a verdict.
+ *
+ * @example
+ * failedItemStatus(ItemStatus.PayoutFailed); // "PayoutFailed"
+ */
+export function failedItemStatus(status: number): FailedItemStatus {
+  const name = Object.hasOwn(FAILED_STATUS_NAMES, status) ? FAILED_STATUS_NAMES[status] : undefined;
+  if (name === undefined) throw new UnknownItemStatusError(status);
+  return name;
+}
+
+/**
+ * The reason code of a failed item: the status's fixed reason, refined for `TokenReverted` by
+ * decoding the token's revert data (the `PaymentFailed` event's `reason`; empty or absent data is
+ * `unknown_revert`).
+ *
+ * @example
+ * failedItemReason("TokenReverted", failedEvent.args.reason); // e.g. "invalid_exact_evm_insufficient_balance"
+ */
+export function failedItemReason(status: FailedItemStatus, revertData?: Hex): RevertReason {
+  if (status === "TokenReverted" && revertData !== undefined && revertData !== "0x") {
+    return decodeRevertReason(revertData).reason;
+  }
+  return ITEM_STATUS_REASONS[ItemStatus[status]];
+}
+
+/**
+ * The reason for one item's router status byte: undefined for `Settled`, otherwise
+ * {@link failedItemReason} of its {@link failedItemStatus}. Throws {@link UnknownItemStatusError}
+ * for a byte outside the enum. The toolkit's one mapping from status to reason: the receipt
+ * decoder and the batch simulation go through the same two functions.
  *
  * @example
  * itemStatusReason(ItemStatus.FeeExceedsValue); // "router_fee_exceeds_value"
@@ -54,9 +93,5 @@ export class UnknownItemStatusError extends BaseError {
  */
 export function itemStatusReason(status: number, revertData?: Hex): RevertReason | undefined {
   if (status === ItemStatus.Settled) return undefined;
-  if (!Object.hasOwn(ITEM_STATUS_REASONS, status)) throw new UnknownItemStatusError(status);
-  if (status === ItemStatus.TokenReverted && revertData !== undefined) {
-    return decodeRevertReason(revertData).reason;
-  }
-  return ITEM_STATUS_REASONS[status as Exclude<ItemStatus, 0>];
+  return failedItemReason(failedItemStatus(status), revertData);
 }

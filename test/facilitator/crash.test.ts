@@ -30,6 +30,42 @@ const TRIALS = 20;
 const PAYMENTS_PER_TRIAL = 4;
 const VALUE = 1_000n;
 const CHECKPOINTS = ["batchRecorded", "batchBroadcast", "batchMined"] as const;
+type Checkpoint = (typeof CHECKPOINTS)[number];
+/** Trials per checkpoint that the process kills itself at; the other trials are killed at a time. */
+const TRIALS_PER_CHECKPOINT = 4;
+
+/** mulberry32: a small seeded PRNG, so a schedule can be run again from its seed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Where each trial is killed: at a checkpoint (by the process itself) or after a delay (by us). */
+type KillPoint = { checkpoint: Checkpoint } | { afterMs: number };
+
+/**
+ * The kill schedule of one seed: every checkpoint {@link TRIALS_PER_CHECKPOINT} times, the rest
+ * kills after 0-1.8 s (before, during or after a batch), in a seeded order.
+ */
+function killSchedule(seed: number): KillPoint[] {
+  const random = prng(seed);
+  const schedule: KillPoint[] = [];
+  for (const checkpoint of CHECKPOINTS) {
+    for (let i = 0; i < TRIALS_PER_CHECKPOINT; i += 1) schedule.push({ checkpoint });
+  }
+  while (schedule.length < TRIALS) schedule.push({ afterMs: Math.floor(random() * 1_800) });
+  for (let i = schedule.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [schedule[i], schedule[j]] = [schedule[j]!, schedule[i]!];
+  }
+  return schedule;
+}
 
 interface Child {
   process: ChildProcess;
@@ -87,11 +123,15 @@ async function kill9(child: Child): Promise<void> {
   await exited;
 }
 
+/** Answers that are not a verdict on the payment: it may still settle. */
+const NOT_A_VERDICT = new Set(["settlement_pending", "unexpected_settle_error"]);
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 interface Payment {
+  value: bigint;
   payer: Address;
   nonce: Hex;
   body: unknown;
@@ -134,25 +174,37 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
     const dbPath = path.join(dir, "facilitator.sqlite");
     const payments: Payment[] = [];
     const logs: string[] = [];
+    const seedText = process.env.CRASH_SEED;
+    const seed = seedText ? Number(seedText) : Math.floor(Math.random() * 2 ** 32);
+    if (!Number.isSafeInteger(seed))
+      throw new Error(`CRASH_SEED must be an integer, got ${seedText}`);
+    const schedule = killSchedule(seed);
+    process.stdout.write(`      CRASH_SEED=${seed}\n`);
+    /** The checkpoints at which a process really killed itself. */
+    const fired = new Map<Checkpoint, number>();
 
     for (let trial = 0; trial < TRIALS; trial += 1) {
-      // Odd trials kill at a random time; even trials have the process kill itself at a checkpoint.
-      const crashAt = trial % 2 === 0 ? CHECKPOINTS[(trial / 2) % CHECKPOINTS.length] : undefined;
+      const killPoint = schedule[trial]!;
+      const crashAt = "checkpoint" in killPoint ? killPoint.checkpoint : undefined;
       const child = await spawnFacilitator(base, dbPath, crashAt);
       const batch: Payment[] = [];
       for (let i = 0; i < PAYMENTS_PER_TRIAL; i += 1) {
-        const payer = payers[(trial * PAYMENTS_PER_TRIAL + i) % payers.length];
+        const payer = payers[(trial * PAYMENTS_PER_TRIAL + i) % payers.length]!;
+        // A distinct value per payment: the payee's balance then says which payments moved funds.
+        const value = VALUE + BigInt(payments.length + batch.length);
+        const paid = { ...requirements, amount: value.toString() };
         const created = await new ExactEvmClientScheme(
           toClientEvmSigner(payer),
-        ).createPaymentPayload(2, requirements as never);
+        ).createPaymentPayload(2, paid as never);
         const nonce = (created.payload as { authorization: { nonce: Hex } }).authorization.nonce;
         batch.push({
+          value,
           payer: payer.address,
           nonce,
           body: {
             x402Version: 2,
-            paymentPayload: { ...created, accepted: requirements },
-            paymentRequirements: requirements,
+            paymentPayload: { ...created, accepted: paid },
+            paymentRequirements: paid,
           },
           answers: [],
         });
@@ -165,17 +217,32 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
         ),
       );
       if (crashAt) {
-        // Killed by its own checkpoint; if the checkpoint never came, kill it after the batch.
+        // Killed by its own checkpoint (usually within 2 s); if the checkpoint never came, kill
+        // it after a generous wait (a loaded machine), and the coverage check below says so.
         await Promise.race([
           new Promise((resolve) => child.process.once("exit", resolve)),
-          sleep(4_000),
+          sleep(15_000),
         ]);
       } else {
-        await sleep(Math.floor(Math.random() * 1_800));
+        await sleep((killPoint as { afterMs: number }).afterMs);
       }
       await kill9(child);
       await Promise.all(requests);
-      logs.push(child.output());
+      const output = child.output();
+      logs.push(output);
+      if (crashAt && output.includes(`crash injected at ${crashAt}`)) {
+        fired.set(crashAt, (fired.get(crashAt) ?? 0) + 1);
+      }
+    }
+    // Every checkpoint was hit: the process killed itself there at least once.
+    process.stdout.write(
+      `      checkpoints hit: ${JSON.stringify(Object.fromEntries(fired))} ` +
+        `(of ${TRIALS_PER_CHECKPOINT} trials each)\n`,
+    );
+    for (const checkpoint of CHECKPOINTS) {
+      expect(fired.get(checkpoint) ?? 0, `${checkpoint} fired (CRASH_SEED=${seed})`).to.be.at.least(
+        1,
+      );
     }
 
     // A last run without faults reconciles whatever the crashes left behind.
@@ -215,7 +282,8 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
         payments.map(async (payment) => (await postJson(`${final.url}/settle`, payment.body)).json),
       );
       let settled = 0;
-      const settledPerPayer = new Map<Address, number>();
+      let settledValue = 0n;
+      const settledPerPayer = new Map<Address, bigint>();
       for (const [index, payment] of payments.entries()) {
         const answer = finals[index] as {
           success: boolean;
@@ -225,7 +293,11 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
         const onChain = await nonceUsed(base.client, payment.payer, payment.nonce);
         if (answer.success) {
           settled += 1;
-          settledPerPayer.set(payment.payer, (settledPerPayer.get(payment.payer) ?? 0) + 1);
+          settledValue += payment.value;
+          settledPerPayer.set(
+            payment.payer,
+            (settledPerPayer.get(payment.payer) ?? 0n) + payment.value,
+          );
           expect(onChain, "settled payment's nonce is used").to.equal(true);
           // The reported transaction is the one that used this nonce and moved this payment.
           const receipt = await base.client.getTransactionReceipt({ hash: answer.transaction });
@@ -244,17 +316,22 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
             false,
           );
         }
-        // Answers given before a crash never contradict the final one.
+        // Answers given before a crash never contradict the final one: a success stays the same
+        // success, a failure verdict stays a failure with its nonce unused on chain.
         for (const earlier of payment.answers) {
           if (earlier.success === true) expect(earlier).to.deep.equal(answer);
+          else if (!NOT_A_VERDICT.has(String(earlier.errorReason))) {
+            expect(answer.success, `reported ${earlier.errorReason}, then settled`).to.equal(false);
+            expect(onChain, `reported ${earlier.errorReason}, nonce used`).to.equal(false);
+          }
         }
       }
-      // Funds moved exactly once per settled payment.
-      expect(await usdcBalance(base.client, payTo)).to.equal(payeeBefore + VALUE * BigInt(settled));
+      // Funds moved exactly once per settled payment: the payee holds the sum of the settled
+      // values (distinct per payment), each payer is debited its settled values.
+      expect(await usdcBalance(base.client, payTo)).to.equal(payeeBefore + settledValue);
       for (const payer of payers) {
-        const count = BigInt(settledPerPayer.get(payer.address) ?? 0);
         expect(await usdcBalance(base.client, payer.address)).to.equal(
-          payerBefore.get(payer.address)! - VALUE * count,
+          payerBefore.get(payer.address)! - (settledPerPayer.get(payer.address) ?? 0n),
         );
       }
       // Persisted payments all appear among the final answers with the same outcome.
@@ -266,7 +343,8 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
         expect(index, `stored payment ${row.id}`).to.be.greaterThan(-1);
         expect((finals[index] as { success: boolean }).success).to.equal(row.status === "settled");
       }
-      // Valid payments whose facilitator crashed still settle: at most the expired ones fail.
+      // Every payment was valid and none expires during the test (maxTimeoutSeconds 300): each one
+      // settles, whatever crashes its facilitator went through.
       expect(settled).to.equal(payments.length);
     } finally {
       await kill9(final);

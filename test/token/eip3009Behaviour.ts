@@ -11,12 +11,11 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { Wallet } from "ethers";
 
-import type { RevertReason } from "../../src/errors/reasons.js";
 import {
   type Authorization,
   type SplitSignature,
   eip3009Abi,
-  expectRevertReason,
+  expectRevertData,
   highS,
   join,
   eip3009Types,
@@ -40,9 +39,11 @@ function freshNonce(): Hex {
 
 /**
  * The EIP-3009 behaviour x402 settlement relies on, run against one token. Every expected failure is
- * asserted as a reason of the toolkit's vocabulary (`decodeRevertReason`), identical for every token.
+ * asserted as the token's exact revert data (`setup.reverts`: its error selector and arguments, or its
+ * revert string), and leaves balances and the nonce as they were.
  */
 export function describeEip3009Behaviour(setup: TokenSetup): void {
+  const reverts = setup.reverts;
   describe(`EIP-3009 behaviour: ${setup.label}`, function () {
     let fixture: () => Promise<Eip3009Env>;
     let load: () => Promise<Eip3009Env>;
@@ -146,15 +147,15 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         }),
     };
 
-    /** Expects `action` to fail with `reason` and to leave the nonce unused and the balances as they were. */
+    /** Expects `action` to revert with exactly `data` and to leave the nonce unused and the balances as they were. */
     async function expectRejected(
       env: Eip3009Env,
       a: Authorization,
       action: () => Promise<unknown>,
-      reason: RevertReason,
+      data: Hex,
     ) {
       const before = [await read.balance(env, a.from), await read.balance(env, a.to)];
-      await expectRevertReason(action(), reason);
+      await expectRevertData(action(), data);
       expect(await read.used(env, a.from, a.nonce)).to.equal(false);
       expect([await read.balance(env, a.from), await read.balance(env, a.to)]).to.deep.equal(
         before,
@@ -186,18 +187,29 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           );
         });
 
-        it("receiveWithAuthorization works when the payee calls it", async function () {
+        it("receiveWithAuthorization called by the payee debits the payer, uses the nonce, and only once", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a, "ReceiveWithAuthorization");
+          expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
           const receipt = await receive(env, a, sig, overload);
           expect(receipt.status).to.equal("success");
+          expect(await read.balance(env, payer.address)).to.equal(FUNDS - VALUE);
           expect(await read.balance(env, a.to)).to.equal(VALUE);
+          expect(await read.used(env, payer.address, a.nonce)).to.equal(true);
           const events = parseEventLogs({ abi: eip3009Abi, logs: receipt.logs });
-          expect(events.map((e) => e.eventName)).to.deep.equal(["AuthorizationUsed", "Transfer"]);
+          expect(events.map((e) => [e.eventName, e.args])).to.deep.equal([
+            ["AuthorizationUsed", { authorizer: payer.address, nonce: a.nonce }],
+            ["Transfer", { from: payer.address, to: getAddress(a.to), value: VALUE }],
+          ]);
+          // The authorization cannot be received twice.
+          await expectRevertData(
+            receive(env, a, sig, overload),
+            reverts.nonceUsed(payer.address, a.nonce),
+          );
         });
 
-        it("receiveWithAuthorization called by someone other than the payee: caller_not_payee", async function () {
+        it("receiveWithAuthorization called by someone other than the payee: the token's caller-not-payee error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a, "ReceiveWithAuthorization");
@@ -205,7 +217,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => receive(env, a, sig, overload, env.stranger),
-            "caller_not_payee",
+            reverts.callerNotPayee(env.stranger.account.address, a.to),
           );
         });
 
@@ -222,26 +234,27 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, receiveSig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
           const transferSig = await signAuthorization(payer, env.domain, a);
           await expectRejected(
             env,
             a,
             () => receive(env, a, transferSig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
-        it("reusing a nonce: invalid_exact_evm_nonce_already_used (transfer, receive and cancel share it)", async function () {
+        it("reusing a nonce: the token's used-authorization error (transfer, receive and cancel share it)", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           await transfer(env, a, await signAuthorization(payer, env.domain, a), overload);
           const balance = await read.balance(env, payer.address);
+          const used = reverts.nonceUsed(payer.address, a.nonce);
 
-          await expectRevertReason(
+          await expectRevertData(
             transfer(env, a, await signAuthorization(payer, env.domain, a), overload),
-            "invalid_exact_evm_nonce_already_used",
+            used,
           );
           const asReceive = await signAuthorization(
             payer,
@@ -249,15 +262,9 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             a,
             "ReceiveWithAuthorization",
           );
-          await expectRevertReason(
-            receive(env, a, asReceive, overload),
-            "invalid_exact_evm_nonce_already_used",
-          );
+          await expectRevertData(receive(env, a, asReceive, overload), used);
           const cancelSig = await signCancel(payer, env.domain, payer.address, a.nonce);
-          await expectRevertReason(
-            cancel(env, payer.address, a.nonce, cancelSig, overload),
-            "invalid_exact_evm_nonce_already_used",
-          );
+          await expectRevertData(cancel(env, payer.address, a.nonce, cancelSig, overload), used);
           expect(await read.balance(env, payer.address)).to.equal(balance);
         });
 
@@ -271,26 +278,26 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             ["AuthorizationCanceled", { authorizer: payer.address, nonce: a.nonce }],
           ]);
           expect(await read.used(env, payer.address, a.nonce)).to.equal(true);
-          await expectRevertReason(
+          await expectRevertData(
             transfer(env, a, await signAuthorization(payer, env.domain, a), overload),
-            "invalid_exact_evm_nonce_already_used",
+            reverts.nonceUsed(payer.address, a.nonce),
           );
           expect(await read.balance(env, payer.address)).to.equal(FUNDS);
         });
 
-        it("a cancellation signed by someone else: invalid_exact_evm_signature", async function () {
+        it("a cancellation signed by someone else: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
           const sig = await signCancel(intruder, env.domain, payer.address, a.nonce);
-          await expectRevertReason(
+          await expectRevertData(
             cancel(env, payer.address, a.nonce, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
           expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
         });
 
-        it("wrong signer: invalid_exact_evm_signature", async function () {
+        it("wrong signer: the token's invalid-signature error", async function () {
           const env = await load();
           const { authorization: a } = await funded(env);
           const intruder = privateKeyToAccount(generatePrivateKey());
@@ -299,11 +306,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
-        it("a signature for another chain id: invalid_exact_evm_signature", async function () {
+        it("a signature for another chain id: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, { ...env.domain, chainId: 84532 }, a);
@@ -311,11 +318,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
-        it("a signature for another token address: invalid_exact_evm_signature", async function () {
+        it("a signature for another token address: the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const elsewhere = privateKeyToAccount(generatePrivateKey()).address;
@@ -328,11 +335,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
-        it("a field changed after signing (value): invalid_exact_evm_signature", async function () {
+        it("a field changed after signing (value): the token's invalid-signature error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -341,11 +348,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             raised,
             () => transfer(env, raised, sig, overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidSignature,
           );
         });
 
-        it("the high-s twin of a valid signature: signature_high_s", async function () {
+        it("the high-s twin of a valid signature: the token's high-s error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -353,13 +360,13 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, highS(sig), overload),
-            "signature_high_s",
+            reverts.highS(highS(sig).s),
           );
           // The low-s original still works afterwards: the rejection consumed nothing.
           expect((await transfer(env, a, sig, overload)).status).to.equal("success");
         });
 
-        it("v outside {27, 28}: invalid_exact_evm_signature", async function () {
+        it("v outside {27, 28}: the token's invalid-v error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env);
           const sig = await signAuthorization(payer, env.domain, a);
@@ -367,11 +374,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, join(sig.v + 2, sig.r, sig.s), overload),
-            "invalid_exact_evm_signature",
+            reverts.invalidV,
           );
         });
 
-        it("insufficient balance: invalid_exact_evm_insufficient_balance", async function () {
+        it("insufficient balance: the token's balance error", async function () {
           const env = await load();
           const { payer, authorization: a } = await funded(env, { value: FUNDS + 1n });
           const sig = await signAuthorization(payer, env.domain, a);
@@ -379,52 +386,47 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
             env,
             a,
             () => transfer(env, a, sig, overload),
-            "invalid_exact_evm_insufficient_balance",
+            reverts.insufficientBalance(payer.address, FUNDS, FUNDS + 1n),
           );
         });
       });
     }
 
     describe("time bounds are strict: validAfter < block.timestamp < validBefore", function () {
-      const cases: { label: string; at: (a: Authorization) => bigint; reason?: RevertReason }[] = [
+      type Case = {
+        label: string;
+        at: (a: Authorization) => bigint;
+        revert?: (a: Authorization, timestamp: bigint) => Hex;
+      };
+      const notYetValid = (a: Authorization, t: bigint) => reverts.notYetValid(a.validAfter, t);
+      const expired = (a: Authorization, t: bigint) => reverts.expired(a.validBefore, t);
+      const cases: Case[] = [
         {
           label: "one second before validAfter",
           at: (a) => a.validAfter - 1n,
-          reason: "invalid_exact_evm_payload_authorization_valid_after",
+          revert: notYetValid,
         },
-        {
-          label: "at validAfter",
-          at: (a) => a.validAfter,
-          reason: "invalid_exact_evm_payload_authorization_valid_after",
-        },
+        { label: "at validAfter", at: (a) => a.validAfter, revert: notYetValid },
         { label: "one second after validAfter", at: (a) => a.validAfter + 1n },
         { label: "one second before validBefore", at: (a) => a.validBefore - 1n },
-        {
-          label: "at validBefore",
-          at: (a) => a.validBefore,
-          reason: "invalid_exact_evm_payload_authorization_valid_before",
-        },
-        {
-          label: "one second after validBefore",
-          at: (a) => a.validBefore + 1n,
-          reason: "invalid_exact_evm_payload_authorization_valid_before",
-        },
+        { label: "at validBefore", at: (a) => a.validBefore, revert: expired },
+        { label: "one second after validBefore", at: (a) => a.validBefore + 1n, revert: expired },
       ];
-      for (const { label, at, reason } of cases) {
-        it(`${label}: ${reason ?? "accepted"}`, async function () {
+      for (const { label, at, revert } of cases) {
+        it(`${label}: ${revert ? "rejected" : "accepted"}`, async function () {
           const env = await load();
           const { payer, authorization, now } = await funded(env);
           const a = { ...authorization, validAfter: now + 100n, validBefore: now + 200n };
           const sig = await signAuthorization(payer, env.domain, a);
           await env.conn.networkHelpers.time.setNextBlockTimestamp(at(a));
-          if (reason === undefined) {
+          if (revert === undefined) {
             const receipt = await transfer(env, a, sig, "vrs");
             expect(receipt.status).to.equal("success");
             const block = await env.publicClient.getBlock({ blockNumber: receipt.blockNumber });
             expect(block.timestamp).to.equal(at(a));
             expect(await read.balance(env, a.to)).to.equal(VALUE);
           } else {
-            await expectRejected(env, a, () => transfer(env, a, sig, "vrs"), reason);
+            await expectRejected(env, a, () => transfer(env, a, sig, "vrs"), revert(a, at(a)));
             const block = await env.publicClient.getBlock();
             expect(block.timestamp).to.equal(at(a));
           }
@@ -475,7 +477,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         expect(await read.used(env, mock.address, c)).to.equal(true);
       });
 
-      it("rejects a signature by someone other than the owner: invalid_exact_evm_signature", async function () {
+      it("rejects a signature by someone other than the owner: the token's invalid-signature error", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -487,11 +489,11 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_signature",
+          reverts.invalidSignature,
         );
       });
 
-      it("rejects the owner's signature once the wallet stops accepting: invalid_exact_evm_signature", async function () {
+      it("rejects the owner's signature once the wallet stops accepting: the token's invalid-signature error", async function () {
         const env = await load();
         const owner = privateKeyToAccount(generatePrivateKey());
         const mock = await wallet(env, owner);
@@ -507,7 +509,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
           env,
           a,
           () => transfer(env, a, sig, "bytes"),
-          "invalid_exact_evm_signature",
+          reverts.invalidSignature,
         );
       });
     });
@@ -538,7 +540,7 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
       expect(await read.balance(env, a.to)).to.equal(VALUE);
     });
 
-    it("a malformed bytes signature (64 bytes) from an EOA: invalid_exact_evm_signature", async function () {
+    it("a malformed bytes signature (64 bytes) from an EOA: the token's signature-length error", async function () {
       const env = await load();
       const { payer, authorization: a } = await funded(env);
       const sig = await signAuthorization(payer, env.domain, a);
@@ -547,16 +549,16 @@ export function describeEip3009Behaviour(setup: TokenSetup): void {
         env,
         a,
         () => transfer(env, a, short, "bytes"),
-        "invalid_exact_evm_signature",
+        reverts.signatureLength64,
       );
     });
 
-    it("a transfer to the zero address: invalid_recipient", async function () {
+    it("a transfer to the zero address: the token's invalid-receiver error", async function () {
       const env = await load();
       const { payer, authorization } = await funded(env);
       const a = { ...authorization, to: zeroAddress };
       const sig = await signAuthorization(payer, env.domain, a);
-      await expectRevertReason(transfer(env, a, sig, "vrs"), "invalid_recipient");
+      await expectRevertData(transfer(env, a, sig, "vrs"), reverts.zeroRecipient);
       expect(await read.used(env, payer.address, a.nonce)).to.equal(false);
     });
   });

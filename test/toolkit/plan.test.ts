@@ -11,9 +11,14 @@ import {
   type Log,
   type TransactionReceipt,
 } from "viem";
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 
 import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
-import type { SignedAuthorization } from "../../src/authorization/types.js";
+import { buildDirectAuthorization } from "../../src/authorization/buildDirectAuthorization.js";
+import { buildRoutedAuthorization } from "../../src/authorization/buildRoutedAuthorization.js";
+import { readTokenDomain } from "../../src/authorization/readTokenDomain.js";
+import { signAuthorization } from "../../src/authorization/signAuthorization.js";
+import type { SignedAuthorization, TokenDomain } from "../../src/authorization/types.js";
 import { decodeSettleReceipt } from "../../src/batch/decodeSettleReceipt.js";
 import { dropFailures } from "../../src/batch/dropFailures.js";
 import { encodeItems } from "../../src/batch/encodeItems.js";
@@ -27,7 +32,15 @@ import {
   X402_TEST_TOKEN_GAS_PROFILE,
 } from "../../src/batch/gasProfiles.js";
 import { planBatches } from "../../src/batch/planBatches.js";
-import { TRANSACTION_GAS_CAP } from "../../src/chain/base.js";
+import { submitBatch } from "../../src/batch/submitBatch.js";
+import { TRANSACTION_GAS_CAP, USDC_ADDRESS } from "../../src/chain/base.js";
+import {
+  failedItemReason,
+  failedItemStatus,
+  itemStatusReason,
+  UnknownItemStatusError,
+} from "../../src/errors/itemStatus.js";
+import { startSettlementChain } from "./fixture.js";
 
 const authorizationUsedAbi = parseAbi([
   "event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)",
@@ -98,37 +111,39 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(rest).to.have.length(0);
     expect(batch!.indices).to.deep.equal([1, 4, 2, 5, 6, 0, 3]);
     expect(batch!.routedGroups).to.equal(3);
-    const p = FIAT_TOKEN_V2_2_GAS_PROFILE;
-    expect(batch!.estimatedGas).to.equal(
-      p.base +
-        2n * p.perItem.direct +
-        p.perDirectPayee + // one distinct direct payee
-        5n * p.perItem.routed +
-        p.routedFixed +
-        3n * p.perRoutedGroup,
-    );
-    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((2 * 165 + 5 * 181) / 32) * 32);
-    expect((encodeItems(batch!.items).length - 2) / 2).to.equal(2 * 165 + 5 * 181);
+    // USDC's model, by hand: base 40,400 + 2 direct × 47,400 + 1 direct payee 22,200
+    // + 5 routed × 47,800 + routed fee payout 30,800 + 3 groups × 30,300 = 518,100.
+    expect(batch!.estimatedGas).to.equal(518_100n);
+    // Selector and three ABI words (token, fee recipient, offset) + length word = 132 bytes, then
+    // 2 × 165 + 5 × 181 = 1,235 packed bytes padded to 1,248.
+    expect(batch!.calldataBytes).to.equal(1_380);
+    expect((encodeItems(batch!.items).length - 2) / 2).to.equal(1_235);
   });
 
   it("fills each batch up to the gas budget and no further", () => {
     const items = Array.from({ length: 1_000 }, (_, i) => direct(i + 1, i, 0xa11ce + (i % 3)));
-    for (const gasProfile of [FIAT_TOKEN_V2_2_GAS_PROFILE, X402_TEST_TOKEN_GAS_PROFILE]) {
+    // By hand, budget 2^24 - 400,000 = 16,377,216, three payees per batch:
+    // USDC: (16,377,216 - 40,400 - 3 × 22,200) / 47,400 = 343.2 → 343 items, 16,365,200 gas;
+    // test token: (16,377,216 - 29,300 - 3 × 22,200) / 40,200 = 405.0 → 405 items, 16,376,900 gas.
+    const cases = [
+      {
+        gasProfile: FIAT_TOKEN_V2_2_GAS_PROFILE,
+        sizes: [343, 343, 314],
+        gas: [16_365_200n, 16_365_200n, 14_990_600n],
+      },
+      {
+        gasProfile: X402_TEST_TOKEN_GAS_PROFILE,
+        sizes: [405, 405, 190],
+        gas: [16_376_900n, 16_376_900n, 7_733_900n],
+      },
+    ];
+    for (const { gasProfile, sizes, gas } of cases) {
       const { batches } = planBatches({ items, gasProfile });
-      const budget = TRANSACTION_GAS_CAP - 400_000n;
-      expect(batches.reduce((sum, batch) => sum + batch.items.length, 0)).to.equal(1_000);
-      for (const [i, batch] of batches.entries()) {
-        expect(batch.estimatedGas <= budget).to.equal(true);
-        // Every batch but the last is full: one more item would not fit.
-        if (i < batches.length - 1) {
-          expect(batch.estimatedGas + gasProfile.perItem.direct > budget).to.equal(true);
-        }
-      }
-      // ~330 USDC items, ~385 test-token items per transaction.
-      const expected = Number(
-        (budget - gasProfile.base - 3n * gasProfile.perDirectPayee) / gasProfile.perItem.direct,
-      );
-      expect(batches[0]!.items).to.have.length(expected);
+      expect(batches.map((batch) => batch.items.length)).to.deep.equal(sizes);
+      expect(batches.map((batch) => batch.estimatedGas)).to.deep.equal(gas);
+      expect(
+        batches.every((batch) => batch.estimatedGas <= TRANSACTION_GAS_CAP - 400_000n),
+      ).to.equal(true);
     }
   });
 
@@ -141,8 +156,27 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(bySize.length).to.be.greaterThan(1);
     const byCount = planBatches({ items, maxItemsPerBatch: 7 }).batches;
     expect(byCount.map((batch) => batch.items.length)).to.deep.equal([...Array(14).fill(7), 2]);
+    // 50 direct items of one payee first, then 50 routed items, 10 per payee, in five groups.
+    // 2,000 bytes leave 1,856 padded item bytes: 11 direct (1,815); 6 direct + 4 routed (1,714);
+    // 10 routed (1,810).
+    expect(bySize.map((batch) => batch.items.length)).to.deep.equal([
+      11, 11, 11, 11, 10, 10, 10, 10, 10, 6,
+    ]);
     const byGas = planBatches({ items, gasLimit: 1_000_000n, reserveGas: 100_000n }).batches;
     expect(byGas.every((batch) => batch.estimatedGas <= 900_000n)).to.equal(true);
+    // 900,000 gas: 17 direct (62,600 + 17 × 47,400 = 868,400), 16 direct and no routed item after
+    // them (821,000 + 108,900 > 900,000); routed: 71,200 + groups × 30,300 + items × 47,800, so
+    // 10 + 6 items over 2 groups (896,600), 4 + 10 + 1 over 3 (879,100), 9 + 7 over 2, then 3.
+    expect(byGas.map((batch) => batch.items.length)).to.deep.equal([17, 17, 16, 16, 15, 16, 3]);
+    expect(byGas.map((batch) => batch.estimatedGas)).to.deep.equal([
+      868_400n,
+      868_400n,
+      821_000n,
+      896_600n,
+      879_100n,
+      896_600n,
+      244_900n,
+    ]);
     // Routed groups are counted per batch, also when a payee's items span two batches.
     for (const batch of byCount) {
       const payees = batch.items.flatMap((item) => (item.kind === "routed" ? [item.payee] : []));
@@ -158,14 +192,10 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       contractSignature: true,
     };
     const [batch] = planBatches({ items: [wallet] }).batches;
-    expect(batch!.calldataBytes).to.equal(4 + 128 + Math.ceil((101 + 2 + 300) / 32) * 32);
-    expect(batch!.estimatedGas).to.equal(
-      FIAT_TOKEN_V2_2_GAS_PROFILE.base +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perItem.direct +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perDirectPayee +
-        FIAT_TOKEN_V2_2_GAS_PROFILE.perContractSignature +
-        16n * 403n,
-    );
+    // 101-byte head + 2-byte length + 300 signature bytes = 403, padded to 416, + 132.
+    expect(batch!.calldataBytes).to.equal(548);
+    // 40,400 + 47,400 + 22,200 + 40,000 (ERC-1271 check) + 16 × 403 = 156,448.
+    expect(batch!.estimatedGas).to.equal(156_448n);
     expect(() => planBatches({ items: [direct(1, 1)], gasLimit: 100_000n })).to.throw(
       InvalidBatchInputError,
     );
@@ -261,6 +291,74 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       });
     });
 
+    it("maps every status byte the one way: 0-5 to their reasons, any other byte to UnknownItemStatusError", () => {
+      // Written out from ISettlementRouter.ItemStatus, not derived from the toolkit's table.
+      const expected: Record<number, string | undefined> = {
+        0: undefined,
+        1: "invalid_exact_evm_nonce_already_used",
+        2: "unknown_revert",
+        3: "router_fee_exceeds_value",
+        4: "router_payout_failed",
+        5: "router_invalid_signature_length",
+      };
+      const names = [
+        undefined,
+        "AuthorizationUsed",
+        "TokenReverted",
+        "FeeExceedsValue",
+        "PayoutFailed",
+        "InvalidSignatureLength",
+      ];
+      for (let status = 0; status < 256; status += 1) {
+        if (status in expected) {
+          expect(itemStatusReason(status), `status ${status}`).to.equal(expected[status]);
+          expect(itemStatusReason(status, "0x"), `status ${status}, empty data`).to.equal(
+            expected[status],
+          );
+          if (status === 0) {
+            expect(() => failedItemStatus(0)).to.throw(UnknownItemStatusError);
+            continue;
+          }
+          expect(failedItemStatus(status)).to.equal(names[status]);
+          // Through the receipt decoder, one failed item with that status and no revert data.
+          const [result] = decodeSettleReceipt({
+            router,
+            itemCount: 1,
+            receipt: receipt([
+              failedLog(0, address(1), bytes32(1), status, "0x"),
+              batchLog([status]),
+            ]),
+          });
+          expect(result).to.include({ status: "failure", itemStatus: names[status] });
+          expect(result!.status === "failure" && result!.reason).to.equal(expected[status]);
+        } else {
+          expect(() => itemStatusReason(status), `status ${status}`).to.throw(
+            UnknownItemStatusError,
+          );
+          expect(() => failedItemStatus(status), `status ${status}`).to.throw(
+            UnknownItemStatusError,
+          );
+          expect(() =>
+            decodeSettleReceipt({
+              router,
+              receipt: receipt([
+                failedLog(0, address(1), bytes32(1), status, insufficient),
+                batchLog([status]),
+              ]),
+            }),
+          ).to.throw(UnknownItemStatusError);
+        }
+      }
+      // TokenReverted is refined by the token's revert data, the same through both paths.
+      expect(itemStatusReason(2, insufficient)).to.equal("invalid_exact_evm_insufficient_balance");
+      expect(failedItemReason("TokenReverted", insufficient)).to.equal(
+        "invalid_exact_evm_insufficient_balance",
+      );
+      expect(failedItemReason("FeeExceedsValue", insufficient)).to.equal(
+        "router_fee_exceeds_value",
+      );
+    });
+
     it("throws typed errors for a reverted transaction and for logs that do not add up", () => {
       const decode = (logs: Log[], itemCount?: number) =>
         decodeSettleReceipt({
@@ -320,5 +418,104 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
     expect(() =>
       dropFailures({ items: ["a"], simulation: { outcomes: [], settled: 0, failed: 0 } }),
     ).to.throw(RangeError);
+  });
+});
+
+describe("toolkit: the planner's shipped USDC model against real receipts (JSON-RPC chain)", function () {
+  let env: Awaited<ReturnType<typeof startSettlementChain>>;
+  let domain: TokenDomain;
+
+  before(async function () {
+    env = await startSettlementChain();
+    domain = await readTokenDomain(env.testClient, { token: USDC_ADDRESS });
+  });
+  after(async () => {
+    await env?.stop();
+  });
+
+  /** Signs one payment per payer; routed ones go through the router to their payee. */
+  async function sign(
+    payers: readonly PrivateKeyAccount[],
+    payment: (index: number) => { kind: "direct" | "routed"; payee: Address },
+  ): Promise<SignedAuthorization[]> {
+    const now = (await env.testClient.getBlock()).timestamp;
+    return Promise.all(
+      payers.map((payer, index) => {
+        const { kind, payee } = payment(index);
+        const authorization =
+          kind === "direct"
+            ? buildDirectAuthorization({ from: payer.address, to: payee, value: 1_000n, now })
+            : buildRoutedAuthorization({
+                from: payer.address,
+                router: env.router,
+                payee,
+                value: 1_000n,
+                fee: 10n,
+                feeRecipient: env.relayer.address,
+                now,
+              });
+        return signAuthorization(payer, { domain, authorization });
+      }),
+    );
+  }
+
+  /** Sends a planned batch; its receipt gas against the plan's estimate. */
+  async function measure(batch: { items: SignedAuthorization[]; estimatedGas: bigint }) {
+    const { receipt } = await submitBatch(env.relayerClient, {
+      router: env.router,
+      token: USDC_ADDRESS,
+      feeRecipient: env.relayer.address,
+      items: batch.items,
+    });
+    const results = decodeSettleReceipt({
+      receipt,
+      router: env.router,
+      itemCount: batch.items.length,
+    });
+    expect(results.every((result) => result.status === "success")).to.equal(true);
+    return {
+      gasUsed: receipt.gasUsed,
+      ratio: Number(receipt.gasUsed) / Number(batch.estimatedGas),
+    };
+  }
+
+  it("a full batch (343 direct items) uses at most the planned gas, and at least 98% of it", async function () {
+    const payees = Array.from(
+      { length: 3 },
+      () => privateKeyToAccount(generatePrivateKey()).address,
+    );
+    const payers = await env.newPayers(344, 10_000n);
+    const items = await sign(payers, (i) => ({ kind: "direct", payee: payees[i % 3]! }));
+    const { batches } = planBatches({ items });
+    expect(batches.map((batch) => batch.items.length)).to.deep.equal([343, 1]);
+    const { gasUsed, ratio } = await measure(batches[0]!);
+    process.stdout.write(
+      `      343 items: ${gasUsed} gas, ${(ratio * 100).toFixed(2)}% of the plan\n`,
+    );
+    // Never more than planned (what keeps a full batch under the cap), and the model is tight: it
+    // rounds up about 1%, so the planner leaves at most a few items' worth of the budget unused.
+    expect(gasUsed <= batches[0]!.estimatedGas).to.equal(true);
+    expect(ratio).to.be.greaterThan(0.98);
+  });
+
+  it("a mixed batch (direct and routed, several payees) uses at most the planned gas, and at least 98% of it", async function () {
+    const payees = Array.from(
+      { length: 4 },
+      () => privateKeyToAccount(generatePrivateKey()).address,
+    );
+    const payers = await env.newPayers(60, 10_000n);
+    const items = await sign(payers, (i) => ({
+      kind: i % 2 === 0 ? "direct" : "routed",
+      payee: payees[i % 4]!,
+    }));
+    const [batch, ...rest] = planBatches({ items }).batches;
+    expect(rest).to.have.length(0);
+    expect(batch!.routedGroups).to.equal(2);
+    const { gasUsed, ratio } = await measure(batch!);
+    process.stdout.write(
+      `      60 mixed items: ${gasUsed} gas, ${(ratio * 100).toFixed(2)}% of the plan\n`,
+    );
+    expect(gasUsed <= batch!.estimatedGas).to.equal(true);
+    expect(ratio).to.be.greaterThan(0.98);
   });
 });
