@@ -203,7 +203,13 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
           nonce,
           body: {
             x402Version: 2,
-            paymentPayload: { ...created, accepted: paid },
+            // A payment-identifier (x402's extension): an answer lost with a killed process is
+            // asked for again by the same request, and one success answer per payment holds.
+            paymentPayload: {
+              ...created,
+              accepted: paid,
+              extensions: { "payment-identifier": { info: { id: `pay_${nonce.slice(2, 34)}` } } },
+            },
             paymentRequirements: paid,
           },
           answers: [],
@@ -277,7 +283,7 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
       db.close();
       for (const row of rows) expect(["settled", "failed"]).to.include(row.status);
 
-      // Every payment sent, asked again (idempotent): its final answer.
+      // Every payment sent, asked again by the same request (same payment-identifier): its final answer.
       const finals = await Promise.all(
         payments.map(async (payment) => (await postJson(`${final.url}/settle`, payment.body)).json),
       );

@@ -154,9 +154,9 @@ function seedFrom(name: string, fallback: number): number {
  * refused.
  */
 const POLICY_REFUSALS = {
-  zeroValue: "invalid_payment_requirements",
-  assetNotAllowed: "invalid_payment_requirements",
-  payToRouter: "invalid_payment_requirements",
+  zeroValue: "facilitator_amount_below_minimum",
+  assetNotAllowed: "facilitator_asset_not_allowed",
+  payToRouter: "facilitator_pay_to_router",
 } as const;
 
 /** x402 v1 spelling of a reason (src/errors/reasons.ts X402_V1_REASONS), written out. */
