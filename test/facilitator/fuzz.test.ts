@@ -150,8 +150,8 @@ function seedFrom(name: string, fallback: number): number {
 /**
  * The answers the facilitator must give that go beyond the official checks (issue 9, findings 4 and
  * 9): a zero amount, an asset outside the allow-list and `payTo` equal to the router are refused
- * before anything is sent. x402 has no dedicated code for them; the requirements are what is
- * refused.
+ * before anything is sent. x402 has no dedicated code for them: the facilitator answers its own
+ * `facilitator_*` codes (src/facilitator/reasons.ts), written out here.
  */
 const POLICY_REFUSALS = {
   zeroValue: "facilitator_amount_below_minimum",
