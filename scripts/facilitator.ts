@@ -165,6 +165,23 @@ async function main(argv: string[]): Promise<void> {
     retryAfterSeconds: config.integer("RETRY_AFTER_SECONDS"),
     shutdownGraceMs: config.integer("SHUTDOWN_GRACE_MS"),
   };
+  const assets = config.string("ASSETS");
+  const assetList: Address[] | undefined = assets
+    ? assets.split(",").map((entry) => {
+        const asset = entry.trim();
+        if (!/^0x[0-9a-fA-F]{40}$/.test(asset)) fail(`ASSETS: "${asset}" is not an address`);
+        return getAddress(asset);
+      })
+    : undefined;
+  const policy = {
+    ...(assetList ? { assets: assetList } : {}),
+    minAmount: BigInt(config.integer("MIN_AMOUNT")!),
+    maxPendingPerPayer: config.integer("MAX_PENDING_PER_PAYER"),
+    maxPending: config.integer("MAX_PENDING"),
+    confirmations: config.integer("CONFIRMATIONS"),
+    maxLogBlockRange: BigInt(config.integer("MAX_LOG_BLOCK_RANGE")!),
+    replaceAfterMs: config.integer("REPLACE_AFTER_MS"),
+  };
   const batching = {
     maxBatchSize: config.integer("MAX_BATCH_SIZE"),
     maxWaitMs: config.integer("MAX_WAIT_MS"),
@@ -201,8 +218,6 @@ async function main(argv: string[]): Promise<void> {
     balance: { client, address: relayer.address },
     processMetrics: true,
   });
-  // The facilitator reports batches, answers and gas to the Prometheus metrics it is given.
-  const reporting = { metrics };
   const facilitator = new BatchFacilitator({
     client,
     relayer,
@@ -210,11 +225,13 @@ async function main(argv: string[]): Promise<void> {
     router,
     store,
     ...batching,
+    ...policy,
     pollingIntervalMs,
     settleTimeoutMs,
     log: (line) => logger.info(line),
     onCheckpoint,
-    ...reporting,
+    // The facilitator reports batches, answers and gas to the Prometheus metrics it is given.
+    metrics,
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator, { logger, metrics, ...http });
