@@ -126,17 +126,7 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
                 fees += it.fee;
             }
         }
-        if (credit == 0) return (statuses, fees);
-        address payee = group[0].payee;
-        // Paying the router itself would leave the credit here.
-        if (payee == address(this)) revert ReferenceGroupUndone("");
-        (bool ok, bytes memory ret) = token.call{gas: ITEM_GAS_LIMIT}(
-            abi.encodeCall(IERC20.transfer, (payee, credit))
-        );
-        if (!_transferSucceeded(ok, ret)) {
-            _requireGasLeft(firstIndex, ITEM_GAS_LIMIT);
-            revert ReferenceGroupUndone(_capped(ret));
-        }
+        if (credit != 0) _payPayee(token, group[0].payee, credit, firstIndex);
     }
 
     /// @notice As {ISettlementRouter-routedNonce}.
@@ -194,7 +184,7 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
         bytes calldata items,
         uint256 pos,
         uint256 base
-    ) private pure returns (uint256) {
+    ) internal pure virtual returns (uint256) {
         uint8 flags = uint8(items[pos]);
         require(flags <= 3, ISettlementRouter.SettlementRouterMalformedItems(base + pos));
         uint256 sig = pos + (flags & _ROUTED != 0 ? 117 : 101);
@@ -389,7 +379,7 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
         uint256 index,
         address from,
         bytes32 nonce
-    ) private returns (ISettlementRouter.ItemStatus) {
+    ) internal virtual returns (ISettlementRouter.ItemStatus) {
         (bool ok, bytes memory ret) = token.call{gas: ITEM_GAS_LIMIT}(data);
         if (ok) return ISettlementRouter.ItemStatus.Settled;
         _requireGasLeft(index, ITEM_GAS_LIMIT);
@@ -408,7 +398,7 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
         uint256 index,
         address from,
         bytes32 nonce
-    ) private view returns (bool) {
+    ) internal view virtual returns (bool) {
         (bool ok, bytes memory ret) = token.staticcall{gas: _AUTH_STATE_GAS}(
             abi.encodeCall(IERC3009.authorizationState, (from, nonce))
         );
@@ -419,8 +409,27 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
         return ret.length >= 32 && uint256(bytes32(ret)) == 1;
     }
 
+    /// @dev Pays a group's `credit` to its payee with the item stipend; reverts with
+    /// {ReferenceGroupUndone} (undoing the group) when that fails.
+    function _payPayee(
+        address token,
+        address payee,
+        uint256 credit,
+        uint256 firstIndex
+    ) internal virtual {
+        // Paying the router itself would leave the credit here.
+        if (payee == address(this)) revert ReferenceGroupUndone("");
+        (bool ok, bytes memory ret) = token.call{gas: ITEM_GAS_LIMIT}(
+            abi.encodeCall(IERC20.transfer, (payee, credit))
+        );
+        if (!_transferSucceeded(ok, ret)) {
+            _requireGasLeft(firstIndex, ITEM_GAS_LIMIT);
+            revert ReferenceGroupUndone(_capped(ret));
+        }
+    }
+
     /// @dev Pays the batch's fees with all the gas left; the whole call reverts when that fails.
-    function _payFees(address token, address feeRecipient, uint256 fees) private {
+    function _payFees(address token, address feeRecipient, uint256 fees) internal virtual {
         bool ok = false;
         if (feeRecipient != address(this)) {
             (bool success, bytes memory ret) = token.call(
@@ -452,7 +461,7 @@ contract SettlementRouterReference is ReentrancyGuardTransient {
         bytes32 nonce,
         ISettlementRouter.ItemStatus status,
         bytes memory reason
-    ) private returns (ISettlementRouter.ItemStatus) {
+    ) internal virtual returns (ISettlementRouter.ItemStatus) {
         emit ISettlementRouter.PaymentFailed(index, from, nonce, status, reason);
         return status;
     }
