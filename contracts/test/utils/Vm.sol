@@ -72,6 +72,9 @@ interface Vm {
         string calldata key
     ) external pure returns (string memory);
 
+    /// @notice The bytes of the hex string `hexString` (with or without `0x`).
+    function parseBytes(string calldata hexString) external pure returns (bytes memory);
+
     /// @notice `value` as a decimal string.
     function toString(uint256 value) external pure returns (string memory);
 }
