@@ -50,11 +50,12 @@ library RngLib {
  * for the router validate on both), the batch runs, the state is restored with the router's own
  * code, and the batch runs again. Both runs must agree on success, return or revert data, every
  * log (emitter, topics, data: the router's events and the token's, in order) and the state the
- * token reports afterwards. The real router's state carries on to the next batch, so spent
- * nonces, drained payers and blacklists accumulate.
+ * token reports afterwards. Each suite is a fuzz test whose every run sends 250 batches from the
+ * set-up state, the real router's state carrying on from batch to batch (spent nonces, drained
+ * payers and blacklists accumulate); a failure names the run's input and the batch.
  *
- * `ROUTER_DIFF_BATCHES` scales every suite (a multiplier in percent: 100 is the default, 1000 runs
- * ten times as many batches); `ROUTER_DIFF_SEED` changes the seed.
+ * `ROUTER_DIFF_BATCHES` scales the batches per run (in percent: 100 is the default, 1000 runs ten
+ * times as many); `ROUTER_DIFF_SEED` changes the random batches.
  */
 abstract contract RouterDifferential {
     /// @dev The two runs disagree on `what` in batch `batch`.
@@ -71,12 +72,20 @@ abstract contract RouterDifferential {
     SettlementRouter internal router;
     bytes internal referenceCode;
 
-    /// @notice Outcomes over the real router's runs, to show the mix covers every path.
-    uint256[6] internal statusCounts;
-    uint256 internal revertedBatches;
-    uint256 internal malformedBatches;
-    uint256 internal feePayoutFailures;
-    uint256 internal settledBatches;
+    /// @dev Batches per fuzz run. Each run is a transaction of its own from the set-up state:
+    /// the cost of a batch grows with the batches before it in one transaction, so many short
+    /// runs are much cheaper than one long loop.
+    uint256 internal constant BATCHES_PER_RUN = 250;
+
+    /// @notice Outcomes over the real router's runs, to show the mix covers every path (kept in
+    /// memory: it must survive the epochs' state resets).
+    struct Coverage {
+        uint256[6] statuses;
+        uint256 reverted;
+        uint256 malformed;
+        uint256 feePayoutFailures;
+        uint256 settled;
+    }
 
     struct Outcome {
         bool ok;
@@ -95,11 +104,13 @@ abstract contract RouterDifferential {
         return (base * vm.envOr("ROUTER_DIFF_BATCHES", uint256(100))) / 100;
     }
 
-    function _rng(bytes32 suite, uint256 batch) internal view returns (Rng memory) {
+    function _rng(bytes32 suite, uint256 run, uint256 batch) internal view returns (Rng memory) {
         return
             Rng(
                 uint256(
-                    keccak256(abi.encode(suite, vm.envOr("ROUTER_DIFF_SEED", uint256(0)), batch))
+                    keccak256(
+                        abi.encode(suite, run, vm.envOr("ROUTER_DIFF_SEED", uint256(0)), batch)
+                    )
                 )
             );
     }
@@ -133,7 +144,7 @@ abstract contract RouterDifferential {
         address token,
         address feeRecipient,
         bytes memory items
-    ) internal {
+    ) internal returns (Outcome memory) {
         uint256 snapshot = vm.snapshotState();
         vm.etch(address(router), referenceCode);
         Outcome memory expected = _outcome(token, feeRecipient, items);
@@ -166,32 +177,32 @@ abstract contract RouterDifferential {
                 abi.encode(actual.state)
             );
         }
-        _count(actual, items.length);
+        return actual;
     }
 
-    function _count(Outcome memory o, uint256 itemBytes) private {
+    function _count(Coverage memory c, Outcome memory o, uint256 itemBytes) internal pure {
         if (!o.ok) {
-            ++revertedBatches;
+            ++c.reverted;
             bytes4 selector = o.ret.length >= 4 ? bytes4(o.ret) : bytes4(0);
             if (selector == ISettlementRouter.SettlementRouterMalformedItems.selector) {
-                ++malformedBatches;
+                ++c.malformed;
             } else if (selector == ISettlementRouter.SettlementRouterFeePayoutFailed.selector) {
-                ++feePayoutFailures;
+                ++c.feePayoutFailures;
             }
             return;
         }
         if (itemBytes == 0) return;
-        ++settledBatches;
+        ++c.settled;
         bytes memory results = abi.decode(o.ret, (bytes));
-        for (uint256 i = 0; i < results.length; ++i) ++statusCounts[uint8(results[i])];
+        for (uint256 i = 0; i < results.length; ++i) ++c.statuses[uint8(results[i])];
     }
 
     /// @dev The mix reached every status and every kind of batch revert.
-    function _requireCoverage() internal view {
-        for (uint256 s = 0; s < 6; ++s) require(statusCounts[s] > 0, "a status never occurred");
-        require(malformedBatches > 0, "no malformed batch");
-        require(feePayoutFailures > 0, "no fee payout failure");
-        require(settledBatches > revertedBatches, "most batches must settle");
+    function _requireCoverage(Coverage memory c) internal pure {
+        for (uint256 s = 0; s < 6; ++s) require(c.statuses[s] > 0, "a status never occurred");
+        require(c.malformed > 0, "no malformed batch");
+        require(c.feePayoutFailures > 0, "no fee payout failure");
+        require(c.settled > c.reverted, "most batches must settle");
     }
 
     /// @dev Appends a malformed item to (or, for unknown flags, inside) `items`.
@@ -313,9 +324,6 @@ abstract contract SignedTokenDifferential is RouterDifferential {
     function _mint(address to, uint256 amount) internal virtual;
 
     function _blacklist(address account) internal virtual;
-
-    /// @dev Batches of the default run.
-    function _defaultBatches() internal pure virtual returns (uint256);
 
     function _suite() internal pure virtual returns (bytes32);
 
@@ -545,23 +553,21 @@ abstract contract SignedTokenDifferential is RouterDifferential {
         }
     }
 
-    /// @notice Random mixed batches through both routers: identical results, events, balances,
-    /// nonce states and revert data.
-    function test_referenceAgreesOnRandomBatches() public {
-        runBatches(_batches(_defaultBatches()));
-        _requireCoverage();
+    /// @dev One run of random mixed batches through both routers, and the mix's coverage.
+    function _referenceAgreesOnRandomBatches(uint256 run) internal {
+        _requireCoverage(runBatches(run, _batches(BATCHES_PER_RUN)));
     }
 
     /// @notice `batches` random batches through both routers (public, so a test can expect it
     /// to revert).
-    function runBatches(uint256 batches) public {
+    function runBatches(uint256 run, uint256 batches) public returns (Coverage memory coverage) {
         for (uint256 b = 0; b < batches; ++b) {
             uint256 p = _freeMemoryPointer();
-            Rng memory g = _rng(_suite(), b);
+            Rng memory g = _rng(_suite(), run, b);
             _perturb(g);
             address feeRecipient = _feeRecipient(g);
             bytes memory items = _batch(g, feeRecipient);
-            _differential(b, address(token), feeRecipient, items);
+            _count(coverage, _differential(b, address(token), feeRecipient, items), items.length);
             _resetMemory(p);
         }
     }
@@ -582,7 +588,7 @@ abstract contract SignedTokenDifferential is RouterDifferential {
             uint256 snapshot = vm.snapshotState();
             vm.etch(address(router), broken[k].code);
             (bool ok, bytes memory ret) = address(this).call(
-                abi.encodeCall(this.runBatches, (500))
+                abi.encodeCall(this.runBatches, (0, 500))
             );
             require(
                 !ok && ret.length >= 4 && bytes4(ret) == RouterDifference.selector,
@@ -607,8 +613,11 @@ contract SettlementRouterDifferentialTestTokenTest is SignedTokenDifferential {
         BlacklistingTestToken(address(token)).blacklist(account);
     }
 
-    function _defaultBatches() internal pure override returns (uint256) {
-        return 2_500;
+    /// @notice Random mixed batches through both routers: identical results, events, balances,
+    /// nonce states and revert data (10 runs of 250 batches).
+    /// forge-config: default.fuzz.runs = 10
+    function testFuzz_referenceAgreesOnRandomBatches(uint256 run) public {
+        _referenceAgreesOnRandomBatches(run);
     }
 
     function _suite() internal pure override returns (bytes32) {
@@ -622,9 +631,6 @@ contract SettlementRouterDifferentialTestTokenTest is SignedTokenDifferential {
  * `authorizationState`), with the token's hash chain of calls in the state digest.
  */
 contract SettlementRouterDifferentialScriptedTokenTest is RouterDifferential {
-    /// @dev Batches of the default run.
-    uint256 internal constant BATCHES = 6_500;
-
     ScriptedEIP3009Token internal token;
     address[] internal touchedFrom;
     bytes32[] internal touchedNonce;
@@ -718,15 +724,17 @@ contract SettlementRouterDifferentialScriptedTokenTest is RouterDifferential {
 
     /// @notice Random mixed batches against every scripted token answer: identical results,
     /// events, token calls (hash chain) and revert data.
-    function test_referenceAgreesWithEveryTokenAnswer() public {
-        uint256 batches = _batches(BATCHES);
+    /// forge-config: default.fuzz.runs = 26
+    function testFuzz_referenceAgreesWithEveryTokenAnswer(uint256 run) public {
+        uint256 batches = _batches(BATCHES_PER_RUN);
+        Coverage memory coverage;
         for (uint256 b = 0; b < batches; ++b) {
             uint256 p = _freeMemoryPointer();
-            Rng memory g = _rng("scripted token", b);
+            Rng memory g = _rng("scripted token", run, b);
             delete touchedFrom;
             delete touchedNonce;
             address feeRecipient =
-                g.chance(90) ? address(uint160(0xfee0 + g.below(10))) : _party(g, 2);
+                g.chance(75) ? address(uint160(0xfee0 + g.below(10))) : _party(g, 2);
             uint256 count = g.chance(1) ? 0 : 1 + g.below(12);
             bytes memory items;
             bytes memory sample;
@@ -735,10 +743,10 @@ contract SettlementRouterDifferentialScriptedTokenTest is RouterDifferential {
                 items = bytes.concat(items, sample);
             }
             if (count != 0 && g.chance(4)) items = _malform(g, items, sample);
-            _differential(b, address(token), feeRecipient, items);
+            _count(coverage, _differential(b, address(token), feeRecipient, items), items.length);
             _resetMemory(p);
         }
-        _requireCoverage();
+        _requireCoverage(coverage);
     }
 
     /// @notice Both routers revert with `SettlementRouterInsufficientGas` when a failing call may
@@ -883,8 +891,11 @@ contract SettlementRouterDifferentialUsdcTest is SignedTokenDifferential {
         IFiatTokenSetup(address(token)).blacklist(account);
     }
 
-    function _defaultBatches() internal pure override returns (uint256) {
-        return 1_000;
+    /// @notice Random mixed batches through both routers: identical results, events, balances,
+    /// nonce states and revert data (4 runs of 250 batches).
+    /// forge-config: default.fuzz.runs = 4
+    function testFuzz_referenceAgreesOnRandomBatches(uint256 run) public {
+        _referenceAgreesOnRandomBatches(run);
     }
 
     function _suite() internal pure override returns (bytes32) {
