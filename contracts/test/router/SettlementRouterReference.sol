@@ -21,6 +21,8 @@ import {ISettlementRouter} from "../../interfaces/ISettlementRouter.sol";
 /// run out at different items: only batches with enough gas are compared. Its self-call returns
 /// ABI-encoded values (the router's returns raw bytes) and it copies whole returndata where the
 /// router copies at most what it keeps: neither is observable from outside but in gas.
+/// The token-call, payout, report and parsing steps are `internal virtual` only so that the
+/// routers in `broken/` can each break one of them.
 contract SettlementRouterReference is ReentrancyGuardTransient {
     /// @notice As {ISettlementRouter-ITEM_GAS_LIMIT}: the gas stipend of each item's token call
     /// and of each routed group's payout.
