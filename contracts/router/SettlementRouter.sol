@@ -38,8 +38,8 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     uint256 private constant _DIRECT_EOA_ITEM_SIZE = 165;
     uint256 private constant _ROUTED_EOA_ITEM_SIZE = 181;
 
-    // Selectors and event topics, as literals for the assembly; `test/router` checks each one
-    // against the ABI.
+    // Selectors and event topics, as literals for the assembly; `test/router/selectors.test.ts`
+    // checks each one against the ABIs.
     uint256 private constant _TRANSFER_WITH_AUTHORIZATION_VRS = 0xe3ee160e;
     uint256 private constant _TRANSFER_WITH_AUTHORIZATION_BYTES = 0xcf092995;
     uint256 private constant _RECEIVE_WITH_AUTHORIZATION_VRS = 0xef55bec6;

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Address, encodeFunctionData } from "viem";
@@ -16,40 +17,21 @@ import {
   signDirect,
   signRouted,
 } from "./fixtures.js";
+import {
+  GasSnapshotMismatchError,
+  type GasSnapshots,
+  checkGasSnapshots,
+} from "../helpers/gasSnapshots.js";
 
 const SNAPSHOT_FILE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   "../../gas-snapshots/router.json",
 );
-/** A scenario may cost at most this much more than its snapshot (gas is deterministic). */
-const TOLERANCE = 0.002;
-const UPDATE = process.env.UPDATE_GAS_SNAPSHOTS === "1";
 
 type Snapshot = { gasUsed: number; gasPerPayment: number; calldataBytesPerItem: number };
 
-function readSnapshots(): Record<string, Snapshot> {
-  try {
-    return JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8")) as Record<string, Snapshot>;
-  } catch {
-    return {};
-  }
-}
-
-const measured: Record<string, Snapshot> = {};
-
-/** Records a scenario and checks it against its stored snapshot. */
-function checkSnapshot(name: string, snapshot: Snapshot) {
-  measured[name] = snapshot;
-  if (UPDATE) return;
-  const stored = readSnapshots()[name];
-  expect(stored, `no gas snapshot "${name}": run with UPDATE_GAS_SNAPSHOTS=1`).to.not.equal(
-    undefined,
-  );
-  expect(
-    snapshot.gasUsed,
-    `${name}: ${snapshot.gasUsed} gas, snapshot ${stored!.gasUsed} (+${(TOLERANCE * 100).toFixed(1)}% allowed)`,
-  ).to.be.at.most(Math.floor(stored!.gasUsed * (1 + TOLERANCE)));
-}
+/** Every scenario this run measured, checked against the file exactly once all have run. */
+const measured: Record<string, Snapshot & Record<string, number>> = {};
 
 const TOKEN_SLUG: Record<TokenName, string> = {
   FiatTokenV2_2: "usdc",
@@ -69,16 +51,6 @@ describe("SettlementRouter: gas", function () {
 
   before(async () => {
     stack = await deployStack();
-  });
-
-  after(() => {
-    if (!UPDATE) return;
-    mkdirSync(path.dirname(SNAPSHOT_FILE), { recursive: true });
-    const merged = { ...readSnapshots(), ...measured };
-    const sorted = Object.fromEntries(
-      Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)),
-    );
-    writeFileSync(SNAPSHOT_FILE, `${JSON.stringify(sorted, null, 2)}\n`);
   });
 
   async function freshPayers(token: TokenInfo, count: number) {
@@ -112,7 +84,7 @@ describe("SettlementRouter: gas", function () {
       gasPerPayment: Math.round(gasUsed / items.length),
       calldataBytesPerItem: result.calldataBytes / items.length,
     };
-    checkSnapshot(name, snapshot);
+    measured[name] = snapshot;
     return snapshot;
   }
 
@@ -218,8 +190,95 @@ describe("SettlementRouter: gas", function () {
     expect(result.statuses.every((s) => s === 0)).to.equal(true);
     expect(result.receipt.gasUsed <= TRANSACTION_GAS_CAP).to.equal(true);
     expect(low).to.be.at.least(340);
+    const gasUsed = Number(result.receipt.gasUsed);
+    measured["settle-max-usdc"] = {
+      payments: low,
+      gasUsed,
+      gasPerPayment: Math.round(gasUsed / low),
+      calldataBytesPerItem: result.calldataBytes / low,
+    };
     console.log(
       `      largest direct USDC batch under 2^24: ${low} payments, ${result.receipt.gasUsed} gas`,
+    );
+  });
+
+  // Last: every scenario above has been measured. With UPDATE_GAS_SNAPSHOTS=1 this rewrites the
+  // file with exactly these entries.
+  it("every scenario equals gas-snapshots/router.json exactly, and the file has no other entry", () => {
+    expect(Object.keys(measured).sort()).to.deep.equal([
+      "settle-direct-1-usdc",
+      "settle-direct-100-testtoken",
+      "settle-direct-100-usdc",
+      "settle-max-usdc",
+      "settle-routed-100-testtoken",
+      "settle-routed-100-usdc",
+    ]);
+    checkGasSnapshots(SNAPSHOT_FILE, measured);
+  });
+});
+
+describe("gas snapshot comparison", function () {
+  const stored: GasSnapshots = JSON.parse(readFileSync(SNAPSHOT_FILE, "utf8")) as GasSnapshots;
+  let dir: string;
+  let copy: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "gas-snapshots-"));
+    copy = path.join(dir, "router.json");
+    writeFileSync(copy, JSON.stringify(stored));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function withOneField(delta: number, name: string, field: string): GasSnapshots {
+    const changed = structuredClone(stored);
+    changed[name]![field]! += delta;
+    return changed;
+  }
+
+  function mismatch(measuredCopy: GasSnapshots): readonly string[] {
+    try {
+      checkGasSnapshots(copy, measuredCopy, { update: false });
+    } catch (error) {
+      expect(error).to.be.instanceOf(GasSnapshotMismatchError);
+      return (error as GasSnapshotMismatchError).differences;
+    }
+    expect.fail("the comparison accepted a changed measurement");
+  }
+
+  it("accepts the stored values unchanged", () => {
+    checkGasSnapshots(copy, structuredClone(stored), { update: false });
+  });
+
+  for (const name of Object.keys(stored)) {
+    for (const field of Object.keys(stored[name]!)) {
+      it(`fails when ${name}.${field} is one more or one less than its snapshot`, () => {
+        expect(mismatch(withOneField(1, name, field))).to.deep.equal([
+          `${name}.${field}: measured ${stored[name]![field]! + 1}, snapshot ${stored[name]![field]} (+1)`,
+        ]);
+        expect(mismatch(withOneField(-1, name, field))).to.deep.equal([
+          `${name}.${field}: measured ${stored[name]![field]! - 1}, snapshot ${stored[name]![field]} (-1)`,
+        ]);
+      });
+    }
+  }
+
+  it("reports a scenario without a snapshot, an orphan snapshot and a missing field", () => {
+    const measuredCopy = structuredClone(stored);
+    const [first, second] = Object.keys(stored);
+    measuredCopy["settle-new-scenario"] = { gasUsed: 1 };
+    delete measuredCopy[first!];
+    delete measuredCopy[second!]!.gasPerPayment;
+    expect(mismatch(measuredCopy)).to.deep.equal([
+      `${second}.gasPerPayment: in the snapshot but not measured`,
+      "settle-new-scenario: measured but has no snapshot",
+      `${first}: orphan snapshot, not measured by this run`,
+    ]);
+  });
+
+  it("update mode writes exactly the measured entries, sorted: orphans are pruned", () => {
+    checkGasSnapshots(copy, { b: { y: 2, x: 1 }, a: { z: 3 } }, { update: true });
+    expect(readFileSync(copy, "utf8")).to.equal(
+      `${JSON.stringify({ a: { z: 3 }, b: { x: 1, y: 2 } }, null, 2)}\n`,
     );
   });
 });

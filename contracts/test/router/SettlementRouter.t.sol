@@ -147,6 +147,29 @@ contract SettlementRouterTest {
             ++k;
         }
         require(token.transfers() == k, "no other transfer");
+        // Every call, in order: the authorization, the payout, the fee.
+        bytes32 chain = keccak256(
+            abi.encodePacked(bytes32(0), address(router), _routedCallData(it))
+        );
+        if (it.value - it.fee != 0) {
+            chain = keccak256(
+                abi.encodePacked(
+                    chain,
+                    address(router),
+                    abi.encodeWithSignature("transfer(address,uint256)", payee, it.value - it.fee)
+                )
+            );
+        }
+        if (it.fee != 0) {
+            chain = keccak256(
+                abi.encodePacked(
+                    chain,
+                    address(router),
+                    abi.encodeWithSignature("transfer(address,uint256)", feeRecipient, it.fee)
+                )
+            );
+        }
+        require(token.callChain() == chain, "every call, in order");
     }
 
     function testFuzz_contractSignatureReachesTheTokenUnchanged(

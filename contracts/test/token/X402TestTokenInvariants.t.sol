@@ -41,6 +41,8 @@ contract X402TestTokenHandler {
     /// @notice Accepted and rejected authorizations, to see that both happen.
     uint256 public accepted;
     uint256 public rejected;
+    /// @notice Calls of {authorize}: each is accepted or rejected.
+    uint256 public authorizations;
 
     address internal immutable deployer;
 
@@ -94,6 +96,7 @@ contract X402TestTokenHandler {
         bool asReceive,
         bool viaBytes
     ) external {
+        ++authorizations;
         uint256 fromIndex = fromSeed % ACTORS;
         Authorization memory a;
         a.from = actors[fromIndex];
@@ -220,8 +223,54 @@ contract X402TestTokenInvariantTest {
         targets[0] = address(handler);
     }
 
-    /// forge-config: default.invariant.runs = 32
-    /// forge-config: default.invariant.depth = 40
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    /// @dev The handler's actions (not `seed`, which only the test may call).
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory selectors = new bytes4[](3);
+        selectors[0] = X402TestTokenHandler.authorize.selector;
+        selectors[1] = X402TestTokenHandler.cancel.selector;
+        selectors[2] = X402TestTokenHandler.warp.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), selectors);
+    }
+
+    /// @notice The handler's mix both accepts and rejects authorizations, and the model agrees
+    /// with the token on every one.
+    function test_handlerAcceptsAndRejects() public {
+        for (uint256 i = 0; i < 200; ++i) {
+            uint256 r = uint256(keccak256(abi.encode("token mix", i)));
+            handler.authorize(
+                r,
+                r >> 8,
+                r >> 16,
+                r >> 80,
+                r >> 88,
+                (r >> 96) % 6 == 0,
+                (r >> 104) % 2 == 0,
+                (r >> 112) % 2 == 0
+            );
+            if (i % 5 == 0) handler.cancel(r >> 120, r >> 128, (r >> 136) % 4 == 0);
+            if (i % 9 == 0) handler.warp(r >> 144);
+        }
+        require(handler.accepted() >= 10, "too few authorizations accepted");
+        require(handler.rejected() > 20, "too few authorizations rejected");
+        require(handler.accepted() + handler.rejected() == handler.authorizations(), "counted");
+        require(handler.mismatches() == 0, "the model disagrees with the token");
+    }
+
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_everyAuthorizationAcceptedOrRejected() public view {
+        require(
+            handler.accepted() + handler.rejected() == handler.authorizations(),
+            "an authorization was neither accepted nor rejected"
+        );
+    }
+
+    /// forge-config: default.invariant.fail-on-revert = true
     function invariant_tokenAgreesWithModel() public view {
         require(
             handler.mismatches() == 0,
@@ -229,8 +278,7 @@ contract X402TestTokenInvariantTest {
         );
     }
 
-    /// forge-config: default.invariant.runs = 32
-    /// forge-config: default.invariant.depth = 40
+    /// forge-config: default.invariant.fail-on-revert = true
     function invariant_balancesMatchModelAndSupply() public view {
         uint256 sum = token.balanceOf(address(handler));
         require(sum == handler.expectedBalance(address(handler)), "handler balance");
@@ -242,8 +290,7 @@ contract X402TestTokenInvariantTest {
         require(sum == token.totalSupply(), "no tokens created or lost");
     }
 
-    /// forge-config: default.invariant.runs = 32
-    /// forge-config: default.invariant.depth = 40
+    /// forge-config: default.invariant.fail-on-revert = true
     function invariant_nonceStatesMatchModel() public view {
         for (uint256 i = 0; i < handler.ACTORS(); ++i) {
             address actor = handler.actors(i);

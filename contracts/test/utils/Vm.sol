@@ -50,6 +50,33 @@ interface Vm {
 
     /// @notice Returns the logs recorded since {recordLogs} (or the last call) and clears them.
     function getRecordedLogs() external returns (Log[] memory);
+
+    /// @notice Snapshots the whole state (balances, code, storage); returns its id.
+    function snapshotState() external returns (uint256 snapshotId);
+
+    /// @notice Restores the state of snapshot `snapshotId` and deletes the snapshot.
+    function revertToStateAndDelete(uint256 snapshotId) external returns (bool success);
+
+    /// @notice Replaces `target`'s code with `newRuntimeBytecode`.
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
+
+    /// @notice The environment variable `name` as a uint256, or `defaultValue` when unset.
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
+
+    /// @notice The text of the file at `path` (relative to the project root; needs fs permissions).
+    function readFile(string calldata path) external view returns (string memory);
+
+    /// @notice The string at `key` in the JSON document `json`.
+    function parseJsonString(
+        string calldata json,
+        string calldata key
+    ) external pure returns (string memory);
+
+    /// @notice The bytes of the hex string `hexString` (with or without `0x`).
+    function parseBytes(string calldata hexString) external pure returns (bytes memory);
+
+    /// @notice `value` as a decimal string.
+    function toString(uint256 value) external pure returns (string memory);
 }
 
 /// @dev The cheatcode contract's fixed address: address(bytes20(uint160(uint256(keccak256("hevm cheat code"))))).

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @notice Accepts every EIP-3009 call and records the hash of the last one's call data, and every
-/// `transfer`: shows exactly what the router parsed out of its packed items (one storage word per
-/// call, so the call stays far below the router's per-item gas limit).
+/// @notice Accepts every EIP-3009 call and `transfer` and records them: the hash of the last
+/// EIP-3009 call's data, every `transfer`, and a hash chain over every call in order
+/// (`callChain = keccak256(callChain ‖ caller ‖ call data)`): shows exactly what the router parsed
+/// out of its packed items and in which order it called (a few storage words per call, far below
+/// the router's per-item gas limit).
 contract RecordingEIP3009Token {
     /// @notice keccak256 of the last EIP-3009 call's call data (selector included).
     bytes32 public lastCall;
+    /// @notice The chain of every call, `transfer` included.
+    bytes32 public callChain;
     uint256 public calls;
     address[] public transferTo;
     uint256[] public transferValue;
@@ -15,9 +19,14 @@ contract RecordingEIP3009Token {
         return transferTo.length;
     }
 
+    function _chain() internal {
+        callChain = keccak256(abi.encodePacked(callChain, msg.sender, msg.data));
+    }
+
     function _record() internal {
         lastCall = keccak256(msg.data);
         ++calls;
+        _chain();
     }
 
     function transferWithAuthorization(
@@ -77,6 +86,7 @@ contract RecordingEIP3009Token {
     }
 
     function transfer(address to, uint256 value) external returns (bool) {
+        _chain();
         transferTo.push(to);
         transferValue.push(value);
         return true;
