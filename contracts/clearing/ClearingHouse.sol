@@ -3,8 +3,6 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -70,33 +68,6 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     struct PairSlot {
         uint128 value;
         uint128 fee;
-    }
-
-    /// @dev One decoded voucher.
-    struct Voucher {
-        address payer;
-        address payee;
-        address operator;
-        uint128 value;
-        uint128 fee;
-    }
-
-    /// @dev What a cleared voucher changed, kept to undo it when its payee's payout fails.
-    struct Applied {
-        bytes32 accountKey;
-        bytes32 pairKey;
-        PairSlot previous;
-        uint256 valueIncrease;
-        uint256 feeIncrease;
-        uint256 payee;
-        uint256 feeRecipient;
-    }
-
-    /// @dev Netted payouts of one call: recipients and amounts, `count` in use.
-    struct Payouts {
-        address[] recipients;
-        uint256[] amounts;
-        uint256 count;
     }
 
     mapping(address operator => Operator) internal _operators;
@@ -201,10 +172,10 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         bytes memory reason;
         if (status == DepositStatus.Deposited) {
             bool ok;
-            (ok, reason) = _receiveWithAuthorization(token, item, value);
+            (ok, reason) = _receiveWithAuthorization(token, item);
             if (ok) {
+                // No event of its own: the token's AuthorizationUsed and Transfer announce it.
                 _credit(key, account, signer, value);
-                emit Deposited(payer, operator, token, value, signer);
                 return (DepositStatus.Deposited, value);
             }
             require(gasleft() >= ITEM_GAS_LIMIT / 63, ClearingHouseInsufficientGas(index));
@@ -220,75 +191,94 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         address operator,
         address signer,
         uint256 value
-    ) internal view virtual returns (DepositStatus, AccountSlot memory account) {
-        account = _accounts[key];
-        if (_operators[operator].feeRecipient == address(0)) {
-            return (DepositStatus.UnknownOperator, account);
+    ) internal view returns (DepositStatus, AccountSlot memory account) {
+        uint256 word;
+        uint256 registration;
+        assembly ("memory-safe") {
+            mstore(0x00, key)
+            mstore(0x20, _accounts.slot)
+            word := sload(keccak256(0x00, 0x40))
+            mstore(0x00, operator)
+            mstore(0x20, _operators.slot)
+            registration := sload(keccak256(0x00, 0x40))
         }
+        // The packed layouts of AccountSlot and Operator, low bits first.
+        account.balance = uint80(word);
+        account.delayMinutes = uint16(word >> 80);
+        account.signer = address(uint160(word >> 96));
+        if (uint160(registration) == 0) return (DepositStatus.UnknownOperator, account);
         if (account.balance + value > MAX_BALANCE) return (DepositStatus.BalanceOverflow, account);
+        // A withdrawal can only be pending on an account that has received a deposit before.
         if (
             account.signer != signer &&
-            (account.balance != 0 || _withdrawals[key].readyAt != 0)
+            (account.balance != 0 || (account.delayMinutes != 0 && _withdrawals[key].readyAt != 0))
         ) {
             return (DepositStatus.SignerMismatch, account);
         }
         if (account.delayMinutes == 0) {
             // Cannot truncate: registered delays are whole minutes of at most 30 days (43,200).
-            account.delayMinutes = uint16(_operators[operator].withdrawalDelay / 1 minutes);
+            account.delayMinutes = uint16(uint32(registration >> 160) / 1 minutes);
         }
         return (DepositStatus.Deposited, account);
     }
 
-    /// @dev Writes the credit checked by {_checkCredit}.
+    /// @dev Writes the credit checked by {_checkCredit}: one storage word.
     function _credit(
         bytes32 key,
         AccountSlot memory account,
         address signer,
         uint256 value
-    ) internal virtual {
+    ) internal {
         // Cannot truncate: {_checkCredit} bounded balance + value by MAX_BALANCE (uint80).
-        account.balance = uint80(account.balance + value);
-        account.signer = signer;
-        _accounts[key] = account;
+        uint256 word =
+            (uint256(account.balance) + value) |
+                (uint256(account.delayMinutes) << 80) |
+                (uint256(uint160(signer)) << 96);
+        assembly ("memory-safe") {
+            mstore(0x00, key)
+            mstore(0x20, _accounts.slot)
+            sstore(keccak256(0x00, 0x40), word)
+        }
     }
 
     /// @dev Calls `token.receiveWithAuthorization` for one packed deposit item, with at most
-    /// {ITEM_GAS_LIMIT} gas; returns whether it succeeded and the first {MAX_REASON_LENGTH}
-    /// bytes of its revert data.
+    /// {ITEM_GAS_LIMIT} gas, from scratch memory; returns whether it succeeded and the first
+    /// {MAX_REASON_LENGTH} bytes of its revert data.
     function _receiveWithAuthorization(
         address token,
-        bytes calldata item,
-        uint256 value
+        bytes calldata item
     ) internal returns (bool ok, bytes memory reason) {
-        bytes32 vs = bytes32(item[152:184]);
-        bytes memory data = abi.encodeWithSignature(
-            "receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)",
-            address(bytes20(item[0:20])),
-            address(this),
-            value,
-            uint256(uint48(bytes6(item[76:82]))),
-            uint256(uint48(bytes6(item[82:88]))),
-            keccak256(
-                abi.encode(
-                    address(bytes20(item[20:40])),
-                    address(bytes20(item[40:60])),
-                    bytes32(item[88:120])
-                )
-            ),
-            uint8(uint256(vs >> 255) + 27),
-            bytes32(item[120:152]),
-            vs & bytes32(uint256(type(uint256).max >> 1))
-        );
-        uint256 gasLimit = ITEM_GAS_LIMIT;
-        uint256 maxReason = MAX_REASON_LENGTH;
         assembly ("memory-safe") {
-            ok := call(gasLimit, token, 0, add(data, 0x20), mload(data), 0, 0)
+            let p := mload(0x40)
+            let o := item.offset
+            // depositNonce(operator, signer, salt) = keccak256(abi.encode(operator, signer, salt))
+            mstore(p, shr(96, calldataload(add(o, 20))))
+            mstore(add(p, 0x20), shr(96, calldataload(add(o, 40))))
+            mstore(add(p, 0x40), calldataload(add(o, 88)))
+            let nonce := keccak256(p, 0x60)
+            // receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)
+            mstore(p, shl(224, 0xef55bec6))
+            mstore(add(p, 0x04), shr(96, calldataload(o)))
+            mstore(add(p, 0x24), address())
+            mstore(add(p, 0x44), shr(128, calldataload(add(o, 60))))
+            mstore(add(p, 0x64), shr(208, calldataload(add(o, 76))))
+            mstore(add(p, 0x84), shr(208, calldataload(add(o, 82))))
+            mstore(add(p, 0xa4), nonce)
+            let vs := calldataload(add(o, 152))
+            mstore(add(p, 0xc4), add(27, shr(255, vs)))
+            mstore(add(p, 0xe4), calldataload(add(o, 120)))
+            mstore(
+                add(p, 0x104),
+                and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+            )
+            ok := call(ITEM_GAS_LIMIT, token, 0, p, 0x124, 0, 0)
+            reason := 0x60
             if iszero(ok) {
                 let size := returndatasize()
-                if gt(size, maxReason) {
-                    size := maxReason
+                if gt(size, MAX_REASON_LENGTH) {
+                    size := MAX_REASON_LENGTH
                 }
-                reason := mload(0x40)
+                reason := p
                 mstore(reason, size)
                 returndatacopy(add(reason, 0x20), 0, size)
                 mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
@@ -300,7 +290,36 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     // Clearing
     // ---------------------------------------------------------------------------------------
 
+    /// @dev Memory words of {clear}'s context, from its base: the tables and caches the loop
+    /// keeps, then scratch space for hashing and calls.
+    uint256 private constant _C_INCREASES = 0x00; // increases[i]: valueIncrease | feeIncrease << 128
+    uint256 private constant _C_META = 0x20; // meta[i]: offset | payee index << 64 | fee index << 128
+    uint256 private constant _C_PAYEES = 0x40; // distinct payees
+    uint256 private constant _C_PAYEE_AMOUNTS = 0x60;
+    uint256 private constant _C_PAYEE_COUNT = 0x80;
+    uint256 private constant _C_FEES = 0xa0; // distinct fee recipients
+    uint256 private constant _C_FEE_AMOUNTS = 0xc0;
+    uint256 private constant _C_FEE_COUNT = 0xe0;
+    uint256 private constant _C_DOMAIN = 0x100;
+    uint256 private constant _C_LAST_OPERATOR = 0x120;
+    uint256 private constant _C_LAST_FEE_RECIPIENT = 0x140;
+    uint256 private constant _C_LAST_PAYEE = 0x160;
+    uint256 private constant _C_LAST_PAYEE_INDEX = 0x180;
+    uint256 private constant _C_LAST_FEE = 0x1a0;
+    uint256 private constant _C_LAST_FEE_INDEX = 0x1c0;
+    uint256 private constant _C_TYPEHASH = 0x1e0;
+    uint256 private constant _C_REJECTED_TOPIC = 0x200;
+    uint256 private constant _C_RESULTS = 0x220;
+    uint256 private constant _C_SCRATCH = 0x240;
+
+    /// @dev secp256k1n / 2: larger `s` values are rejected (EIP-2).
+    uint256 private constant _HALF_N =
+        0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+
     /// @inheritdoc IClearingHouse
+    /// @dev The loop is inline assembly for gas; `ClearingHouseReference` (contracts/test) is the
+    /// same behaviour in plain Solidity, and a differential suite runs both on the same inputs.
+    // solhint-disable-next-line function-max-lines
     function clear(
         address token,
         bytes calldata items
@@ -308,215 +327,467 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         require(token.code.length != 0, ClearingHouseTokenHasNoCode(token));
         uint256 count = _countVouchers(items);
         results = new bytes(count);
-        Applied[] memory applied = new Applied[](count);
-        Payouts memory payees = Payouts(new address[](count), new uint256[](count), 0);
-        Payouts memory fees = Payouts(new address[](count), new uint256[](count), 0);
-        uint256 o;
-        for (uint256 i = 0; i < count; ++i) {
-            Voucher memory voucher = _decodeVoucher(items, o);
-            uint256 size = _voucherSize(items, o);
-            ClearStatus status = _clearOne(token, voucher, items[o:o + size], applied[i]);
-            o += size;
-            if (status == ClearStatus.Cleared) {
-                applied[i].payee = _add(payees, voucher.payee, applied[i].valueIncrease);
-                applied[i].feeRecipient = _add(
-                    fees,
-                    _operators[voucher.operator].feeRecipient,
-                    applied[i].feeIncrease
-                );
-            } else {
-                results[i] = bytes1(uint8(status));
-                emit VoucherRejected(i, voucher.payer, voucher.payee, status);
+        uint256 m = _clearContext(count, results);
+        assembly ("memory-safe") {
+            // The fee recipient of `operator` (zero: not registered), cached for runs of one operator.
+            function feeRecipientOf(operator, c) -> recipient {
+                if eq(operator, mload(add(c, _C_LAST_OPERATOR))) {
+                    recipient := mload(add(c, _C_LAST_FEE_RECIPIENT))
+                    leave
+                }
+                let s := add(c, _C_SCRATCH)
+                mstore(s, operator)
+                mstore(add(s, 0x20), _operators.slot)
+                recipient := and(
+                    sload(keccak256(s, 0x40)),
+                    0xffffffffffffffffffffffffffffffffffffffff
+                )
+                mstore(add(c, _C_LAST_OPERATOR), operator)
+                mstore(add(c, _C_LAST_FEE_RECIPIENT), recipient)
+            }
+
+            // The storage slot of mapping `slot` at key keccak256(abi.encode(words at s, n words)).
+            function mappingSlot(s, n, slot) -> result {
+                let key := keccak256(s, shl(5, n))
+                mstore(s, key)
+                mstore(add(s, 0x20), slot)
+                result := keccak256(s, 0x40)
+            }
+
+            // ERC-1271: whether `wallet` accepts the `n` signature bytes at calldata `sig` for `digest`.
+            function erc1271(wallet, digest, sig, n, s) -> valid {
+                if iszero(extcodesize(wallet)) {
+                    leave
+                }
+                mstore(s, shl(224, 0x1626ba7e))
+                mstore(add(s, 0x04), digest)
+                mstore(add(s, 0x24), 0x40)
+                mstore(add(s, 0x44), n)
+                calldatacopy(add(s, 0x64), sig, n)
+                mstore(0x00, 0)
+                let ok := staticcall(ITEM_GAS_LIMIT, wallet, s, add(0x64, n), 0x00, 0x20)
+                valid := and(
+                    and(ok, gt(returndatasize(), 0x1f)),
+                    eq(shr(224, mload(0x00)), 0x1626ba7e)
+                )
+            }
+
+            // Whether the voucher at calldata `o` is signed by its payer or by `signer`.
+            function validSignature(o, digest, signer, s) -> valid {
+                let payer := shr(96, calldataload(add(o, 1)))
+                if iszero(byte(0, calldataload(o))) {
+                    let vs := calldataload(add(o, 125))
+                    let sigS := and(
+                        vs,
+                        0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
+                    )
+                    if gt(sigS, _HALF_N) {
+                        leave
+                    }
+                    mstore(s, digest)
+                    mstore(add(s, 0x20), add(27, shr(255, vs)))
+                    mstore(add(s, 0x40), calldataload(add(o, 93)))
+                    mstore(add(s, 0x60), sigS)
+                    mstore(0x00, 0)
+                    pop(staticcall(gas(), 1, s, 0x80, 0x00, 0x20))
+                    let recovered := mul(mload(0x00), eq(returndatasize(), 0x20))
+                    valid := and(
+                        iszero(iszero(recovered)),
+                        or(eq(recovered, payer), eq(recovered, signer))
+                    )
+                    leave
+                }
+                let n := shr(240, calldataload(add(o, 93)))
+                valid := erc1271(payer, digest, add(o, 95), n, s)
+                if and(iszero(valid), iszero(iszero(signer))) {
+                    valid := erc1271(signer, digest, add(o, 95), n, s)
+                }
+            }
+
+            // The slot of the pair of the voucher at calldata `o`.
+            function pairSlotOf(o, operator, tkn, s) -> result {
+                mstore(s, shr(96, calldataload(add(o, 1))))
+                mstore(add(s, 0x20), shr(96, calldataload(add(o, 21))))
+                mstore(add(s, 0x40), operator)
+                mstore(add(s, 0x60), tkn)
+                result := mappingSlot(s, 4, _pairs.slot)
+            }
+
+            // The slot of the account of the voucher at calldata `o`.
+            function accountSlotOf(o, operator, tkn, s) -> result {
+                mstore(s, shr(96, calldataload(add(o, 1))))
+                mstore(add(s, 0x20), operator)
+                mstore(add(s, 0x40), tkn)
+                result := mappingSlot(s, 3, _accounts.slot)
+            }
+
+            // The increases of the voucher at calldata `o` over the pair's `cleared` word, or the
+            // status that rejects it.
+            function increasesOf(o, cleared) -> status, valueIncrease, feeIncrease {
+                let value := shr(128, calldataload(add(o, 61)))
+                let fee := shr(128, calldataload(add(o, 77)))
+                let clearedValue := and(cleared, 0xffffffffffffffffffffffffffffffff)
+                let clearedFee := shr(128, cleared)
+                if or(lt(value, clearedValue), lt(fee, clearedFee)) {
+                    status := 2 // CumulativeDecreased
+                    leave
+                }
+                if and(eq(value, clearedValue), eq(fee, clearedFee)) {
+                    status := 3 // AlreadyCleared
+                    leave
+                }
+                valueIncrease := sub(value, clearedValue)
+                feeIncrease := sub(fee, clearedFee)
+            }
+
+            // The EIP-712 digest of the voucher at calldata `o`.
+            function digestOf(o, operator, tkn, c) -> digest {
+                let s := add(c, _C_SCRATCH)
+                mstore(s, mload(add(c, _C_TYPEHASH)))
+                mstore(add(s, 0x20), shr(96, calldataload(add(o, 1))))
+                mstore(add(s, 0x40), shr(96, calldataload(add(o, 21))))
+                mstore(add(s, 0x60), tkn)
+                mstore(add(s, 0x80), operator)
+                mstore(add(s, 0xa0), shr(128, calldataload(add(o, 61))))
+                mstore(add(s, 0xc0), shr(128, calldataload(add(o, 77))))
+                let structHash := keccak256(s, 0xe0)
+                mstore(s, 0x1901)
+                mstore(add(s, 0x20), mload(add(c, _C_DOMAIN)))
+                mstore(add(s, 0x40), structHash)
+                digest := keccak256(add(s, 0x1e), 0x42)
+            }
+
+            // Checks the voucher at calldata `o` and, when it clears, debits the payer and records
+            // the pair's totals. Returns the status and the increases.
+            function clearOne(o, tkn, c) -> status, valueIncrease, feeIncrease {
+                let operator := shr(96, calldataload(add(o, 41)))
+                if iszero(feeRecipientOf(operator, c)) {
+                    status := 1 // UnknownOperator
+                    leave
+                }
+                let pairSlot := pairSlotOf(o, operator, tkn, add(c, _C_SCRATCH))
+                status, valueIncrease, feeIncrease := increasesOf(o, sload(pairSlot))
+                if status {
+                    leave
+                }
+                let accountSlot := accountSlotOf(o, operator, tkn, add(c, _C_SCRATCH))
+                let account := sload(accountSlot)
+                // Cannot overflow: two uint128 values.
+                let debit := add(valueIncrease, feeIncrease)
+                if gt(debit, and(account, 0xffffffffffffffffffff)) {
+                    status := 4 // InsufficientBalance
+                    leave
+                }
+                if iszero(
+                    validSignature(
+                        o,
+                        digestOf(o, operator, tkn, c),
+                        shr(96, account),
+                        add(c, _C_SCRATCH)
+                    )
+                ) {
+                    status := 5 // InvalidSignature
+                    leave
+                }
+                // Cannot underflow: the debit was checked against the balance (the low 80 bits).
+                sstore(accountSlot, sub(account, debit))
+                sstore(
+                    pairSlot,
+                    or(
+                        shr(128, calldataload(add(o, 61))),
+                        shl(128, shr(128, calldataload(add(o, 77))))
+                    )
+                )
+            }
+
+            // The index of `who` in the distinct-recipients table at `table`, appended when new;
+            // the last one looked up is cached at `last`.
+            function indexOf(c, table, countAt, last, who) -> index {
+                if eq(who, mload(add(c, last))) {
+                    index := mload(add(c, add(last, 0x20)))
+                    leave
+                }
+                let base := mload(add(c, table))
+                let n := mload(add(c, countAt))
+                index := n
+                for {
+                    let k := 0
+                } lt(k, n) {
+                    k := add(k, 1)
+                } {
+                    if eq(mload(add(base, shl(5, k))), who) {
+                        index := k
+                        break
+                    }
+                }
+                if eq(index, n) {
+                    mstore(add(base, shl(5, n)), who)
+                    mstore(add(c, countAt), add(n, 1))
+                }
+                mstore(add(c, last), who)
+                mstore(add(c, add(last, 0x20)), index)
+            }
+
+            // Nets a cleared voucher's increases into the payouts and records what to undo.
+            function onCleared(o, i, c, valueIncrease, feeIncrease, relative) {
+                let payee := indexOf(
+                    c,
+                    _C_PAYEES,
+                    _C_PAYEE_COUNT,
+                    _C_LAST_PAYEE,
+                    shr(96, calldataload(add(o, 21)))
+                )
+                let at := add(mload(add(c, _C_PAYEE_AMOUNTS)), shl(5, payee))
+                mstore(at, add(mload(at), valueIncrease))
+                let feeIndex := indexOf(
+                    c,
+                    _C_FEES,
+                    _C_FEE_COUNT,
+                    _C_LAST_FEE,
+                    mload(add(c, _C_LAST_FEE_RECIPIENT))
+                )
+                at := add(mload(add(c, _C_FEE_AMOUNTS)), shl(5, feeIndex))
+                mstore(at, add(mload(at), feeIncrease))
+                mstore(
+                    add(mload(add(c, _C_INCREASES)), shl(5, i)),
+                    or(valueIncrease, shl(128, feeIncrease))
+                )
+                mstore(
+                    add(mload(add(c, _C_META)), shl(5, i)),
+                    or(relative, or(shl(64, payee), shl(128, feeIndex)))
+                )
+            }
+
+            // Records a rejected voucher's status and emits VoucherRejected.
+            function onRejected(o, i, c, status) {
+                mstore8(add(add(mload(add(c, _C_RESULTS)), 0x20), i), status)
+                mstore(0x00, status)
+                log4(
+                    0x00,
+                    0x20,
+                    mload(add(c, _C_REJECTED_TOPIC)),
+                    i,
+                    shr(96, calldataload(add(o, 1))),
+                    shr(96, calldataload(add(o, 21)))
+                )
+            }
+
+            let o := items.offset
+            for {
+                let i := 0
+            } lt(i, count) {
+                i := add(i, 1)
+            } {
+                let status, valueIncrease, feeIncrease := clearOne(o, token, m)
+                switch status
+                case 0 {
+                    onCleared(o, i, m, valueIncrease, feeIncrease, sub(o, items.offset))
+                }
+                default {
+                    onRejected(o, i, m, status)
+                }
+                switch byte(0, calldataload(o))
+                case 0 {
+                    o := add(o, 157)
+                }
+                default {
+                    o := add(o, add(95, shr(240, calldataload(add(o, 93)))))
+                }
             }
         }
-        _payPayees(token, items, results, applied, payees, fees);
-        for (uint256 k = 0; k < fees.count; ++k) {
-            if (fees.amounts[k] == 0) continue;
-            require(
-                IERC20(token).trySafeTransfer(fees.recipients[k], fees.amounts[k]),
-                ClearingHouseFeePayoutFailed(fees.recipients[k], fees.amounts[k])
-            );
-        }
+        _payOut(token, items, results, m);
         emit VouchersCleared(token, results);
     }
 
-    /// @dev Checks one voucher and, when it clears, moves its increase out of the payer's balance
-    /// and records the pair's totals. Records in `applied` what it changed.
-    function _clearOne(
-        address token,
-        Voucher memory voucher,
-        bytes calldata item,
-        Applied memory applied
-    ) internal virtual returns (ClearStatus status) {
-        if (_operators[voucher.operator].feeRecipient == address(0)) {
-            return ClearStatus.UnknownOperator;
-        }
-        applied.pairKey = _pairKey(voucher.payer, voucher.payee, voucher.operator, token);
-        applied.previous = _pairs[applied.pairKey];
-        if (voucher.value < applied.previous.value || voucher.fee < applied.previous.fee) {
-            return ClearStatus.CumulativeDecreased;
-        }
-        if (voucher.value == applied.previous.value && voucher.fee == applied.previous.fee) {
-            return ClearStatus.AlreadyCleared;
-        }
-        // Cannot underflow: both cumulatives were checked to be at least the cleared totals.
-        unchecked {
-            applied.valueIncrease = voucher.value - applied.previous.value;
-            applied.feeIncrease = voucher.fee - applied.previous.fee;
-        }
-        applied.accountKey = _accountKey(voucher.payer, voucher.operator, token);
-        AccountSlot memory account = _accounts[applied.accountKey];
-        uint256 debit = applied.valueIncrease + applied.feeIncrease;
-        if (debit > account.balance) return ClearStatus.InsufficientBalance;
-        bytes32 digest = _voucherDigest(
-            voucher.payer,
-            voucher.payee,
-            token,
-            voucher.operator,
-            voucher.value,
-            voucher.fee
-        );
-        if (!_isValidVoucherSignature(voucher.payer, account.signer, digest, item)) {
-            return ClearStatus.InvalidSignature;
-        }
-        // Cannot underflow: the debit was checked against the balance above.
-        unchecked {
-            account.balance -= uint80(debit);
-        }
-        _accounts[applied.accountKey] = account;
-        _pairs[applied.pairKey] = PairSlot(voucher.value, voucher.fee);
-        return ClearStatus.Cleared;
-    }
-
-    /// @dev Whether `item`'s signature over `digest` is the payer's or the voucher signer's.
-    function _isValidVoucherSignature(
-        address payer,
-        address signer,
-        bytes32 digest,
-        bytes calldata item
-    ) internal view virtual returns (bool) {
-        if (uint8(item[0]) & CONTRACT_SIGNATURE == 0) {
-            (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(
-                digest,
-                bytes32(item[VOUCHER_HEADER:VOUCHER_HEADER + 32]),
-                bytes32(item[VOUCHER_HEADER + 32:VOUCHER_HEADER + 64])
-            );
-            return err == ECDSA.RecoverError.NoError && (recovered == payer || recovered == signer);
-        }
-        bytes calldata signature = item[VOUCHER_HEADER + 2:];
-        return
-            _isValidERC1271(payer, digest, signature) ||
-            (signer != address(0) && _isValidERC1271(signer, digest, signature));
-    }
-
-    /// @dev An ERC-1271 check with at most {ITEM_GAS_LIMIT} gas, reading only 32 bytes back.
-    function _isValidERC1271(
-        address wallet,
-        bytes32 digest,
-        bytes calldata signature
-    ) internal view returns (bool valid) {
-        if (wallet.code.length == 0) return false;
-        bytes memory data = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
-        uint256 gasLimit = ITEM_GAS_LIMIT;
-        bytes4 magic = IERC1271.isValidSignature.selector;
+    /// @dev Allocates {clear}'s context: the tables for `count` items and scratch space for the
+    /// largest call it makes (an ERC-1271 check of up to 2^16 - 1 signature bytes is paid for by
+    /// the calldata that carries it, so only the space actually used is expanded).
+    function _clearContext(uint256 count, bytes memory results) internal view returns (uint256 m) {
+        bytes32 domain = _domainSeparatorV4();
+        bytes32 typehash = VOUCHER_TYPEHASH;
+        bytes32 rejectedTopic = VoucherRejected.selector;
+        uint256[] memory increases = new uint256[](count);
+        uint256[] memory meta = new uint256[](count);
+        uint256[] memory payees = new uint256[](count);
+        uint256[] memory payeeAmounts = new uint256[](count);
+        uint256[] memory fees = new uint256[](count);
+        uint256[] memory feeAmounts = new uint256[](count);
         assembly ("memory-safe") {
-            mstore(0x00, 0)
-            let ok := staticcall(gasLimit, wallet, add(data, 0x20), mload(data), 0x00, 0x20)
-            valid := and(
-                and(ok, gt(returndatasize(), 0x1f)),
-                eq(mload(0x00), magic)
-            )
+            m := mload(0x40)
+            mstore(add(m, _C_INCREASES), add(increases, 0x20))
+            mstore(add(m, _C_META), add(meta, 0x20))
+            mstore(add(m, _C_PAYEES), add(payees, 0x20))
+            mstore(add(m, _C_PAYEE_AMOUNTS), add(payeeAmounts, 0x20))
+            mstore(add(m, _C_PAYEE_COUNT), 0)
+            mstore(add(m, _C_FEES), add(fees, 0x20))
+            mstore(add(m, _C_FEE_AMOUNTS), add(feeAmounts, 0x20))
+            mstore(add(m, _C_FEE_COUNT), 0)
+            // No address equals these, so the first lookups miss the caches.
+            mstore(add(m, _C_LAST_OPERATOR), not(0))
+            mstore(add(m, _C_LAST_FEE_RECIPIENT), 0)
+            mstore(add(m, _C_LAST_PAYEE), not(0))
+            mstore(add(m, _C_LAST_FEE), not(0))
+            mstore(add(m, _C_DOMAIN), domain)
+            mstore(add(m, _C_TYPEHASH), typehash)
+            mstore(add(m, _C_REJECTED_TOPIC), rejectedTopic)
+            mstore(add(m, _C_RESULTS), results)
+            // The context and a scratch area that the loop reuses for every item.
+            mstore(0x40, add(m, add(_C_SCRATCH, 0x120)))
         }
     }
 
-    /// @dev Pays each payee its netted credit; when a payout fails, undoes that payee's items
-    /// (newest first, so a pair cleared twice in the call returns to its original totals).
-    function _payPayees(
+    /// @dev Pays each distinct payee, undoing a payee's items when its payout fails (newest
+    /// first), then each distinct fee recipient.
+    function _payOut(
         address token,
         bytes calldata items,
         bytes memory results,
-        Applied[] memory applied,
-        Payouts memory payees,
-        Payouts memory fees
+        uint256 m
     ) internal {
-        for (uint256 p = 0; p < payees.count; ++p) {
-            if (payees.amounts[p] == 0) continue;
-            if (IERC20(token).trySafeTransfer(payees.recipients[p], payees.amounts[p])) continue;
-            for (uint256 j = applied.length; j > 0; --j) {
-                Applied memory a = applied[j - 1];
-                if (uint8(results[j - 1]) != uint8(ClearStatus.Cleared) || a.pairKey == 0) {
-                    continue;
-                }
-                if (a.payee != p) continue;
-                _pairs[a.pairKey] = a.previous;
-                // Cannot overflow: restores what this call took from the balance.
-                unchecked {
-                    _accounts[a.accountKey].balance += uint80(a.valueIncrease + a.feeIncrease);
-                    fees.amounts[a.feeRecipient] -= a.feeIncrease;
-                }
-                results[j - 1] = bytes1(uint8(ClearStatus.PayoutFailed));
-                Voucher memory voucher = _decodeVoucher(items, _offsetOf(items, j - 1));
-                emit VoucherRejected(j - 1, voucher.payer, voucher.payee, ClearStatus.PayoutFailed);
-            }
+        uint256 payeeCount;
+        uint256 feeCount;
+        assembly ("memory-safe") {
+            payeeCount := mload(add(m, _C_PAYEE_COUNT))
+            feeCount := mload(add(m, _C_FEE_COUNT))
+        }
+        for (uint256 p = 0; p < payeeCount; ++p) {
+            (address payee, uint256 amount) = _tableEntry(m, _C_PAYEES, _C_PAYEE_AMOUNTS, p);
+            if (amount == 0 || IERC20(token).trySafeTransfer(payee, amount)) continue;
+            _undoPayee(token, items, results, m, p);
+        }
+        for (uint256 k = 0; k < feeCount; ++k) {
+            (address recipient, uint256 amount) = _tableEntry(m, _C_FEES, _C_FEE_AMOUNTS, k);
+            if (amount == 0) continue;
+            require(
+                IERC20(token).trySafeTransfer(recipient, amount),
+                ClearingHouseFeePayoutFailed(recipient, amount)
+            );
         }
     }
 
-    /// @dev Adds `amount` for `recipient` to the netted payouts; returns the recipient's index.
-    function _add(
-        Payouts memory payouts,
-        address recipient,
-        uint256 amount
-    ) internal pure returns (uint256 index) {
-        uint256 n = payouts.count;
-        for (index = 0; index < n; ++index) {
-            if (payouts.recipients[index] == recipient) {
-                payouts.amounts[index] += amount;
-                return index;
-            }
+    /// @dev Entry `k` of a recipients table and its amount.
+    function _tableEntry(
+        uint256 m,
+        uint256 table,
+        uint256 amounts,
+        uint256 k
+    ) internal pure returns (address recipient, uint256 amount) {
+        assembly ("memory-safe") {
+            recipient := mload(add(mload(add(m, table)), shl(5, k)))
+            amount := mload(add(mload(add(m, amounts)), shl(5, k)))
         }
-        payouts.recipients[n] = recipient;
-        payouts.amounts[n] = amount;
-        payouts.count = n + 1;
     }
 
-    /// @dev The number of vouchers in `items`; reverts when they are malformed.
-    function _countVouchers(bytes calldata items) internal pure returns (uint256 count) {
-        uint256 o;
-        while (o < items.length) {
-            o += _voucherSize(items, o);
-            ++count;
-        }
-        require(o == items.length, ClearingHouseMalformedItems(o));
-    }
-
-    /// @dev The byte offset of voucher `index` (only called for a failed payout).
-    function _offsetOf(bytes calldata items, uint256 index) internal pure returns (uint256 o) {
-        for (uint256 i = 0; i < index; ++i) o += _voucherSize(items, o);
-    }
-
-    /// @dev The size of the voucher at offset `o`; reverts when its flags or length are malformed.
-    function _voucherSize(bytes calldata items, uint256 o) internal pure returns (uint256) {
-        require(items.length >= o + VOUCHER_HEADER, ClearingHouseMalformedItems(o));
-        uint8 flags = uint8(items[o]);
-        if (flags == 0) return VOUCHER_EOA_SIZE;
-        require(flags == CONTRACT_SIGNATURE, ClearingHouseMalformedItems(o));
-        require(items.length >= o + VOUCHER_HEADER + 2, ClearingHouseMalformedItems(o));
-        return
-            VOUCHER_HEADER +
-            2 +
-            uint16(bytes2(items[o + VOUCHER_HEADER:o + VOUCHER_HEADER + 2]));
-    }
-
-    /// @dev Decodes the voucher fields at offset `o` (its bounds are checked by {_countVouchers}).
-    function _decodeVoucher(
+    /// @dev Undoes every cleared item paying payee `p`, newest first, and reports it PayoutFailed.
+    function _undoPayee(
+        address token,
         bytes calldata items,
-        uint256 o
-    ) internal pure returns (Voucher memory voucher) {
-        voucher.payer = address(bytes20(items[o + 1:o + 21]));
-        voucher.payee = address(bytes20(items[o + 21:o + 41]));
-        voucher.operator = address(bytes20(items[o + 41:o + 61]));
-        voucher.value = uint128(bytes16(items[o + 61:o + 77]));
-        voucher.fee = uint128(bytes16(items[o + 77:o + 93]));
+        bytes memory results,
+        uint256 m,
+        uint256 p
+    ) internal {
+        for (uint256 j = results.length; j > 0; --j) {
+            uint256 i = j - 1;
+            if (uint8(results[i]) != uint8(ClearStatus.Cleared)) continue;
+            uint256 increases;
+            uint256 meta;
+            assembly ("memory-safe") {
+                increases := mload(add(mload(add(m, _C_INCREASES)), shl(5, i)))
+                meta := mload(add(mload(add(m, _C_META)), shl(5, i)))
+            }
+            if (uint64(meta >> 64) != p) continue;
+            _undoItem(token, items[uint64(meta):], m, increases, uint64(meta >> 128));
+            results[i] = bytes1(uint8(ClearStatus.PayoutFailed));
+            emit VoucherRejected(
+                i,
+                address(bytes20(items[uint64(meta) + 1:uint64(meta) + 21])),
+                address(bytes20(items[uint64(meta) + 21:uint64(meta) + 41])),
+                ClearStatus.PayoutFailed
+            );
+        }
+    }
+
+    /// @dev Restores what clearing `item` changed: the pair's totals, the payer's balance and the
+    /// netted fee.
+    function _undoItem(
+        address token,
+        bytes calldata item,
+        uint256 m,
+        uint256 increases,
+        uint256 feeIndex
+    ) internal {
+        uint128 valueIncrease = uint128(increases);
+        uint128 feeIncrease = uint128(increases >> 128);
+        PairSlot storage pair = _pairs[_itemPairKey(token, item)];
+        // Cannot underflow or overflow: restores exactly what this call changed.
+        unchecked {
+            pair.value -= valueIncrease;
+            pair.fee -= feeIncrease;
+            _accounts[_itemAccountKey(token, item)].balance += uint80(
+                uint256(valueIncrease) + feeIncrease
+            );
+        }
+        assembly ("memory-safe") {
+            let at := add(mload(add(m, _C_FEE_AMOUNTS)), shl(5, feeIndex))
+            mstore(at, sub(mload(at), feeIncrease))
+        }
+    }
+
+    /// @dev The pair key of a packed voucher.
+    function _itemPairKey(address token, bytes calldata item) internal pure returns (bytes32) {
+        return
+            _pairKey(
+                address(bytes20(item[1:21])),
+                address(bytes20(item[21:41])),
+                address(bytes20(item[41:61])),
+                token
+            );
+    }
+
+    /// @dev The account key of a packed voucher.
+    function _itemAccountKey(address token, bytes calldata item) internal pure returns (bytes32) {
+        return _accountKey(address(bytes20(item[1:21])), address(bytes20(item[41:61])), token);
+    }
+
+    /// @dev The number of vouchers in `items`; reverts with {ClearingHouseMalformedItems} (the
+    /// offending item's offset, or the end of the last item when it overruns) when malformed.
+    function _countVouchers(bytes calldata items) internal pure returns (uint256 count) {
+        bytes4 malformed = ClearingHouseMalformedItems.selector;
+        assembly ("memory-safe") {
+            let start := items.offset
+            let end := add(start, items.length)
+            let o := start
+            let bad := 0
+            for {} lt(o, end) {} {
+                if gt(add(o, VOUCHER_HEADER), end) {
+                    bad := 1
+                    break
+                }
+                let flags := byte(0, calldataload(o))
+                if iszero(flags) {
+                    o := add(o, VOUCHER_EOA_SIZE)
+                    count := add(count, 1)
+                    continue
+                }
+                if or(
+                    iszero(eq(flags, CONTRACT_SIGNATURE)),
+                    gt(add(o, add(VOUCHER_HEADER, 2)), end)
+                ) {
+                    bad := 1
+                    break
+                }
+                o := add(
+                    o,
+                    add(add(VOUCHER_HEADER, 2), shr(240, calldataload(add(o, VOUCHER_HEADER))))
+                )
+                count := add(count, 1)
+            }
+            if or(bad, iszero(eq(o, end))) {
+                mstore(0x00, malformed)
+                mstore(0x04, sub(o, start))
+                revert(0x00, 0x24)
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------------
@@ -541,7 +812,10 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         bytes32 key = _accountKey(msg.sender, operator, token);
         WithdrawalSlot memory pending = _withdrawals[key];
         require(pending.readyAt != 0, ClearingHouseNoPendingWithdrawal());
-        require(block.timestamp >= pending.readyAt, ClearingHouseWithdrawalNotReady(pending.readyAt));
+        require(
+            block.timestamp >= pending.readyAt,
+            ClearingHouseWithdrawalNotReady(pending.readyAt)
+        );
         AccountSlot storage account = _accounts[key];
         amount = pending.amount < account.balance ? pending.amount : account.balance;
         delete _withdrawals[key];

@@ -14,7 +14,8 @@ pragma solidity ^0.8.24;
 /// - A **pair** is (payer, payee, operator, token): the cumulative value and fee cleared so far.
 /// - A **voucher** is EIP-712 typed data under this contract's domain
 ///   (`name` "x402 ClearingHouse", `version` "1", chain id, this address):
-///   `Voucher(address payer,address payee,address token,address operator,uint128 cumulativeValue,uint128 cumulativeFee)`.
+///   `Voucher(address payer,address payee,address token,address operator,uint128 cumulativeValue,`
+///   `uint128 cumulativeFee)`.
 ///   `cumulativeValue` is everything the payer has agreed to pay `payee` through `operator` in
 ///   `token`; `cumulativeFee` everything it has agreed to pay the operator for that pair, on top.
 ///   A later voucher supersedes an earlier one: clearing it moves only the increase over the pair's
@@ -61,7 +62,9 @@ pragma solidity ^0.8.24;
 /// ## Batch failure policy
 /// - One item never reverts the batch. Each ends in exactly one status, returned at its index (one
 ///   byte per item) and emitted in the call's one {VouchersCleared} or {DepositsProcessed} event;
-///   every failed item also gets one {VoucherRejected} or {DepositFailed} event.
+///   every failed item also gets one {VoucherRejected} or {DepositFailed} event. A cleared voucher
+///   gets no event of its own (the payouts' `Transfer` events and {getCleared} show it), nor does
+///   an executed deposit (the token's `AuthorizationUsed` and `Transfer` do).
 /// - A rejected voucher or deposit moves nothing and changes no state.
 /// - Clearing checks, in this order: the operator is registered; neither cumulative is lower than
 ///   the pair's cleared total; at least one is higher; the increase fits the payer's balance; the
@@ -150,7 +153,9 @@ interface IClearingHouse {
         uint32 withdrawalDelay
     );
 
-    /// @notice `amount` was credited to the account (payer, operator, token).
+    /// @notice `amount` was credited to the account (payer, operator, token) by {deposit}. An
+    /// EIP-3009 deposit gets no event of its own (the token's `AuthorizationUsed` and `Transfer`,
+    /// and {DepositsProcessed}, announce it): it would cost about 2,500 gas per deposit.
     event Deposited(
         address indexed payer,
         address indexed operator,

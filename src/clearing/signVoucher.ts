@@ -26,7 +26,10 @@ export async function signVoucher(
   parameters: SignVoucherParameters,
 ): Promise<SignVoucherReturnType> {
   if (!signer.signTypedData) {
-    throw new InvalidClearingInputError("signer", `a ${signer.type} account cannot sign typed data`);
+    throw new InvalidClearingInputError(
+      "signer",
+      `a ${signer.type} account cannot sign typed data`,
+    );
   }
   const signature = await signer.signTypedData(getVoucherTypedData(parameters));
   return { ...parameters.voucher, signature };
