@@ -60,15 +60,23 @@ export class Admission {
     return this.#reserved.size;
   }
 
+  /**
+   * The asset allow-list, checked before anything reads the chain: a token the operator does not
+   * know is never called, not even by a simulation (it could burn gas or stall the reads).
+   */
+  assetPolicy(token: Address): Refusal | undefined {
+    if (this.#assets.has(token.toLowerCase())) return undefined;
+    return {
+      reason: reasons.assetNotAllowed,
+      message: `this facilitator settles ${[...this.#assets].join(", ")}`,
+      status: 200,
+    };
+  }
+
   /** The static policy: asset, amount, payee. */
   policy(payment: Omit<AdmittedPayment, "id">): Refusal | undefined {
-    if (!this.#assets.has(payment.token.toLowerCase())) {
-      return {
-        reason: reasons.assetNotAllowed,
-        message: `this facilitator settles ${[...this.#assets].join(", ")}`,
-        status: 200,
-      };
-    }
+    const asset = this.assetPolicy(payment.token);
+    if (asset) return asset;
     if (payment.value < this.#options.minAmount) {
       return {
         reason: reasons.amountBelowMinimum,

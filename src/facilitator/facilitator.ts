@@ -445,6 +445,9 @@ export class BatchFacilitator {
     if (held && held.status !== "failed") {
       return invalid(200, reasons.nonceAlreadyUsed, `the payment is already ${held.status}`);
     }
+    const unknownAsset = this.#admission.assetPolicy(request.requirements.asset);
+    if (unknownAsset)
+      return invalid(unknownAsset.status, unknownAsset.reason, unknownAsset.message);
     const admitted = this.#admitted(id, request);
     try {
       const verdict = await verifyPayment(this.#verifyContext(), request);
@@ -453,7 +456,8 @@ export class BatchFacilitator {
         response.invalidReason = reasonForVersion(request.x402Version, response.invalidReason);
         return { status: 200, body: response };
       }
-      // The facilitator's policy after the official checks, so their verdicts stay the official's.
+      // The rest of the facilitator's policy after the official checks, so their verdicts stay the
+      // official's (the asset allow-list came first: an unknown token is never called).
       const refusal = this.#admission.policy(admitted);
       if (refusal) return invalid(refusal.status, refusal.reason, refusal.message);
       const short = this.#admission.reserve(admitted, verdict.balance ?? 0n, false);
@@ -532,6 +536,13 @@ export class BatchFacilitator {
         };
       }
       return { status: 200, body: await this.#outcomeOf(id, answerId) };
+    }
+    const unknownAsset = this.#admission.assetPolicy(request.requirements.asset);
+    if (unknownAsset) {
+      return {
+        status: unknownAsset.status,
+        body: settleFailure(request, unknownAsset.reason, unknownAsset.message),
+      };
     }
     const admitted = this.#admitted(id, request);
     let verdict;

@@ -5,6 +5,7 @@ import { toHex, type Address, type Hex, type LocalAccount } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { MULTICALL3_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
+import { deployArtifact } from "./attacks/helpers.js";
 import {
   fundedPayers,
   network,
@@ -251,9 +252,11 @@ function locationReason(path: readonly string[]): string {
   ) {
     return "invalid_x402_version";
   }
+  // A field inside the payload's `accepted` copy is a requirement; `accepted` itself missing or of
+  // the wrong type is a defect of the payload.
   if (
     path[0] === "paymentRequirements" ||
-    (path[0] === "paymentPayload" && path[1] === "accepted")
+    (path[0] === "paymentPayload" && path[1] === "accepted" && path.length > 2)
   ) {
     return "invalid_payment_requirements";
   }
@@ -434,7 +437,18 @@ describe("facilitator: fuzzing /verify and /settle", function () {
     const notYetValid = await Promise.all(payers.map((payer) => signRaw(payer, now + 3_600n)));
     const zeroRequirements = { ...requirements, amount: "0" };
     const zeroValue = await Promise.all(payers.map((payer) => sign(payer, zeroRequirements)));
-    const otherAssetRequirements = { ...requirements, asset: MULTICALL3_ADDRESS };
+    // A token that answers every read a verifier makes (so the official checks pass) but is not
+    // allow-listed: only the facilitator's policy refuses it.
+    const fake = await deployArtifact(
+      base,
+      "contracts/test/mocks/GasBurningEIP3009Token.sol",
+      "GasBurningEIP3009Token",
+    );
+    const otherAssetRequirements = {
+      ...requirements,
+      asset: fake,
+      extra: { name: "Fake Dollar", version: "2" },
+    };
     const otherAsset = await Promise.all(
       payers.map((payer) => sign(payer, otherAssetRequirements)),
     );
@@ -534,8 +548,9 @@ describe("facilitator: fuzzing /verify and /settle", function () {
         apply: (b, v) => requirement(b, v, "extra", { name: "USDC", version: "2" }),
       },
       {
+        // Any other asset is outside the allow-list, which is checked before the signature.
         kind: "asset other than the signed one",
-        reason: "invalid_exact_evm_signature",
+        reason: POLICY_REFUSALS.assetNotAllowed,
         apply: (b, v) =>
           requirement(b, v, "asset", privateKeyToAccount(generatePrivateKey()).address),
       },
@@ -638,10 +653,12 @@ describe("facilitator: fuzzing /verify and /settle", function () {
           ? (body as { paymentPayload?: { x402Version?: unknown } }).paymentPayload?.x402Version
           : undefined;
         if (version === 1 || version === 2) continue;
+        // An object carrying a prototype-poisoning key is refused by the JSON parser itself.
+        const poisoned = /"(__proto__|constructor)":/.test(JSON.stringify(body));
         add(
           "random JSON",
           path,
-          answer(400, isObject ? "invalid_x402_version" : "invalid_payload"),
+          answer(400, isObject && !poisoned ? "invalid_x402_version" : "invalid_payload"),
           body,
         );
       } else if (r < 36) {

@@ -46,6 +46,7 @@ describe("facilitator: same verdicts as the official @x402/evm exact facilitator
   let payer: LocalAccount;
   let official: ReturnType<typeof createOfficialFacilitator>;
   const payTo = privateKeyToAccount(generatePrivateKey()).address;
+  const stranger = privateKeyToAccount(generatePrivateKey());
   const requirements = {
     scheme: "exact",
     network: network.v2,
@@ -58,7 +59,9 @@ describe("facilitator: same verdicts as the official @x402/evm exact facilitator
 
   before(async function () {
     base = await startLocalBase();
-    ours = await startFacilitator(base);
+    // The official facilitator settles any asset; ours only allow-listed ones (checked before the
+    // official checks), so the codeless asset of one case is allow-listed to compare its verdict.
+    ours = await startFacilitator(base, { assets: [USDC_ADDRESS, stranger.address] });
     [payer] = await fundedPayers(base, 1, 1_000_000n);
     const walletClient = createWalletClient({
       account: privateKeyToAccount(generatePrivateKey()),
@@ -136,7 +139,6 @@ describe("facilitator: same verdicts as the official @x402/evm exact facilitator
     return { theirs, mine: mine.json, payload, requirements: checked };
   }
 
-  const stranger = privateKeyToAccount(generatePrivateKey());
   // Variants are built when each test runs: time windows are relative to that moment.
   const cases: [string, () => Variant, string | undefined][] = [
     ["a valid payment", () => ({}), undefined],
