@@ -10,6 +10,8 @@ import { configVariable, defineConfig } from "hardhat/config";
 import type { EdrNetworkUserConfig } from "hardhat/types/config";
 
 import simulatedBase from "./plugins/simulated-base/index.js";
+import { BASE_CHAIN_ID, BASE_HARDFORK_HISTORY } from "./src/chain/base.js";
+import { SETTLEMENT_ROUTER_SALT } from "./src/deploy/salt.js";
 
 const require = createRequire(import.meta.url);
 
@@ -92,12 +94,14 @@ export default defineConfig({
   },
   ignition: {
     strategyConfig: {
-      create2: {
-        // CreateX salt: zero sender bytes and no cross-chain flag (byte 20 = 0x00), so the router's
-        // address depends only on its bytecode and lands at the same address on every chain.
-        salt: "0x000000000000000000000000000000000000000000783430322d726f75746572",
-      },
+      // The router's CREATE2 salt (src/deploy/salt.ts): the same address on every chain.
+      create2: { salt: SETTLEMENT_ROUTER_SALT },
     },
+  },
+  // Base's hardfork activation history, so a fork of Base (or of any chain-8453 node, such as
+  // `npm run chain`) can run calls at its historical blocks.
+  chainDescriptors: {
+    [BASE_CHAIN_ID]: { name: "Base", chainType: "op", hardforkHistory: BASE_HARDFORK_HISTORY },
   },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.
