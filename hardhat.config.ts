@@ -9,6 +9,7 @@ import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
 import { configVariable, defineConfig } from "hardhat/config";
 import type { EdrNetworkUserConfig } from "hardhat/types/config";
 
+import ignitionState from "./plugins/ignition-state/index.js";
 import simulatedBase from "./plugins/simulated-base/index.js";
 import { BASE_CHAIN_ID, BASE_HARDFORK_HISTORY } from "./src/chain/base.js";
 import { SETTLEMENT_ROUTER_SALT } from "./src/deploy/salt.js";
@@ -67,6 +68,7 @@ export default defineConfig({
     hardhatKeystore,
     hardhatMocha,
     simulatedBase,
+    ignitionState,
   ],
   solidity: {
     // One set of settings for every build profile (tests, `ignition deploy`'s production build): with no metadata
@@ -110,11 +112,11 @@ export default defineConfig({
     // `hardhat node` (and `npm run chain`) serve this one. Blocks mined one per transaction may share a
     // timestamp, so a busy node's clock stays with the wall clock that x402 validity windows are checked against.
     node: { ...simulatedBaseNetwork, allowBlocksWithSameTimestamp: true },
-    // The `npm run chain` node (LOCAL_RPC_URL when it listens elsewhere).
+    // The `npm run chain` node (RPC_URL when it listens elsewhere; LOCAL_RPC_URL is read too).
     localhost: {
       type: "http",
       chainType: "op",
-      url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
+      url: process.env.RPC_URL || process.env.LOCAL_RPC_URL || "http://127.0.0.1:8545",
     },
     base: {
       type: "http",
