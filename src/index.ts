@@ -17,6 +17,7 @@ export { x402TestTokenAbi } from "./abi/x402TestToken.js";
 // Base constants and the local Base bootstrap.
 export {
   BASE_CHAIN_ID,
+  BASE_HARDFORK_HISTORY,
   BASE_NETWORK_V1,
   BASE_NETWORK_V2,
   BASE_SEPOLIA_CHAIN_ID,
@@ -37,6 +38,14 @@ export {
   type BootstrapClient,
   type FundUsdcParameters,
 } from "./chain/bootstrap.js";
+
+// The SettlementRouter deployment this package ships (deployed by `ensureRouter`).
+export { SETTLEMENT_ROUTER_DEPLOYMENT } from "./deploy/router.js";
+export { SETTLEMENT_ROUTER_SALT } from "./deploy/salt.js";
+export {
+  SETTLEMENT_ROUTER_ADDRESS,
+  SETTLEMENT_ROUTER_BYTECODE,
+} from "./deploy/settlementRouter.js";
 
 // Authorizations: EIP-3009 typed data, building, signing, offline verification, chain state.
 export { AuthorizationStateReadError } from "./authorization/AuthorizationStateReadError.js";
