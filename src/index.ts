@@ -155,7 +155,9 @@ export {
 export {
   BatchGasExceedsCapError,
   InvalidBatchInputError,
+  RouterNotDeployedError,
   SettleReceiptMismatchError,
+  SettlementNodeError,
   SettleTimeoutError,
   SettleTransactionRevertedError,
 } from "./batch/errors.js";
@@ -214,6 +216,7 @@ export {
   type DecodeRevertReasonReturnType,
 } from "./errors/decodeRevertReason.js";
 export { findRevertData } from "./errors/findRevertData.js";
+export { shortMessageOf } from "./errors/shortMessageOf.js";
 export {
   ITEM_STATUS_REASONS,
   ItemStatus,
