@@ -4,6 +4,7 @@ import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
 import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
 import hardhatMocha from "@nomicfoundation/hardhat-mocha";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
 import { configVariable, defineConfig } from "hardhat/config";
@@ -67,6 +68,7 @@ export default defineConfig({
     hardhatIgnitionViem,
     hardhatKeystore,
     hardhatMocha,
+    hardhatTypechain,
     simulatedBase,
     ignitionState,
   ],
@@ -78,6 +80,8 @@ export default defineConfig({
       production: solidityProfile(),
     },
   },
+  // ethers v6 bindings beside the viem ABIs, shipped as `x402-clearing/typechain` (generated on compile).
+  typechain: { outDir: "src/typechain" },
   paths: {
     tests: {
       mocha: "test",

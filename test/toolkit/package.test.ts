@@ -20,13 +20,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", ".
 const FRAMEWORK_PACKAGE = /^(hardhat|ethers|@nomicfoundation\/.*|@ethersproject\/.*)$/;
 
 interface NpmLsNode {
+  version?: string;
   dependencies?: Record<string, NpmLsNode>;
 }
 
-/** Every package name in an `npm ls --all --json` tree. */
+/** Every installed package in an `npm ls --all --json` tree (an absent optional peer has no version). */
 function packageNames(node: NpmLsNode, into = new Set<string>()): Set<string> {
   for (const [name, child] of Object.entries(node.dependencies ?? {})) {
-    into.add(name);
+    if (child.version !== undefined) into.add(name);
     packageNames(child, into);
   }
   return into;
@@ -126,6 +127,22 @@ describe("toolkit: built package", () => {
       { cwd: path.join(workdir, "app") },
     );
     expect(store.stdout.trim()).to.equal("function");
+    // The ethers bindings come from their own subpath, with ethers (an optional peer) installed.
+    expect(files).to.include("dist/ethers/index.js");
+    expect(files.filter((file) => file.includes("typechain/test/"))).to.deep.equal([]);
+    await symlink(path.join(root, "node_modules", "ethers"), path.join(modules, "ethers"), "dir");
+    const ethers = await run(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { SettlementRouter__factory } from "x402-clearing/ethers";
+         import { SETTLEMENT_ROUTER_BYTECODE } from "x402-clearing";
+         console.log(SettlementRouter__factory.bytecode === SETTLEMENT_ROUTER_BYTECODE);`,
+      ],
+      { cwd: path.join(workdir, "app") },
+    );
+    expect(ethers.stdout.trim()).to.equal("true");
   });
 
   it("installs with plain npm install, deploys the router through its own API and settles 100 payments", async () => {
@@ -146,6 +163,7 @@ describe("toolkit: built package", () => {
     const names = packageNames(tree);
     expect(names.has("x402-clearing")).to.equal(true);
     expect([...names].filter((name) => FRAMEWORK_PACKAGE.test(name))).to.deep.equal([]);
+    expect(existsSync(path.join(app, "node_modules", "ethers"))).to.equal(false);
 
     chain = await startChain();
     const script = `
