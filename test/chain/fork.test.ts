@@ -34,29 +34,34 @@ describe("a fork of a chain-8453 node (BASE_RPC_URL)", () => {
   let upstream: ChainProcess | undefined;
   let fork: ChainProcess | undefined;
   let work: string;
+  let upstreamBlock: bigint;
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), "x402-fork-"));
     upstream = await startChain();
+    upstreamBlock = await createPublicClient({ transport: http(upstream.url) }).getBlockNumber();
+    fork = await startChain({ env: { BASE_RPC_URL: upstream.url } });
   });
 
   after(async () => {
     await fork?.stop();
     await upstream?.stop();
     await rm(work, { recursive: true, force: true });
+    await rm(path.join(root, "ignition", "deployments", "localhost-8453"), {
+      recursive: true,
+      force: true,
+    });
   });
 
   it("npm run chain serves the fork, keeps what it finds and funds through the forked master minter", async () => {
     const upstreamClient = createPublicClient({ transport: http(upstream!.url) });
-    const upstreamBlock = await upstreamClient.getBlockNumber();
-    fork = await startChain({ env: { BASE_RPC_URL: upstream!.url } });
-    expect(fork.output()).to.include(`forked at block ${upstreamBlock}`);
+    expect(fork!.output()).to.include(`forked at block ${upstreamBlock}`);
     for (const line of ["USDC", "Multicall3", "CreateX"])
-      expect(fork.output()).to.match(
+      expect(fork!.output()).to.match(
         new RegExp(`${line} +0x[0-9a-fA-F]{40} \\(.*found on the chain, kept`),
       );
 
-    const client = createTestClient({ mode: "hardhat", transport: http(fork.url) }).extend(
+    const client = createTestClient({ mode: "hardhat", transport: http(fork!.url) }).extend(
       publicActions,
     );
     // A historical call at the fork block: what EDR refused without Base's hardfork history.
@@ -133,7 +138,7 @@ describe("a fork of a chain-8453 node (BASE_RPC_URL)", () => {
     for (const attack of replay.attacks) expect(attack.attempts).to.be.greaterThan(0);
   });
 
-  it("Ignition deploys the router at its canonical address on the fork", async () => {
+  it("Ignition deploys the router at its canonical address on the npm run chain fork", async () => {
     const { stdout } = await run(
       process.execPath,
       [
@@ -143,21 +148,19 @@ describe("a fork of a chain-8453 node (BASE_RPC_URL)", () => {
         "ignition/modules/SettlementRouter.ts",
         "--strategy",
         "create2",
+        "--network",
+        "localhost",
       ],
       {
         cwd: root,
-        env: {
-          ...process.env,
-          BASE_RPC_URL: upstream!.url,
-          HARDHAT_IGNITION_CONFIRM_DEPLOYMENT: "1",
-        },
+        env: { ...process.env, RPC_URL: fork!.url, HARDHAT_IGNITION_CONFIRM_DEPLOYMENT: "1" },
       },
     );
     expect(stdout).to.include(`SettlementRouter#SettlementRouter - ${SETTLEMENT_ROUTER_ADDRESS}`);
-    // The deployment ran on the in-process fork, not on the node it forks.
-    const upstreamClient = createPublicClient({ transport: http(upstream!.url) });
-    expect(await upstreamClient.getCode({ address: SETTLEMENT_ROUTER_ADDRESS })).to.equal(
-      undefined,
-    );
+    const codeOn = (url: string) =>
+      createPublicClient({ transport: http(url) }).getCode({ address: SETTLEMENT_ROUTER_ADDRESS });
+    expect(await codeOn(fork!.url)).to.not.equal(undefined);
+    // On the fork only, not on the node it forks.
+    expect(await codeOn(upstream!.url)).to.equal(undefined);
   });
 });
