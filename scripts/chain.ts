@@ -25,6 +25,8 @@ import { ensureRouter } from "../src/facilitator/ensureRouter.js";
 
 /** The mnemonic of Hardhat's default accounts (the ones the node unlocks and funds). */
 const DEFAULT_MNEMONIC = "test test test test test test test test test test test junk";
+/** The private key of account #0 of that mnemonic (m/44'/60'/0'/0/0). */
+const DEFAULT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 const USAGE = `Usage: npm run chain -- [options]
 
@@ -92,25 +94,6 @@ function parseOptions() {
   };
 }
 
-async function waitForRpc(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`no JSON-RPC answer at ${url} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** How a piece got there: installed now (on a fresh chain, CreateX comes with the network), or kept from a fork. */
 function origin(installed: boolean, forked: boolean): string {
   return installed || !forked ? "installed" : "found on the chain, kept";
@@ -118,15 +101,10 @@ function origin(installed: boolean, forked: boolean): string {
 
 async function main() {
   const options = parseOptions();
-  const url = `http://${options.hostname}:${options.port}`;
-  const nodeTask = hre.tasks
-    .getTask("node")
-    .run({ port: options.port, hostname: options.hostname });
-  nodeTask.catch((error: unknown) => {
-    process.stderr.write(`chain: the node stopped: ${(error as Error).message}\n`);
-    process.exit(1);
-  });
-  await waitForRpc(url, 60_000);
+  // The `node` network served without Hardhat's `node` task, so nothing is printed before the banner.
+  const server = await hre.network.createServer("node", options.hostname, options.port);
+  const listening = await server.listen();
+  const url = `http://${options.hostname}:${listening.port}`;
 
   const client = createTestClient({ mode: "hardhat", transport: http(url) }).extend(publicActions);
   await client.request({ method: "hardhat_setLoggingEnabled" as never, params: [false] as never });
@@ -162,6 +140,8 @@ async function main() {
     `  Router        ${SETTLEMENT_ROUTER_ADDRESS} (${router})`,
     `  mining        ${options.blockTime !== undefined ? `a block every ${options.blockTime} s` : "one block per transaction"}`,
     `  funded        ${accounts.length} default accounts with ${formatUnits(options.usdcPerAccount, 6)} USDC and ETH for gas`,
+    `  accounts      unlocked; keys from Hardhat's mnemonic "${DEFAULT_MNEMONIC}"`,
+    `                (#0 ${accounts[0]}, key ${DEFAULT_KEY_0})`,
     "",
   ];
   process.stdout.write(lines.join("\n") + "\n");
