@@ -4,12 +4,16 @@ import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
 import hardhatKeystore from "@nomicfoundation/hardhat-keystore";
 import hardhatMocha from "@nomicfoundation/hardhat-mocha";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
+import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import hardhatViemAssertions from "@nomicfoundation/hardhat-viem-assertions";
 import { configVariable, defineConfig } from "hardhat/config";
 import type { EdrNetworkUserConfig } from "hardhat/types/config";
 
+import ignitionState from "./plugins/ignition-state/index.js";
 import simulatedBase from "./plugins/simulated-base/index.js";
+import { BASE_CHAIN_ID, BASE_HARDFORK_HISTORY } from "./src/chain/base.js";
+import { SETTLEMENT_ROUTER_SALT } from "./src/deploy/salt.js";
 
 const require = createRequire(import.meta.url);
 
@@ -64,7 +68,9 @@ export default defineConfig({
     hardhatIgnitionViem,
     hardhatKeystore,
     hardhatMocha,
+    hardhatTypechain,
     simulatedBase,
+    ignitionState,
   ],
   solidity: {
     // One set of settings for every build profile (tests, `ignition deploy`'s production build): with no metadata
@@ -74,6 +80,8 @@ export default defineConfig({
       production: solidityProfile(),
     },
   },
+  // ethers v6 bindings beside the viem ABIs, shipped as `x402-clearing/typechain` (generated on compile).
+  typechain: { outDir: "src/typechain" },
   paths: {
     tests: {
       mocha: "test",
@@ -96,12 +104,14 @@ export default defineConfig({
   },
   ignition: {
     strategyConfig: {
-      create2: {
-        // CreateX salt: zero sender bytes and no cross-chain flag (byte 20 = 0x00), so the router's
-        // address depends only on its bytecode and lands at the same address on every chain.
-        salt: "0x000000000000000000000000000000000000000000783430322d726f75746572",
-      },
+      // The router's CREATE2 salt (src/deploy/salt.ts): the same address on every chain.
+      create2: { salt: SETTLEMENT_ROUTER_SALT },
     },
+  },
+  // Base's hardfork activation history, so a fork of Base (or of any chain-8453 node, such as
+  // `npm run chain`) can run calls at its historical blocks.
+  chainDescriptors: {
+    [BASE_CHAIN_ID]: { name: "Base", chainType: "op", hardforkHistory: BASE_HARDFORK_HISTORY },
   },
   networks: {
     // `default` is what tests, scripts and `ignition deploy` use without --network.
@@ -110,11 +120,11 @@ export default defineConfig({
     // `hardhat node` (and `npm run chain`) serve this one. Blocks mined one per transaction may share a
     // timestamp, so a busy node's clock stays with the wall clock that x402 validity windows are checked against.
     node: { ...simulatedBaseNetwork, allowBlocksWithSameTimestamp: true },
-    // The `npm run chain` node (LOCAL_RPC_URL when it listens elsewhere).
+    // The `npm run chain` node (RPC_URL when it listens elsewhere; LOCAL_RPC_URL is read too).
     localhost: {
       type: "http",
       chainType: "op",
-      url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
+      url: process.env.RPC_URL || process.env.LOCAL_RPC_URL || "http://127.0.0.1:8545",
     },
     base: {
       type: "http",

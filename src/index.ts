@@ -19,6 +19,7 @@ export { x402TestTokenAbi } from "./abi/x402TestToken.js";
 // Base constants and the local Base bootstrap.
 export {
   BASE_CHAIN_ID,
+  BASE_HARDFORK_HISTORY,
   BASE_NETWORK_V1,
   BASE_NETWORK_V2,
   BASE_SEPOLIA_CHAIN_ID,
@@ -39,6 +40,14 @@ export {
   type BootstrapClient,
   type FundUsdcParameters,
 } from "./chain/bootstrap.js";
+
+// The SettlementRouter deployment this package ships (deployed by `ensureRouter`).
+export { SETTLEMENT_ROUTER_DEPLOYMENT } from "./deploy/router.js";
+export { SETTLEMENT_ROUTER_SALT } from "./deploy/salt.js";
+export {
+  SETTLEMENT_ROUTER_ADDRESS,
+  SETTLEMENT_ROUTER_BYTECODE,
+} from "./deploy/settlementRouter.js";
 
 // Authorizations: EIP-3009 typed data, building, signing, offline verification, chain state.
 export { AuthorizationStateReadError } from "./authorization/AuthorizationStateReadError.js";
@@ -151,7 +160,9 @@ export {
 export {
   BatchGasExceedsCapError,
   InvalidBatchInputError,
+  RouterNotDeployedError,
   SettleReceiptMismatchError,
+  SettlementNodeError,
   SettleTimeoutError,
   SettleTransactionRevertedError,
 } from "./batch/errors.js";
@@ -315,6 +326,7 @@ export {
   type DecodeRevertReasonReturnType,
 } from "./errors/decodeRevertReason.js";
 export { findRevertData } from "./errors/findRevertData.js";
+export { shortMessageOf } from "./errors/shortMessageOf.js";
 export {
   failedItemReason,
   failedItemStatus,

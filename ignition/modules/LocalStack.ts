@@ -8,7 +8,7 @@ import TestTokenModule from "./TestToken.js";
  * the SettlementRouter and the EIP-3009 test token.
  *
  * @example
- * npx hardhat ignition deploy ignition/modules/LocalStack.ts --strategy create2 \
+ * HARDHAT_IGNITION_CONFIRM_DEPLOYMENT=1 npx hardhat ignition deploy ignition/modules/LocalStack.ts --strategy create2 \
  *   --parameters ignition/parameters/local.json --network localhost
  */
 export default buildModule("LocalStack", (m) => {

@@ -77,3 +77,25 @@ export class SettleReceiptMismatchError extends BaseError {
     this.transactionHash = transactionHash;
   }
 }
+
+/** No contract at the router address: nothing can settle there. */
+export class RouterNotDeployedError extends BaseError {
+  override name = "RouterNotDeployedError";
+  readonly router: Hex;
+
+  constructor(router: Hex) {
+    super("There is no contract at the router address.", {
+      details: `${router} has no code on this chain; deploy it with ensureRouter`,
+    });
+    this.router = router;
+  }
+}
+
+/** The node did not answer a request the settlement needs (unreachable, timed out, refused). */
+export class SettlementNodeError extends BaseError {
+  override name = "SettlementNodeError";
+
+  constructor(request: string, cause: unknown) {
+    super(`The node did not answer ${request}.`, { cause });
+  }
+}

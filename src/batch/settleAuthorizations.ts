@@ -6,13 +6,20 @@ import {
   type Hex,
   type TransactionReceipt,
 } from "viem";
-import { getTransactionCount } from "viem/actions";
+import { getCode, getTransactionCount } from "viem/actions";
 
 import type { SignedAuthorization } from "../authorization/types.js";
 import { decodeSettleReceipt } from "./decodeSettleReceipt.js";
 import { dropFailures } from "./dropFailures.js";
 import { encodeItems, InvalidSettlementItemError } from "./encodeItems.js";
-import { BatchGasExceedsCapError, InvalidBatchInputError, SettleTimeoutError } from "./errors.js";
+import { shortMessageOf } from "../errors/shortMessageOf.js";
+import {
+  BatchGasExceedsCapError,
+  InvalidBatchInputError,
+  RouterNotDeployedError,
+  SettlementNodeError,
+  SettleTimeoutError,
+} from "./errors.js";
 import type { FailedItemStatus } from "../errors/itemStatus.js";
 import type { SettlementFailureReason } from "./failureReason.js";
 import type { SettleGasProfile } from "./gasProfiles.js";
@@ -38,6 +45,12 @@ export type AuthorizationSettlement =
       revertData?: Hex;
       /** Set when the item was part of a sent transaction. */
       transactionHash?: Hex;
+      /**
+       * For `unexpected_settle_error`: the underlying error's short message (the node's answer,
+       * e.g. the sender cannot pay for gas), and the error itself as `cause`.
+       */
+      message?: string;
+      cause?: unknown;
     };
 
 /** One sent settle transaction. */
@@ -100,6 +113,11 @@ export type SettleAuthorizationsReturnType = {
  * {@link dropFailures}), sends it with explicit nonces ({@link submitBatch}), splits a batch whose
  * gas estimate exceeds the cap, and decodes the receipt ({@link decodeSettleReceipt}). Every input
  * gets exactly one result; a failing payment, or a failing transaction, never stops the others.
+ * A node failure during a batch fails that batch's items with `unexpected_settle_error` and the
+ * node's short message (`message`, `cause`). Throws, before anything is sent, an
+ * `InvalidBatchInputError` for a malformed router, token or fee recipient address, a
+ * `RouterNotDeployedError` when the router has no code, and a `SettlementNodeError` when the node
+ * does not answer.
  *
  * @example
  * const { results, transactions } = await settleAuthorizations(walletClient, {
@@ -115,9 +133,15 @@ export async function settleAuthorizations(
     "walletClient" in clients ? clients : { publicClient: clients, walletClient: clients };
   const account = walletClient.account;
   if (!account) throw new InvalidBatchInputError("walletClient", "the client has no account");
-  const router = getAddress(parameters.router);
-  const token = getAddress(parameters.token);
-  const feeRecipient = getAddress(parameters.feeRecipient);
+  const address = (field: "router" | "token" | "feeRecipient"): Address => {
+    const value = parameters[field];
+    if (typeof value !== "string" || !isAddress(value, { strict: false }))
+      throw new InvalidBatchInputError(field, `expected an address, got ${JSON.stringify(value)}`);
+    return getAddress(value);
+  };
+  const router = address("router");
+  const token = address("token");
+  const feeRecipient = address("feeRecipient");
   const { items } = parameters;
   const total = items.length;
   const results: (AuthorizationSettlement | undefined)[] = new Array(total);
@@ -196,6 +220,17 @@ export async function settleAuthorizations(
     });
   progress("planned");
 
+  if (queue.length > 0) {
+    let code: Hex | undefined;
+    try {
+      code = await getCode(publicClient, { address: router });
+    } catch (error) {
+      throw new SettlementNodeError("eth_getCode for the router", error);
+    }
+    if (code === undefined || code === "0x") throw new RouterNotDeployedError(router);
+  }
+  const nodeFailure = (error: unknown) => ({ message: shortMessageOf(error), cause: error });
+
   let nonce: number | undefined;
   for (; queue.length > 0; batchNumber++) {
     let { items: batchItems, indices } = queue.shift()!;
@@ -248,6 +283,7 @@ export async function settleAuthorizations(
             ...itemOf(index),
             stage: "simulate",
             reason: "unexpected_settle_error",
+            ...nodeFailure(error),
           });
         }
         progress("failed");
@@ -270,12 +306,12 @@ export async function settleAuthorizations(
       if (batchItems.length === 0) continue;
     }
 
-    nonce ??= await getTransactionCount(publicClient, {
-      address: account.address,
-      blockTag: "pending",
-    });
     let submitted;
     try {
+      nonce ??= await getTransactionCount(publicClient, {
+        address: account.address,
+        blockTag: "pending",
+      });
       submitted = await submitBatch(walletClient, {
         router,
         token,
@@ -296,11 +332,11 @@ export async function settleAuthorizations(
           ...itemOf(index),
           stage: "settle",
           reason: pending ? "settlement_pending" : "unexpected_settle_error",
-          ...(pending ? { transactionHash: error.transactionHashes.at(-1)! } : {}),
+          ...(pending ? { transactionHash: error.transactionHashes.at(-1)! } : nodeFailure(error)),
         });
       }
       // A timed-out transaction holds its nonce; otherwise ask the node which nonce is next.
-      nonce = pending ? nonce + 1 : undefined;
+      nonce = pending ? nonce! + 1 : undefined;
       progress("failed");
       continue;
     }
@@ -328,7 +364,7 @@ export async function settleAuthorizations(
           });
         }
       }
-    } catch {
+    } catch (error) {
       for (const index of indices) {
         record({
           status: "failure",
@@ -336,6 +372,7 @@ export async function settleAuthorizations(
           stage: "settle",
           reason: "unexpected_settle_error",
           transactionHash,
+          ...nodeFailure(error),
         });
       }
     }

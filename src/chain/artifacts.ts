@@ -68,23 +68,3 @@ export function readMulticall3Bytecode(): Hex {
   if (!match) throw new Error("Multicall3 bytecode not found in viem's constants/contracts.js");
   return match[1] as Hex;
 }
-
-/**
- * CreateX is deployed on every chain by one pre-signed (chain-agnostic) transaction; Hardhat Ignition's
- * ignition-core ships it (internal/execution/strategy/createx-artifact.js) without exporting it.
- */
-export function readCreateXPresignedTransaction(): Hex {
-  const root = packageRoot("@nomicfoundation/ignition-core");
-  const file = path.join(
-    root,
-    "dist",
-    "src",
-    "internal",
-    "execution",
-    "strategy",
-    "createx-artifact.js",
-  );
-  const match = /export const presignedTx = "(0x[0-9a-fA-F]+)"/.exec(readFileSync(file, "utf8"));
-  if (!match) throw new Error("CreateX presigned transaction not found in ignition-core");
-  return match[1] as Hex;
-}

@@ -22,3 +22,21 @@ export const CREATEX_ADDRESS: Address = "0xba5Ed099633D3B313e4D5F7bdc1305d3c28ba
 
 /** Per-transaction gas cap enforced on Base (EIP-7825): 2^24. */
 export const TRANSACTION_GAS_CAP = 16_777_216n;
+
+/**
+ * Base mainnet's hardfork activation history, in the shape of a Hardhat 3 chain descriptor's
+ * `hardforkHistory`: Bedrock from genesis, then each OP-stack upgrade at its activation time (Base
+ * follows the Superchain schedule). EDR needs it to run calls and transactions at historical blocks
+ * of a fork. Upgrades EDR does not implement yet (Jovian, 2025-12-02) are left out, so blocks after
+ * them run under Isthmus rules.
+ */
+export const BASE_HARDFORK_HISTORY = {
+  bedrock: { blockNumber: 0 },
+  regolith: { timestamp: 0 },
+  canyon: { timestamp: 1_704_992_401 },
+  ecotone: { timestamp: 1_710_374_401 },
+  fjord: { timestamp: 1_720_627_201 },
+  granite: { timestamp: 1_726_070_401 },
+  holocene: { timestamp: 1_736_445_601 },
+  isthmus: { timestamp: 1_746_806_401 },
+} as const;

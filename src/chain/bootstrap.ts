@@ -28,12 +28,7 @@ import {
   writeContract,
 } from "viem/actions";
 
-import {
-  linkBytecode,
-  readCreateXPresignedTransaction,
-  readMulticall3Bytecode,
-  readStablecoinArtifact,
-} from "./artifacts.js";
+import { linkBytecode, readMulticall3Bytecode, readStablecoinArtifact } from "./artifacts.js";
 import {
   CREATEX_ADDRESS,
   MULTICALL3_ADDRESS,
@@ -41,6 +36,7 @@ import {
   USDC_DECIMALS,
   USDC_EIP712_NAME,
 } from "./base.js";
+import { CREATEX_PRESIGNED_TRANSACTION } from "./createXDeployment.js";
 import { fiatTokenV2_2Abi } from "../abi/fiatTokenV2_2.js";
 
 /**
@@ -219,7 +215,7 @@ async function installMulticall3(client: NodeClient): Promise<void> {
  */
 export async function installCreateX(anyClient: BootstrapClient): Promise<void> {
   const client = anyClient as NodeClient;
-  const deployment = parseTransaction(readCreateXPresignedTransaction());
+  const deployment = parseTransaction(CREATEX_PRESIGNED_TRANSACTION);
   if (!deployment.data)
     throw new Error("bootstrap: CreateX's pre-signed transaction carries no init code");
   const { data: runtime } = await ethCall(client, {

@@ -12,6 +12,7 @@ import {
 } from "viem";
 
 import { CREATEX_ADDRESS } from "../chain/base.js";
+import { SETTLEMENT_ROUTER_DEPLOYMENT } from "../deploy/router.js";
 import { RouterDeploymentError } from "./errors.js";
 
 const createXAbi = [
@@ -92,15 +93,17 @@ export interface EnsureRouterParameters {
 /**
  * Finds the SettlementRouter at its CREATE2 address (CreateX `deployCreate2(salt, initCode)`, the
  * call Hardhat Ignition's `create2` strategy makes, so the address is the Ignition one) and
- * deploys it there from `account` when the chain has no code at that address.
+ * deploys it there from `account` when the chain has no code at that address. Without
+ * `parameters` it deploys the router this package ships ({@link SETTLEMENT_ROUTER_DEPLOYMENT}),
+ * which lands at `SETTLEMENT_ROUTER_ADDRESS` on every chain.
  *
  * @example
- * const { address, deployed } = await ensureRouter(client, relayer, { bytecode, salt });
+ * const { address, deployed } = await ensureRouter(client, privateKeyToAccount(key));
  */
 export async function ensureRouter(
   client: PublicClient,
   account: LocalAccount,
-  parameters: EnsureRouterParameters,
+  parameters: EnsureRouterParameters = SETTLEMENT_ROUTER_DEPLOYMENT,
 ): Promise<{ address: Address; deployed: boolean }> {
   const data = encodeFunctionData({
     abi: createXAbi,

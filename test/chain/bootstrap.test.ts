@@ -17,7 +17,7 @@ import {
   MULTICALL3_ADDRESS,
   USDC_ADDRESS,
 } from "../../src/chain/base.js";
-import { readCreateXPresignedTransaction } from "../../src/chain/artifacts.js";
+import { CREATEX_PRESIGNED_TRANSACTION } from "../../src/chain/createXDeployment.js";
 import {
   FUNDING_MINTER,
   LOCAL_USDC_ROLES,
@@ -272,7 +272,7 @@ describe("local Base bootstrap", () => {
       value: 10n ** 18n,
     });
     const hash = await publicClient.sendRawTransaction({
-      serializedTransaction: readCreateXPresignedTransaction(),
+      serializedTransaction: CREATEX_PRESIGNED_TRANSACTION,
     });
     expect((await publicClient.waitForTransactionReceipt({ hash })).status).to.equal("success");
     expect(await publicClient.getCode({ address: CREATEX_ADDRESS })).to.equal(installed);

@@ -5,6 +5,7 @@ import { expect } from "chai";
 import { createPublicClient, createWalletClient, http, parseAbi } from "viem";
 
 import { USDC_ADDRESS } from "../../src/chain/base.js";
+import { SETTLEMENT_ROUTER_ADDRESS } from "../../src/deploy/settlementRouter.js";
 import { type ChainProcess, startChain } from "../helpers/chainProcess.js";
 
 const erc20 = parseAbi(["function balanceOf(address) view returns (uint256)"]);
@@ -64,5 +65,25 @@ describe("npm run chain", () => {
     );
     expect(bad?.code).to.equal(2);
     expect(bad?.stderr).to.include('--port must be a port number, got "banana"');
+  });
+
+  it("prints nothing before its ready banner, and --router deploys the shipped router", async () => {
+    expect(chain.output().trimStart()).to.match(/^Simulated Base ready at /);
+    expect(chain.output()).to.include(
+      `Router        ${SETTLEMENT_ROUTER_ADDRESS} (not deployed; --router deploys it)`,
+    );
+    const withRouter = await startChain({ args: ["--router"] });
+    try {
+      expect(withRouter.output().trimStart()).to.match(/^Simulated Base ready at /);
+      expect(withRouter.output()).to.include(
+        `Router        ${SETTLEMENT_ROUTER_ADDRESS} (deployed)`,
+      );
+      const code = await createPublicClient({ transport: http(withRouter.url) }).getCode({
+        address: SETTLEMENT_ROUTER_ADDRESS,
+      });
+      expect(code).to.not.equal(undefined);
+    } finally {
+      await withRouter.stop();
+    }
   });
 });

@@ -30,16 +30,27 @@ export interface ChainProcess {
 
 /**
  * Starts `npm run chain` (scripts/chain.ts) on a free port and resolves once it printed that it is ready,
- * i.e. after USDC, Multicall3 and CreateX are installed and the default accounts are funded.
+ * i.e. after USDC, Multicall3 and CreateX are installed and the default accounts are funded. `env` is
+ * added to this process's environment (e.g. `{ BASE_RPC_URL }` to serve a fork).
  */
 export async function startChain(
-  options: { port?: number; args?: string[]; timeoutMs?: number } = {},
+  options: {
+    port?: number;
+    args?: string[];
+    timeoutMs?: number;
+    env?: Record<string, string>;
+  } = {},
 ) {
   const port = options.port ?? (await freePort());
   const child: ChildProcess = spawn(
     process.execPath,
     ["--import", "tsx", "scripts/chain.ts", "--port", String(port), ...(options.args ?? [])],
-    { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"], detached: false },
+    {
+      cwd: projectRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: false,
+      env: { ...process.env, ...options.env },
+    },
   );
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
