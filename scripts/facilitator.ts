@@ -2,11 +2,11 @@
  * `npm run facilitator`: an x402 facilitator (POST /verify, POST /settle, GET /supported,
  * GET /health, GET /metrics) that settles `exact` EVM payments in SettlementRouter batches.
  * Every setting is an environment variable (the names the x402 e2e harness gives third-party
- * facilitators: PORT, EVM_PRIVATE_KEY, EVM_NETWORK, EVM_RPC_URL) and most are flags too:
+ * facilitators: PORT, EVM_PRIVATE_KEY, EVM_NETWORK, EVM_RPC_URL as RPC_URL) and most are flags too:
  * `npm run facilitator -- --help` lists them (scripts/facilitator/config.ts). Logs are pino JSON
  * lines on stdout.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 
 import { pino, type Logger } from "pino";
@@ -47,31 +47,6 @@ function silenceSqliteWarning(): void {
       return;
     emitWarning(warning, ...rest);
   }) as typeof process.emitWarning;
-}
-
-/** The router's creation bytecode (compiled artifact) and the CREATE2 salt Ignition deploys it with. */
-async function routerDeployment(): Promise<{ bytecode: Hex; salt: Hex }> {
-  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-  const artifactPath = path.join(
-    root,
-    "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
-  );
-  let bytecode: Hex;
-  try {
-    bytecode = (JSON.parse(readFileSync(artifactPath, "utf8")) as { bytecode: Hex }).bytecode;
-  } catch {
-    fail(
-      `no compiled router at ${artifactPath}: run \`npx hardhat compile\` or set ROUTER_ADDRESS`,
-    );
-  }
-  const config = (await import("../hardhat.config.js")).default as {
-    ignition?: { strategyConfig?: { create2?: { salt?: string } } };
-  };
-  const salt = config.ignition?.strategyConfig?.create2?.salt;
-  if (!salt || !/^0x[0-9a-fA-F]{64}$/.test(salt)) {
-    fail("hardhat.config.ts has no ignition.strategyConfig.create2.salt; set ROUTER_ADDRESS");
-  }
-  return { bytecode, salt: salt as Hex };
 }
 
 function fail(message: string): never {
@@ -131,7 +106,7 @@ async function main(argv: string[]): Promise<void> {
   } catch (error) {
     fail(oneLine(error));
   }
-  const rpcUrl = config.string("EVM_RPC_URL")!;
+  const rpcUrl = config.string("RPC_URL")!;
   const pollingIntervalMs = config.integer("POLLING_INTERVAL_MS")!;
   const settleTimeoutMs = config.integer("SETTLE_TIMEOUT_MS")!;
   const idleTimeoutMs = config.integer("IDLE_TIMEOUT_MS")!;
@@ -202,11 +177,11 @@ async function main(argv: string[]): Promise<void> {
   }
   if (chainId !== network.chainId) {
     throw new NodeUnavailableError(
-      `the node at ${rpcUrl} serves chain ${chainId}, not ${network.v2} (EVM_NETWORK); point EVM_RPC_URL at a ${network.v1} node or set EVM_NETWORK`,
+      `the node at ${rpcUrl} serves chain ${chainId}, not ${network.v2} (EVM_NETWORK); point RPC_URL at a ${network.v1} node or set EVM_NETWORK`,
     );
   }
   if (!router) {
-    const deployment = await ensureRouter(client, relayer, await routerDeployment());
+    const deployment = await ensureRouter(client, relayer);
     router = deployment.address;
     if (deployment.deployed) logger.info({ router }, `deployed the router at ${router}`);
   }

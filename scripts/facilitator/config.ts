@@ -28,10 +28,10 @@ export const SETTINGS = [
     help: "base | base-sepolia | eip155:8453 | eip155:84532",
   },
   {
-    env: "EVM_RPC_URL",
+    env: "RPC_URL",
     flag: "rpc",
     default: "http://127.0.0.1:8545",
-    help: "JSON-RPC endpoint; the default is the `npm run chain` node",
+    help: "JSON-RPC endpoint (EVM_RPC_URL, the official facilitator's name, is read too); the default is the `npm run chain` node",
   },
   {
     env: "ROUTER_ADDRESS",
@@ -271,6 +271,10 @@ export function readFacilitatorConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): FacilitatorConfig {
+  // One name for the endpoint across the project (RPC_URL); the official facilitator's still works.
+  if (env.RPC_URL === undefined && env.EVM_RPC_URL !== undefined) {
+    env = { ...env, RPC_URL: env.EVM_RPC_URL };
+  }
   const flagOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };

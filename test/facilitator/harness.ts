@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,8 +12,8 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
-import hardhatConfig from "../../hardhat.config.js";
 import { USDC_ADDRESS } from "../../src/chain/base.js";
+import { SETTLEMENT_ROUTER_DEPLOYMENT } from "../../src/deploy/router.js";
 import { fundUsdc } from "../../src/chain/bootstrap.js";
 import { eip3009Abi } from "../../src/facilitator/abi.js";
 import { createFacilitatorClient } from "../../src/facilitator/createFacilitatorClient.js";
@@ -36,21 +35,9 @@ export const RELAYER_KEY: Hex =
 
 export const network = resolveX402Network("base");
 
-/** The router's creation bytecode and the CREATE2 salt of the Ignition `create2` strategy. */
+/** The router's creation bytecode and CREATE2 salt: the deployment the package ships. */
 export function routerDeployment(): { bytecode: Hex; salt: Hex } {
-  const artifact = JSON.parse(
-    readFileSync(
-      path.join(
-        projectRoot,
-        "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
-      ),
-      "utf8",
-    ),
-  ) as { bytecode: Hex };
-  const config = hardhatConfig as { ignition?: { strategyConfig?: { create2?: { salt?: Hex } } } };
-  const salt = config.ignition?.strategyConfig?.create2?.salt;
-  if (!salt) throw new Error("hardhat.config.ts has no ignition create2 salt");
-  return { bytecode: artifact.bytecode, salt };
+  return SETTLEMENT_ROUTER_DEPLOYMENT;
 }
 
 /** A local Base node (`npm run chain` in a child process) with the router deployed. */
@@ -75,7 +62,7 @@ export async function startLocalBase(): Promise<LocalBase> {
   const client = createFacilitatorClient(network, rpcUrl, { pollingIntervalMs: 100 });
   const testClient = makeTestClient(rpcUrl);
   const relayer = privateKeyToAccount(RELAYER_KEY);
-  const { address: router } = await ensureRouter(client, relayer, routerDeployment());
+  const { address: router } = await ensureRouter(client, relayer);
   return { chain, rpcUrl, client, testClient, relayer, router, stop: () => chain.stop() };
 }
 

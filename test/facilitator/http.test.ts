@@ -580,6 +580,7 @@ describe("npm run facilitator: start-up edges, logs, metrics and shutdown", func
       "PORT",
       "EVM_PRIVATE_KEY",
       "EVM_NETWORK",
+      "RPC_URL",
       "EVM_RPC_URL",
       "POLLING_INTERVAL_MS",
       "BLOCK_TIME_MS",
