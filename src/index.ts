@@ -4,7 +4,9 @@
  */
 
 // Typed ABI bindings (generated from the build artifacts by scripts/gen-abi.ts).
+export { clearingHouseAbi } from "./abi/clearingHouse.js";
 export { fiatTokenProxyAbi } from "./abi/fiatTokenProxy.js";
+export { iClearingHouseAbi } from "./abi/iClearingHouse.js";
 export { fiatTokenV2_2Abi } from "./abi/fiatTokenV2_2.js";
 export { iSettlementRouterAbi } from "./abi/iSettlementRouter.js";
 export { settlementRouterAbi } from "./abi/settlementRouter.js";
@@ -195,6 +197,74 @@ export {
   type SubmitBatchReturnType,
   type SubmitClient,
 } from "./batch/submitBatch.js";
+
+// Clearing: vouchers, deposits into the ClearingHouse, offline verification, packing, results.
+export {
+  buildDepositAuthorization,
+  type BuildDepositAuthorizationParameters,
+  type BuildDepositAuthorizationReturnType,
+} from "./clearing/buildDepositAuthorization.js";
+export {
+  computeDepositNonce,
+  type ComputeDepositNonceParameters,
+} from "./clearing/computeDepositNonce.js";
+export {
+  CLEAR_STATUS,
+  ClearResultsDecodeError,
+  decodeClearResults,
+  type ClearResult,
+  type ClearStatusName,
+  type DecodeClearResultsParameters,
+} from "./clearing/decodeClearResults.js";
+export {
+  CLEARING_HOUSE_DOMAIN_NAME,
+  CLEARING_HOUSE_DOMAIN_VERSION,
+  releaseTypes,
+  voucherTypes,
+} from "./clearing/eip712Types.js";
+export { DEPOSIT_ITEM_SIZE, encodeDeposits } from "./clearing/encodeDeposits.js";
+export {
+  MAX_VOUCHER_CONTRACT_SIGNATURE_SIZE,
+  VOUCHER_CONTRACT_SIGNATURE,
+  VOUCHER_EOA_SIZE,
+  encodeVouchers,
+  type EncodeVouchersParameters,
+} from "./clearing/encodeVouchers.js";
+export { InvalidClearingInputError } from "./clearing/errors.js";
+export {
+  getClearingHouseDomain,
+  type GetClearingHouseDomainParameters,
+} from "./clearing/getClearingHouseDomain.js";
+export { getDomainSeparator } from "./clearing/getDomainSeparator.js";
+export {
+  getVoucherTypedData,
+  type GetVoucherTypedDataParameters,
+  type GetVoucherTypedDataReturnType,
+} from "./clearing/getVoucherTypedData.js";
+export { hashVoucher, type HashVoucherParameters } from "./clearing/hashVoucher.js";
+export {
+  signDepositAuthorization,
+  type SignDepositAuthorizationParameters,
+  type SignDepositAuthorizationReturnType,
+} from "./clearing/signDepositAuthorization.js";
+export {
+  signVoucher,
+  type SignVoucherParameters,
+  type SignVoucherReturnType,
+} from "./clearing/signVoucher.js";
+export type {
+  ClearingHouseDomain,
+  DepositAuthorization,
+  Release,
+  SignedDepositAuthorization,
+  SignedVoucher,
+  Voucher,
+} from "./clearing/types.js";
+export {
+  verifyVoucher,
+  type VerifyVoucherParameters,
+  type VerifyVoucherReturnType,
+} from "./clearing/verifyVoucher.js";
 
 // Errors and the shared reason vocabulary.
 export { BaseError, type BaseErrorParameters } from "./errors/base.js";

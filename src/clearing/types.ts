@@ -59,5 +59,6 @@ export type Release = {
   token: Address;
   amount: bigint;
   salt: Hex;
-  deadline: bigint;
+  /** Unix seconds (uint48). */
+  deadline: number;
 };

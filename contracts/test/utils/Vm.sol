@@ -51,8 +51,8 @@ interface Vm {
     /// @notice Returns the logs recorded since {recordLogs} (or the last call) and clears them.
     function getRecordedLogs() external returns (Log[] memory);
 
-    /// @notice The environment variable `name` parsed as a bool, or `defaultValue` when unset.
-    function envOr(string calldata name, bool defaultValue) external view returns (bool);
+    /// @notice The environment variable `name` parsed as a uint256, or `defaultValue` when unset.
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
 }
 
 /// @dev The cheatcode contract's fixed address: address(bytes20(uint160(uint256(keccak256("hevm cheat code"))))).
