@@ -350,17 +350,6 @@ export {
 } from "./clearing/clearPending.js";
 export { computeVoucherFee, type FeeTerms } from "./clearing/computeVoucherFee.js";
 export {
-  CLEAR_STATUS_REASONS,
-  decodeClearReceipt,
-  type ClearItemResult,
-  type DecodeClearReceiptParameters,
-} from "./clearing/decodeClearReceipt.js";
-export {
-  getVoucherDigest,
-  getVoucherDomainSeparator,
-  type GetVoucherDigestParameters,
-} from "./clearing/getVoucherDigest.js";
-export {
   ClearFailedError,
   InvalidLedgerInputError,
   LedgerStoreError,
@@ -371,12 +360,6 @@ export {
   type AcceptedVoucherRecord,
   type LedgerStore,
 } from "./clearing/ledgerStore.js";
-export {
-  measureVoucherVerification,
-  type MeasureVoucherVerificationParameters,
-  type MeasureVoucherVerificationReturnType,
-  type VerificationTiming,
-} from "./clearing/measureVoucherVerification.js";
 export {
   OperatorLedger,
   type AcceptVoucherParameters,
@@ -392,17 +375,6 @@ export {
   type PlanClearsParameters,
   type PlannedClear,
 } from "./clearing/planClears.js";
-export {
-  getRecoveryBackend,
-  recoverDigestSigner,
-  type RecoverDigestSignerParameters,
-  type RecoveryBackend,
-} from "./clearing/recoverDigestSigner.js";
-export {
-  recoverVoucherSigner,
-  type RecoverVoucherSignerParameters,
-  type RecoverVoucherSignerReturnType,
-} from "./clearing/recoverVoucherSigner.js";
 export {
   submitClear,
   type SubmitClearParameters,

@@ -11,16 +11,16 @@ import { readContract } from "viem/actions";
 
 import { clearingHouseAbi } from "../abi/clearingHouse.js";
 import { type FeeTerms, computeVoucherFee } from "./computeVoucherFee.js";
-import type { ClearItemResult } from "./decodeClearReceipt.js";
+import type { ClearResult } from "./decodeClearResults.js";
 import { getClearingHouseDomain } from "./getClearingHouseDomain.js";
-import { getVoucherDomainSeparator } from "./getVoucherDigest.js";
+import { getDomainSeparator } from "./getDomainSeparator.js";
+import { hashVoucher } from "./hashVoucher.js";
 import { InvalidLedgerInputError, LedgerStoreError } from "./ledgerErrors.js";
 import type { LedgerRejectReason } from "./ledgerRejectReasons.js";
 import type { AcceptedVoucherRecord, LedgerStore } from "./ledgerStore.js";
 import type { ClearCandidate } from "./planClears.js";
-import { type RecoveryBackend } from "./recoverDigestSigner.js";
-import { recoverVoucherSigner } from "./recoverVoucherSigner.js";
 import type { SignedVoucher } from "./types.js";
+import { verifyVoucher } from "./verifyVoucher.js";
 
 const MAX_UINT128 = (1n << 128n) - 1n;
 
@@ -62,8 +62,6 @@ export type OperatorLedgerParameters = {
   /** The fee every voucher's `cumulativeFee` must match. */
   fee: FeeTerms;
   store: LedgerStore;
-  /** Recovery implementation; default native when it loads. */
-  backend?: RecoveryBackend;
 };
 
 export type AcceptVoucherParameters = {
@@ -123,8 +121,7 @@ export class OperatorLedger {
   readonly tokens: readonly Address[];
   readonly fee: FeeTerms;
   readonly #store: LedgerStore;
-  readonly #separator: Uint8Array;
-  readonly #backend: RecoveryBackend | undefined;
+  readonly #separator: Hex;
   readonly #tokens = new Set<string>();
   readonly #accounts = new Map<string, LedgerAccount>();
   readonly #pairs = new Map<string, LedgerPair>();
@@ -149,8 +146,7 @@ export class OperatorLedger {
     for (const token of this.tokens) this.#tokens.add(token);
     this.fee = parameters.fee;
     this.#store = parameters.store;
-    this.#backend = parameters.backend;
-    this.#separator = getVoucherDomainSeparator(
+    this.#separator = getDomainSeparator(
       getClearingHouseDomain({
         chainId: parameters.chainId,
         clearingHouse: parameters.clearingHouse,
@@ -293,25 +289,45 @@ export class OperatorLedger {
     const key = accountKey(token, payer);
     if (!this.#accounts.get(key)?.withdrawalDelay) return reject("unknown_account");
 
-    const { digest, signer } = recoverVoucherSigner({
-      domainSeparator: this.#separator,
-      voucher,
-      ...(this.#backend ? { backend: this.#backend } : {}),
-    });
-    if (voucher.contractSignature) {
+    const account = this.#accounts.get(key)!;
+    const { signature, contractSignature, ...fields } = voucher;
+    let signer: Address;
+    if (contractSignature) {
       if (parameters.contractSignatureVerified !== true) {
         return reject("contract_signature_unverified");
       }
-    } else if (signer === undefined) {
-      return reject("invalid_signature");
+      signer = payer;
+    } else {
+      let verified: ReturnType<typeof verifyVoucher>;
+      try {
+        verified = verifyVoucher({
+          domainSeparator: this.#separator,
+          voucher: fields,
+          signature,
+          ...(account.voucherSigner === zeroAddress
+            ? {}
+            : { voucherSigner: account.voucherSigner }),
+        });
+      } catch {
+        return reject("invalid_signature");
+      }
+      if (!verified.valid) {
+        return reject(
+          verified.reason === "wrong_signer" ? "signer_not_authorized" : "invalid_signature",
+        );
+      }
+      signer = lower(verified.signer);
     }
-    const digestHex = bytesToHex(digest);
+    // The digest, not the signature, identifies a voucher: one digest has many valid encodings.
+    const digestHex = bytesToHex(
+      hashVoucher({ domainSeparator: this.#separator, voucher: fields }),
+    );
 
     return this.#serialize(key, async () => {
       // The account's state may have changed while an earlier accept awaited the store.
       const account = this.#accounts.get(key)!;
       if (
-        !voucher.contractSignature &&
+        !contractSignature &&
         signer !== payer &&
         (account.voucherSigner === zeroAddress || signer !== account.voucherSigner)
       ) {
@@ -340,7 +356,7 @@ export class OperatorLedger {
         digest: digestHex,
         voucher,
         price,
-        signer: voucher.contractSignature ? payer : signer!,
+        signer,
         acceptedAt: parameters.now ?? Date.now(),
       };
       this.#accepted.add(digestHex);
@@ -394,7 +410,7 @@ export class OperatorLedger {
    */
   applyClearResults(
     vouchers: readonly SignedVoucher[],
-    results: readonly ClearItemResult[],
+    results: readonly ClearResult[],
   ): { payer: Address; token: Address }[] {
     if (vouchers.length !== results.length) {
       throw new InvalidLedgerInputError("results", "one result per voucher");

@@ -2,7 +2,7 @@ import type { Address, Client, Hex } from "viem";
 
 import type { SubmitClient } from "../batch/submitBatch.js";
 import type { ClearGasProfile } from "./clearGasProfiles.js";
-import type { ClearItemResult } from "./decodeClearReceipt.js";
+import type { ClearResult } from "./decodeClearResults.js";
 import type { OperatorLedger } from "./OperatorLedger.js";
 import { planClears } from "./planClears.js";
 import { submitClear } from "./submitClear.js";
@@ -22,7 +22,7 @@ export type ClearPendingParameters = {
 };
 
 export type ClearPendingReturnType = {
-  transactions: { transactionHash: Hex; vouchers: SignedVoucher[]; results: ClearItemResult[] }[];
+  transactions: { transactionHash: Hex; vouchers: SignedVoucher[]; results: ClearResult[] }[];
   cleared: number;
   failed: number;
 };

@@ -23,7 +23,7 @@ export class LedgerStoreError extends BaseError {
   }
 }
 
-/** A clear transaction reverted or its receipt carries no `VouchersCleared` event of this call. */
+/** A clear transaction reverted, got no receipt, or reported another number of results. */
 export class ClearFailedError extends BaseError {
   override name = "ClearFailedError";
   readonly transactionHash: `0x${string}` | undefined;

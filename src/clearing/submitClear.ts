@@ -12,7 +12,7 @@ import { clearingHouseAbi } from "../abi/clearingHouse.js";
 import { BatchGasExceedsCapError } from "../batch/errors.js";
 import type { SubmitClient } from "../batch/submitBatch.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
-import { type ClearItemResult, decodeClearReceipt } from "./decodeClearReceipt.js";
+import { type ClearResult, decodeClearResults } from "./decodeClearResults.js";
 import { encodeVouchers } from "./encodeVouchers.js";
 import { ClearFailedError, InvalidLedgerInputError } from "./ledgerErrors.js";
 import type { SignedVoucher } from "./types.js";
@@ -37,13 +37,13 @@ export type SubmitClearReturnType = {
   receipt: TransactionReceipt;
   transactionHash: Hex;
   /** One per voucher, in order. */
-  results: ClearItemResult[];
+  results: ClearResult[];
 };
 
 /**
  * Sends one `ClearingHouse.clear(token, items)` with the packed vouchers, gas from `estimateGas`
  * plus a margin (refusing more than the 2^24 cap with the batch planner's
- * `BatchGasExceedsCapError`), waits for the receipt and decodes the per-voucher results.
+ * `BatchGasExceedsCapError`), waits for the receipt and decodes the per-voucher results with `decodeClearResults`.
  *
  * @example
  * const { results } = await submitClear(operatorWallet, { clearingHouse, token, vouchers });
@@ -95,11 +95,17 @@ export async function submitClear(
   } catch (error) {
     throw new ClearFailedError("no receipt", { transactionHash: hash, cause: error });
   }
-  const results = decodeClearReceipt({
-    receipt,
-    clearingHouse,
-    token,
-    count: parameters.vouchers.length,
-  });
+  if (receipt.status !== "success") {
+    throw new ClearFailedError("the transaction reverted", { transactionHash: hash });
+  }
+  const results = decodeClearResults({ clearingHouse, logs: receipt.logs });
+  if (results.length !== parameters.vouchers.length) {
+    throw new ClearFailedError(
+      `${results.length} results for ${parameters.vouchers.length} vouchers`,
+      {
+        transactionHash: hash,
+      },
+    );
+  }
   return { receipt, transactionHash: receipt.transactionHash, results };
 }

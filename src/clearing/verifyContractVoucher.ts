@@ -1,7 +1,7 @@
-import { type Address, type Client, bytesToHex, zeroAddress } from "viem";
+import { type Address, type Client, type Hex, bytesToHex, zeroAddress } from "viem";
 import { readContract } from "viem/actions";
 
-import { getVoucherDigest } from "./getVoucherDigest.js";
+import { hashVoucher } from "./hashVoucher.js";
 import type { SignedVoucher } from "./types.js";
 
 const ERC1271_MAGIC = "0x1626ba7e";
@@ -19,8 +19,8 @@ const isValidSignatureAbi = [
 ] as const;
 
 export type VerifyContractVoucherParameters = {
-  /** From `getVoucherDomainSeparator`. */
-  domainSeparator: Uint8Array;
+  /** From `getDomainSeparator`. */
+  domainSeparator: Hex;
   voucher: SignedVoucher;
   /** The account's voucher signer (zero for none), checked after the payer as the contract does. */
   voucherSigner?: Address;
@@ -41,7 +41,8 @@ export async function verifyContractVoucher(
   client: Client,
   { domainSeparator, voucher, voucherSigner }: VerifyContractVoucherParameters,
 ): Promise<boolean> {
-  const digest = bytesToHex(getVoucherDigest({ domainSeparator, voucher }));
+  const { signature: _signature, contractSignature: _flag, ...fields } = voucher;
+  const digest = bytesToHex(hashVoucher({ domainSeparator, voucher: fields }));
   for (const wallet of [voucher.payer, voucherSigner ?? zeroAddress]) {
     if (wallet === zeroAddress) continue;
     try {

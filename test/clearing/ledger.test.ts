@@ -1,13 +1,9 @@
 import { expect } from "chai";
-import { type Address, bytesToHex } from "viem";
+import type { Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 
 import { clearPending } from "../../src/clearing/clearPending.js";
 import { computeVoucherFee } from "../../src/clearing/computeVoucherFee.js";
-import {
-  getVoucherDigest,
-  getVoucherDomainSeparator,
-} from "../../src/clearing/getVoucherDigest.js";
 import { createMemoryLedgerStore } from "../../src/clearing/ledgerStore.js";
 import { OperatorLedger, type WithdrawalDeadline } from "../../src/clearing/OperatorLedger.js";
 import type { SignedVoucher } from "../../src/clearing/types.js";
@@ -91,22 +87,6 @@ describe("clearing: the operator ledger on the simulated Base (FiatTokenV2_2)", 
       }
     }
   }
-
-  it("hashes vouchers as the ClearingHouse's voucherDigest does", async () => {
-    const signed = await voucher(0, payees[0]!, 123_456n);
-    const onChain = await stack.house.read.voucherDigest([
-      signed.payer,
-      signed.payee,
-      signed.token,
-      signed.operator,
-      signed.cumulativeValue,
-      signed.cumulativeFee,
-    ]);
-    const separator = getVoucherDomainSeparator(stack.domain);
-    expect(bytesToHex(getVoucherDigest({ domainSeparator: separator, voucher: signed }))).to.equal(
-      onChain,
-    );
-  });
 
   it("accepts concurrent vouchers, plans clears over several transactions, and its mirror matches the chain", async () => {
     // Two requests per pair whose vouchers arrive highest first.
