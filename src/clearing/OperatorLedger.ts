@@ -1,12 +1,4 @@
-import {
-  type Address,
-  type Client,
-  type Hex,
-  bytesToHex,
-  isAddress,
-  isHex,
-  zeroAddress,
-} from "viem";
+import { type Address, type Client, type Hex, isAddress, isHex, zeroAddress } from "viem";
 import { readContract } from "viem/actions";
 
 import { clearingHouseAbi } from "../abi/clearingHouse.js";
@@ -14,7 +6,6 @@ import { type FeeTerms, computeVoucherFee } from "./computeVoucherFee.js";
 import type { ClearResult } from "./decodeClearResults.js";
 import { getClearingHouseDomain } from "./getClearingHouseDomain.js";
 import { getDomainSeparator } from "./getDomainSeparator.js";
-import { hashVoucher } from "./hashVoucher.js";
 import { InvalidLedgerInputError, LedgerStoreError } from "./ledgerErrors.js";
 import type { LedgerRejectReason } from "./ledgerRejectReasons.js";
 import type { AcceptedVoucherRecord, LedgerStore } from "./ledgerStore.js";
@@ -80,7 +71,7 @@ export type AcceptVoucherParameters = {
 };
 
 export type AcceptVoucherReturnType =
-  | { accepted: true; payer: Address; digest: Hex; chargedValue: bigint; uncleared: bigint }
+  | { accepted: true; payer: Address; key: string; chargedValue: bigint; uncleared: bigint }
   | { accepted: false; payer: Address | undefined; reason: LedgerRejectReason };
 
 export type WithdrawalDeadline = {
@@ -154,7 +145,7 @@ export class OperatorLedger {
     );
   }
 
-  /** Rebuilds the accepted vouchers (charged totals, best vouchers, digests) from the store. */
+  /** Rebuilds the accepted vouchers (charged totals, best vouchers, voucher keys) from the store. */
   async load(): Promise<void> {
     let records: readonly AcceptedVoucherRecord[];
     try {
@@ -318,10 +309,9 @@ export class OperatorLedger {
       }
       signer = lower(verified.signer);
     }
-    // The digest, not the signature, identifies a voucher: one digest has many valid encodings.
-    const digestHex = bytesToHex(
-      hashVoucher({ domainSeparator: this.#separator, voucher: fields }),
-    );
+    // Its fields, not its signature (one voucher has many valid encodings), identify a voucher:
+    // under one ledger's domain and operator they determine the EIP-712 digest.
+    const voucherKey = `${token}:${payer}:${lower(voucher.payee)}:${voucher.cumulativeValue}:${voucher.cumulativeFee}`;
 
     return this.#serialize(key, async () => {
       // The account's state may have changed while an earlier accept awaited the store.
@@ -333,7 +323,7 @@ export class OperatorLedger {
       ) {
         return reject("signer_not_authorized");
       }
-      if (this.#accepted.has(digestHex)) return reject("voucher_already_accepted");
+      if (this.#accepted.has(voucherKey)) return reject("voucher_already_accepted");
       const pk = pairKey(token, payer, lower(voucher.payee));
       const pair = this.#pairs.get(pk);
       const bestValue = max(pair?.best?.cumulativeValue ?? 0n, pair?.clearedValue ?? 0n);
@@ -353,22 +343,22 @@ export class OperatorLedger {
       if (uncleared > (available > 0n ? available : 0n)) return reject("withdrawal_pending");
 
       const record: AcceptedVoucherRecord = {
-        digest: digestHex,
+        key: voucherKey,
         voucher,
         price,
         signer,
         acceptedAt: parameters.now ?? Date.now(),
       };
-      this.#accepted.add(digestHex);
+      this.#accepted.add(voucherKey);
       try {
         await this.#store.append(record);
       } catch (error) {
-        this.#accepted.delete(digestHex);
+        this.#accepted.delete(voucherKey);
         throw new LedgerStoreError("append", error);
       }
-      this.#accepted.delete(digestHex);
+      this.#accepted.delete(voucherKey);
       this.#apply(record);
-      return { accepted: true, payer, digest: digestHex, chargedValue, uncleared };
+      return { accepted: true, payer, key: voucherKey, chargedValue, uncleared };
     });
   }
 
@@ -457,7 +447,7 @@ export class OperatorLedger {
 
   #apply(record: AcceptedVoucherRecord): void {
     const { voucher } = record;
-    this.#accepted.add(record.digest);
+    this.#accepted.add(record.key);
     const pair = this.#pair(lower(voucher.token), lower(voucher.payer), lower(voucher.payee));
     pair.chargedValue += record.price;
     if (!pair.best || voucher.cumulativeValue > pair.best.cumulativeValue) pair.best = voucher;

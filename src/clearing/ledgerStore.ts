@@ -1,11 +1,15 @@
-import type { Address, Hex } from "viem";
+import type { Address } from "viem";
 
 import type { SignedVoucher } from "./types.js";
 
 /** What the ledger persists for each accepted voucher. */
 export type AcceptedVoucherRecord = {
-  /** The voucher's EIP-712 digest: the key that makes acceptance once-only. */
-  digest: Hex;
+  /**
+   * `token:payer:payee:cumulativeValue:cumulativeFee` (addresses lowercase): under one ledger's
+   * ClearingHouse and operator it determines the voucher's EIP-712 digest, and makes acceptance
+   * once-only whatever the signature's encoding. A durable store's primary key.
+   */
+  key: string;
   voucher: SignedVoucher;
   /** The price of the request it paid for, in token units. */
   price: bigint;
