@@ -4,9 +4,11 @@ import type { PrivateKeyAccount } from "viem/accounts";
 
 import { clearPending } from "../../src/clearing/clearPending.js";
 import { computeVoucherFee } from "../../src/clearing/computeVoucherFee.js";
+import { getDomainSeparator } from "../../src/clearing/getDomainSeparator.js";
 import { createMemoryLedgerStore } from "../../src/clearing/ledgerStore.js";
 import { OperatorLedger, type WithdrawalDeadline } from "../../src/clearing/OperatorLedger.js";
 import type { SignedVoucher } from "../../src/clearing/types.js";
+import { verifyContractVoucher } from "../../src/clearing/verifyContractVoucher.js";
 import { watchLedger } from "../../src/clearing/watchLedger.js";
 import { type TokenInfo, account } from "../router/fixtures.js";
 import { DELAY, type ClearingStack, deployClearing } from "./fixtures.js";
@@ -137,6 +139,82 @@ describe("clearing: the operator ledger on the simulated Base (FiatTokenV2_2)", 
     expect(steady.transactions).to.have.length(1);
     expect(steady.cleared).to.equal(6);
     await expectMirrorMatchesChain();
+  });
+
+  it("a clear item the chain rejects is reported and its account re-read (a stale mirror)", async () => {
+    const payer = payers[2]!;
+    const real = ledger.getAccount({ payer: payer.address, token: token.address })!;
+    // The mirror believes in ten times the balance: the ledger over-accepts for payee 1.
+    ledger.setAccount({ ...real, balance: real.balance * 10n });
+    const big = real.balance + 3n * PRICE;
+    const result = await ledger.accept({
+      voucher: await voucher(2, payees[1]!, big),
+      price: big - 3n * PRICE,
+    });
+    expect(result.accepted).to.be.true;
+    const outcome = await clearPending(stack.operatorWallet, { ledger, token: token.address });
+    expect(outcome.cleared).to.equal(0);
+    expect(outcome.failed).to.equal(1);
+    expect(outcome.transactions[0]!.results).to.deep.equal([
+      { index: 0, status: "failure", reason: "insufficient_balance" },
+    ]);
+    await expectMirrorMatchesChain();
+    // Re-read, the ledger now refuses what the balance cannot cover.
+    const more = await ledger.accept({
+      voucher: await voucher(2, payees[0]!, 3n * PRICE + real.balance),
+      price: real.balance,
+    });
+    expect(more).to.include({ accepted: false, reason: "insufficient_balance" });
+  });
+
+  it("an ERC-1271 voucher is checked on chain before the hot path, then accepted and cleared", async () => {
+    const owner = account("ledger-wallet-owner");
+    const wallet = await stack.conn.viem.deployContract("ERC1271WalletMock", [owner.address]);
+    const payer = account("ledger-contract-payer");
+    await stack.fund(token, [payer.address], 100_000n);
+    const { statuses } = await stack.depositAll(token, [
+      await stack.signDeposit(token, payer, 100_000n, { voucherSigner: wallet.address }),
+    ]);
+    expect(statuses).to.deep.equal([0]);
+    await ledger.syncAccount(stack.client, { payer: payer.address, token: token.address });
+    const domainSeparator = getDomainSeparator(stack.domain);
+    const sign = async (signer: PrivateKeyAccount, value: bigint) => ({
+      ...(await stack.voucher(token, signer, {
+        payer: payer.address,
+        payee: payees[0]!,
+        value,
+        fee: computeVoucherFee(FEE, value),
+      })),
+      contractSignature: true,
+    });
+    const byOwner = await sign(owner, PRICE);
+    const byStranger = await sign(account("ledger-wallet-stranger"), 2n * PRICE);
+    const check = (voucher: SignedVoucher) =>
+      verifyContractVoucher(stack.client, {
+        domainSeparator,
+        voucher,
+        voucherSigner: wallet.address,
+      });
+    expect(await check(byOwner)).to.be.true;
+    expect(await check(byStranger)).to.be.false;
+    expect(await ledger.accept({ voucher: byOwner, price: PRICE })).to.include({
+      accepted: false,
+      reason: "contract_signature_unverified",
+    });
+    expect(
+      (await ledger.accept({ voucher: byOwner, price: PRICE, contractSignatureVerified: true }))
+        .accepted,
+    ).to.be.true;
+    const outcome = await clearPending(stack.operatorWallet, {
+      ledger,
+      token: token.address,
+      accounts: [{ payer: payer.address }],
+    });
+    expect(outcome.cleared).to.equal(1);
+    expect(await stack.getCleared(token, payer.address, payees[0]!)).to.deep.equal({
+      value: PRICE,
+      fee: computeVoucherFee(FEE, PRICE),
+    });
   });
 
   it("watches a withdrawal request: shrinks acceptance at once, lists the account by deadline, cleared before the delay runs out", async () => {
