@@ -392,3 +392,52 @@ export type {
   StoredPayment,
 } from "./facilitator/store.js";
 export { verifyPayment, type VerifyResponse } from "./facilitator/verify.js";
+
+// Clearing: offline voucher verification and the operator ledger.
+export {
+  FIAT_TOKEN_V2_2_CLEAR_GAS_PROFILE,
+  X402_TEST_TOKEN_CLEAR_GAS_PROFILE,
+  type ClearGasProfile,
+} from "./clearing/clearGasProfiles.js";
+export {
+  clearPending,
+  type ClearPendingParameters,
+  type ClearPendingReturnType,
+} from "./clearing/clearPending.js";
+export { computeVoucherFee, type FeeTerms } from "./clearing/computeVoucherFee.js";
+export {
+  ClearFailedError,
+  InvalidLedgerInputError,
+  LedgerStoreError,
+} from "./clearing/ledgerErrors.js";
+export { LEDGER_REJECT_REASONS, type LedgerRejectReason } from "./clearing/ledgerRejectReasons.js";
+export {
+  createMemoryLedgerStore,
+  type AcceptedVoucherRecord,
+  type LedgerStore,
+} from "./clearing/ledgerStore.js";
+export {
+  OperatorLedger,
+  type AcceptVoucherParameters,
+  type AcceptVoucherReturnType,
+  type LedgerAccount,
+  type LedgerPair,
+  type OperatorLedgerParameters,
+  type WithdrawalDeadline,
+} from "./clearing/OperatorLedger.js";
+export {
+  planClears,
+  type ClearCandidate,
+  type PlanClearsParameters,
+  type PlannedClear,
+} from "./clearing/planClears.js";
+export {
+  submitClear,
+  type SubmitClearParameters,
+  type SubmitClearReturnType,
+} from "./clearing/submitClear.js";
+export {
+  verifyContractVoucher,
+  type VerifyContractVoucherParameters,
+} from "./clearing/verifyContractVoucher.js";
+export { watchLedger, type WatchLedgerParameters } from "./clearing/watchLedger.js";

@@ -23,7 +23,9 @@ import {IClearingHouse} from "../../interfaces/IClearingHouse.sol";
 /// an operator's fee recipient can (a failed fee payout reverts the call), nor anything the
 /// operator promised off chain: the operator alone decides which vouchers to accept, and must
 /// clear them before a requested withdrawal's delay ends. Vouchers carry no deadline: a pair's
-/// latest voucher stays clearable while the account has funds. Balances are stored in 80 bits
+/// latest voucher stays clearable while the account has funds. A voucher (or an operator's fee
+/// recipient) paying this contract itself leaves its value here, outside every account: the
+/// payer signed it away, nobody can move it. Balances are stored in 80 bits
 /// ({MAX_BALANCE}); withdrawal delays in whole minutes.
 contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
