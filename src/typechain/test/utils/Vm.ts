@@ -13,32 +13,48 @@ export declare namespace Vm {
     }
 
   export interface VmInterface extends Interface {
-    getFunction(nameOrSignature: "addr" | "assume" | "deal" | "expectRevert(bytes4)" | "expectRevert(bytes)" | "expectRevert()" | "getRecordedLogs" | "prank" | "recordLogs" | "sign" | "warp"): FunctionFragment;
+    getFunction(nameOrSignature: "addr" | "assume" | "deal" | "envOr" | "etch" | "expectRevert(bytes4)" | "expectRevert(bytes)" | "expectRevert()" | "getRecordedLogs" | "parseBytes" | "parseJsonString" | "prank" | "readFile" | "recordLogs" | "revertToStateAndDelete" | "sign" | "snapshotState" | "toString" | "warp"): FunctionFragment;
 
     
 
     encodeFunctionData(functionFragment: 'addr', values: [BigNumberish]): string;
 encodeFunctionData(functionFragment: 'assume', values: [boolean]): string;
 encodeFunctionData(functionFragment: 'deal', values: [AddressLike, BigNumberish]): string;
+encodeFunctionData(functionFragment: 'envOr', values: [string, BigNumberish]): string;
+encodeFunctionData(functionFragment: 'etch', values: [AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'expectRevert(bytes4)', values: [BytesLike]): string;
 encodeFunctionData(functionFragment: 'expectRevert(bytes)', values: [BytesLike]): string;
 encodeFunctionData(functionFragment: 'expectRevert()', values?: undefined): string;
 encodeFunctionData(functionFragment: 'getRecordedLogs', values?: undefined): string;
+encodeFunctionData(functionFragment: 'parseBytes', values: [string]): string;
+encodeFunctionData(functionFragment: 'parseJsonString', values: [string, string]): string;
 encodeFunctionData(functionFragment: 'prank', values: [AddressLike]): string;
+encodeFunctionData(functionFragment: 'readFile', values: [string]): string;
 encodeFunctionData(functionFragment: 'recordLogs', values?: undefined): string;
+encodeFunctionData(functionFragment: 'revertToStateAndDelete', values: [BigNumberish]): string;
 encodeFunctionData(functionFragment: 'sign', values: [BigNumberish, BytesLike]): string;
+encodeFunctionData(functionFragment: 'snapshotState', values?: undefined): string;
+encodeFunctionData(functionFragment: 'toString', values: [BigNumberish]): string;
 encodeFunctionData(functionFragment: 'warp', values: [BigNumberish]): string;
 
     decodeFunctionResult(functionFragment: 'addr', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'assume', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'deal', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'envOr', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'etch', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'expectRevert(bytes4)', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'expectRevert(bytes)', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'expectRevert()', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getRecordedLogs', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'parseBytes', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'parseJsonString', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'prank', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'readFile', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'recordLogs', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'revertToStateAndDelete', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'sign', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'snapshotState', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'toString', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'warp', data: BytesLike): Result;
   }
 
@@ -102,6 +118,22 @@ decodeFunctionResult(functionFragment: 'warp', data: BytesLike): Result;
     
 
     
+    envOr: TypedContractMethod<
+      [name: string, defaultValue: BigNumberish, ],
+      [bigint],
+      'view'
+    >
+    
+
+    
+    etch: TypedContractMethod<
+      [target: AddressLike, newRuntimeBytecode: BytesLike, ],
+      [void],
+      'nonpayable'
+    >
+    
+
+    
     "expectRevert(bytes4)": TypedContractMethod<
       [selector: BytesLike, ],
       [void],
@@ -134,10 +166,34 @@ decodeFunctionResult(functionFragment: 'warp', data: BytesLike): Result;
     
 
     
+    parseBytes: TypedContractMethod<
+      [hexString: string, ],
+      [string],
+      'view'
+    >
+    
+
+    
+    parseJsonString: TypedContractMethod<
+      [json: string, key: string, ],
+      [string],
+      'view'
+    >
+    
+
+    
     prank: TypedContractMethod<
       [sender: AddressLike, ],
       [void],
       'nonpayable'
+    >
+    
+
+    
+    readFile: TypedContractMethod<
+      [path: string, ],
+      [string],
+      'view'
     >
     
 
@@ -150,9 +206,33 @@ decodeFunctionResult(functionFragment: 'warp', data: BytesLike): Result;
     
 
     
+    revertToStateAndDelete: TypedContractMethod<
+      [snapshotId: BigNumberish, ],
+      [boolean],
+      'nonpayable'
+    >
+    
+
+    
     sign: TypedContractMethod<
       [privateKey: BigNumberish, digest: BytesLike, ],
       [[bigint, string, string] & {v: bigint, r: string, s: string }],
+      'view'
+    >
+    
+
+    
+    snapshotState: TypedContractMethod<
+      [],
+      [bigint],
+      'nonpayable'
+    >
+    
+
+    
+    toString: TypedContractMethod<
+      [value: BigNumberish, ],
+      [string],
       'view'
     >
     
@@ -183,6 +263,16 @@ getFunction(nameOrSignature: 'deal'): TypedContractMethod<
       [void],
       'nonpayable'
     >;
+getFunction(nameOrSignature: 'envOr'): TypedContractMethod<
+      [name: string, defaultValue: BigNumberish, ],
+      [bigint],
+      'view'
+    >;
+getFunction(nameOrSignature: 'etch'): TypedContractMethod<
+      [target: AddressLike, newRuntimeBytecode: BytesLike, ],
+      [void],
+      'nonpayable'
+    >;
 getFunction(nameOrSignature: 'expectRevert(bytes4)'): TypedContractMethod<
       [selector: BytesLike, ],
       [void],
@@ -203,19 +293,49 @@ getFunction(nameOrSignature: 'getRecordedLogs'): TypedContractMethod<
       [Vm.LogStructOutput[]],
       'nonpayable'
     >;
+getFunction(nameOrSignature: 'parseBytes'): TypedContractMethod<
+      [hexString: string, ],
+      [string],
+      'view'
+    >;
+getFunction(nameOrSignature: 'parseJsonString'): TypedContractMethod<
+      [json: string, key: string, ],
+      [string],
+      'view'
+    >;
 getFunction(nameOrSignature: 'prank'): TypedContractMethod<
       [sender: AddressLike, ],
       [void],
       'nonpayable'
+    >;
+getFunction(nameOrSignature: 'readFile'): TypedContractMethod<
+      [path: string, ],
+      [string],
+      'view'
     >;
 getFunction(nameOrSignature: 'recordLogs'): TypedContractMethod<
       [],
       [void],
       'nonpayable'
     >;
+getFunction(nameOrSignature: 'revertToStateAndDelete'): TypedContractMethod<
+      [snapshotId: BigNumberish, ],
+      [boolean],
+      'nonpayable'
+    >;
 getFunction(nameOrSignature: 'sign'): TypedContractMethod<
       [privateKey: BigNumberish, digest: BytesLike, ],
       [[bigint, string, string] & {v: bigint, r: string, s: string }],
+      'view'
+    >;
+getFunction(nameOrSignature: 'snapshotState'): TypedContractMethod<
+      [],
+      [bigint],
+      'nonpayable'
+    >;
+getFunction(nameOrSignature: 'toString'): TypedContractMethod<
+      [value: BigNumberish, ],
+      [string],
       'view'
     >;
 getFunction(nameOrSignature: 'warp'): TypedContractMethod<

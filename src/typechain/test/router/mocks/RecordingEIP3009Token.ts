@@ -6,11 +6,12 @@ import type { TypedContractEvent, TypedDeferredTopicFilter, TypedEventLog, Typed
   
 
   export interface RecordingEIP3009TokenInterface extends Interface {
-    getFunction(nameOrSignature: "authorizationState" | "calls" | "lastCall" | "receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)" | "receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)" | "transfer" | "transferTo" | "transferValue" | "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)" | "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)" | "transfers"): FunctionFragment;
+    getFunction(nameOrSignature: "authorizationState" | "callChain" | "calls" | "lastCall" | "receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)" | "receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)" | "transfer" | "transferTo" | "transferValue" | "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)" | "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,uint8,bytes32,bytes32)" | "transfers"): FunctionFragment;
 
     
 
     encodeFunctionData(functionFragment: 'authorizationState', values: [AddressLike, BytesLike]): string;
+encodeFunctionData(functionFragment: 'callChain', values?: undefined): string;
 encodeFunctionData(functionFragment: 'calls', values?: undefined): string;
 encodeFunctionData(functionFragment: 'lastCall', values?: undefined): string;
 encodeFunctionData(functionFragment: 'receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)', values: [AddressLike, AddressLike, BigNumberish, BigNumberish, BigNumberish, BytesLike, BytesLike]): string;
@@ -23,6 +24,7 @@ encodeFunctionData(functionFragment: 'transferWithAuthorization(address,address,
 encodeFunctionData(functionFragment: 'transfers', values?: undefined): string;
 
     decodeFunctionResult(functionFragment: 'authorizationState', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'callChain', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'calls', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'lastCall', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'receiveWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)', data: BytesLike): Result;
@@ -74,6 +76,14 @@ decodeFunctionResult(functionFragment: 'transfers', data: BytesLike): Result;
     authorizationState: TypedContractMethod<
       [arg0: AddressLike, arg1: BytesLike, ],
       [boolean],
+      'view'
+    >
+    
+
+    
+    callChain: TypedContractMethod<
+      [],
+      [string],
       'view'
     >
     
@@ -164,6 +174,11 @@ decodeFunctionResult(functionFragment: 'transfers', data: BytesLike): Result;
     getFunction(nameOrSignature: 'authorizationState'): TypedContractMethod<
       [arg0: AddressLike, arg1: BytesLike, ],
       [boolean],
+      'view'
+    >;
+getFunction(nameOrSignature: 'callChain'): TypedContractMethod<
+      [],
+      [string],
       'view'
     >;
 getFunction(nameOrSignature: 'calls'): TypedContractMethod<
