@@ -28,11 +28,14 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe("toolkit: the token domain's chain against the signer's", () => {
   const payer = privateKeyToAccount(generatePrivateKey());
-  const authorization = buildDirectAuthorization({
-    from: payer.address,
-    to: "0x000000000000000000000000000000000000dEaD",
-    value: 10_000n,
-  });
+  // Built when each test runs: its validity window starts from the wall clock, and mocha collects
+  // this file long before a full run reaches it.
+  const fresh = () =>
+    buildDirectAuthorization({
+      from: payer.address,
+      to: "0x000000000000000000000000000000000000dEaD",
+      value: 10_000n,
+    });
 
   it("getTokenDomain defaults to Base mainnet USDC, and to Base Sepolia USDC for chain 84532", () => {
     expect(getTokenDomain()).to.deep.equal({
@@ -60,6 +63,7 @@ describe("toolkit: the token domain's chain against the signer's", () => {
   });
 
   it("refuses to sign the default (Base mainnet) domain with a Base Sepolia wallet", async () => {
+    const authorization = fresh();
     const wallet = createWalletClient({ account: payer, chain: baseSepolia, transport: noNode });
     const error = await rejection(
       signAuthorization(wallet, { domain: getTokenDomain(), authorization }),
@@ -82,6 +86,7 @@ describe("toolkit: the token domain's chain against the signer's", () => {
   });
 
   it("checks a bare account against the chainId it is given, and signs when no chain is known", async () => {
+    const authorization = fresh();
     const error = await rejection(
       signAuthorization(payer, { domain: getTokenDomain(), authorization, chainId: 84532 }),
     );
