@@ -19,6 +19,7 @@ import { BENCHMARK_METHODS } from "../../src/bench/methods/index.js";
 import type { BenchmarkMethodContext } from "../../src/bench/methods/types.js";
 import {
   BENCHMARK_PAYMENT_AMOUNT,
+  benchPayments,
   measureRun,
   runBenchmark,
 } from "../../src/bench/runBenchmark.js";
@@ -109,11 +110,45 @@ describe("npm run bench", () => {
       expect(options.blockTime).to.equal(0.5);
     });
 
+    it("defaults to the workload of today: --payments payers, one payee, one payment each", () => {
+      const options = parseBenchArgs(["--quick", "--payments", "30"]);
+      expect([options.payers, options.payees, options.paymentsPerPair]).to.deep.equal([30, 1, [1]]);
+    });
+
+    it("parses the workload flags, sorting and deduplicating payments per pair", () => {
+      const options = parseBenchArgs([
+        "--payers",
+        "100",
+        "--payees",
+        "10",
+        "--payments-per-pair",
+        "100,1,10,10",
+      ]);
+      expect([options.payers, options.payees, options.paymentsPerPair]).to.deep.equal([
+        100,
+        10,
+        [1, 10, 100],
+      ]);
+    });
+
     for (const [args, message] of [
       [["--batch", "0"], /--batch must be between 1 and 1000, got 0/],
       [["--batch", "ten"], /--batch must be a whole number, got "ten"/],
-      [["--payments", "-1"], /--payments must be between 1 and 20000, got -1/],
-      [["--payments", "-5"], /--payments must be between 1 and 20000, got -5/],
+      [["--payments", "-1"], /--payments must be between 1 and 100000, got -1/],
+      [["--payments", "-5"], /--payments must be between 1 and 100000, got -5/],
+      [["--payers", "0"], /--payers must be between 1 and 100000, got 0/],
+      [["--payees", "1001"], /--payees must be between 1 and 1000, got 1001/],
+      [["--payments-per-pair", "1,x"], /--payments-per-pair must be a whole number, got "x"/],
+      [["--payments-per-pair", ","], /--payments-per-pair needs at least one value/],
+      [["--payments", "10", "--payers", "10"], /--payments and --payers both set the payers/],
+      [
+        ["--payers", "100", "--payees", "100", "--payments-per-pair", "1,11"],
+        /at most 100000, got 100 x 100 x 11 = 110000/,
+      ],
+      [
+        ["--methods", "facilitator", "--payees", "2"],
+        /facilitator method runs only the default workload/,
+      ],
       [["--block-time", "-2"], /--block-time must be a number of seconds/],
       [["--methods", "carrier-pigeon"], /unknown method "carrier-pigeon"/],
       [["--tokens", "DAI"], /unknown token "DAI"/],
@@ -229,11 +264,15 @@ describe("npm run bench", () => {
       const router = await deployBenchRouter(chain, chain.wallets[0]!);
       const reasons: Record<string, Record<string, number> | undefined> = {};
       for (const method of Object.values(BENCHMARK_METHODS)) {
+        const payee = benchAddress("bench-test-payee");
         const ctx: BenchmarkMethodContext = {
           node: chain,
           token,
           payers,
-          payee: benchAddress("bench-test-payee"),
+          payees: [payee],
+          payee,
+          paymentsPerPair: 1,
+          payments: benchPayments(payers, [payee], 1),
           amount: BENCHMARK_PAYMENT_AMOUNT,
           batchSize: method.batched ? 3 : 1,
           batchSizes: [3],
