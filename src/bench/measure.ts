@@ -6,8 +6,8 @@ import { getReceiptL1Data } from "../batch/getReceiptL1Data.js";
 import type { MethodOutcome } from "./methods/types.js";
 import type { BenchNodeClient } from "./node.js";
 
-/** Authorization states read per Multicall3 call (well under a call's gas). */
-const STATE_READS_PER_CALL = 5_000;
+/** Authorization states read per Multicall3 call (its calldata well under the gas cap). */
+const STATE_READS_PER_CALL = 1_000;
 
 /** What a run's transactions cost and settled, as measured on chain. */
 export interface MeasuredOutcome {
