@@ -513,7 +513,7 @@ describe("npm run bench", () => {
           const file = `${measure.file}-${token}.svg`;
           expect(markdown).to.contain(`(${file})`);
           const svg = await readFile(path.join(report, file), "utf8");
-          expect(linePaths(svg, 0), file).to.equal(4);
+          expect(linePaths(svg, 0), file).to.equal(METHODS.length);
           for (const method of METHODS) expect(svg, file).to.contain(`${method}: `);
         }
     });
