@@ -11,14 +11,16 @@ import { BENCH_TOKENS, type BenchTokenName } from "./bench/args.js";
 import { openBenchChain } from "./bench/chain.js";
 import { BenchChainError, BenchUsageError } from "./bench/errors.js";
 import { ATTACKS } from "./replay/attacks.js";
+import { CLEARING_ATTACKS } from "./replay/clearing.js";
 import { type AttackResult, REPLAY_METHODS, runReplay } from "./replay/run.js";
 import type { ReplayMethod } from "./replay/scenario.js";
 
 const USAGE = `Usage: npm run replay -- [options]
 
-Runs every replay and substitution attack against the SettlementRouter. An attempt is "accepted"
-when it moved funds when it must not have: the payer's balance dropped, the authorization got
-used, or a router kept funds. Every refused attempt is listed with the reason the token or the
+Runs every replay and substitution attack against the SettlementRouter and the ClearingHouse. An
+attempt is "accepted" when it moved funds when it must not have: the payer's balance dropped, the
+authorization got used, or a router kept funds; for the ClearingHouse, the payer's account or
+wallet fell or a ClearingHouse paid out beyond what the submission legitimately moves. Every refused attempt is listed with the reason the token or the
 router gave, and after each attack a fresh honest payment must still settle ("honest").
 Exit status 1 when any attempt was accepted or an honest settlement failed.
 
@@ -26,8 +28,8 @@ Options:
   --json FILE      write { attacks: [{ name, token, method, attempts, accepted, refusedWith,
                    honestSettled }], accepted, honestSettled } (format in docs/BENCHMARKS.md)
   --tokens LIST    FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
-  --methods LIST   router-direct, router-routed; default both
-  --attacks LIST   only these attacks (default all: ${ATTACKS.map((a) => a.name).join(", ")})
+  --methods LIST   router-direct, router-routed, clearing; default all three
+  --attacks LIST   only these attacks (default all: ${[...ATTACKS, ...CLEARING_ATTACKS].map((a) => a.name).join(", ")})
   --rpc URL        use a running node (e.g. http://127.0.0.1:8545 from npm run chain)
   -h, --help       show this help
 `;
@@ -77,7 +79,7 @@ function parse(argv: string[]) {
   });
   const attacks = list(values.attacks);
   for (const name of attacks ?? [])
-    if (!ATTACKS.some((a) => a.name === name))
+    if (![...ATTACKS, ...CLEARING_ATTACKS].some((a) => a.name === name))
       throw new BenchUsageError(`unknown attack "${name}"`);
   if (values.rpc !== undefined && !/^https?:\/\/\S+$/.test(values.rpc))
     throw new BenchUsageError(`--rpc must be an http(s) URL, got "${values.rpc}"`);

@@ -5,6 +5,7 @@ import { BENCHMARK_METHODS, type BenchmarkMethodName } from "../../src/bench/met
 import {
   DEFAULT_BENCHMARK_METHODS,
   MAX_BENCHMARK_BATCH_SIZE,
+  MAX_BENCHMARK_PAYEES,
   MAX_BENCHMARK_PAYMENTS,
 } from "../../src/bench/runBenchmark.js";
 import { BENCHMARK_TOKENS, type BenchmarkTokenName } from "../../src/bench/tokens.js";
@@ -34,8 +35,14 @@ export interface BenchOptions {
   tokens: BenchTokenName[];
   /** Batch sizes of the batching methods; the single-payment baseline always uses 1. */
   batchSizes: number[];
-  /** Payments per (token, method, batch size) run. */
+  /** Payments per (token, method, batch size) run under the default workload (sets the payers). */
   payments: number;
+  /** Distinct payers (default: `payments`). */
+  payers: number;
+  /** Distinct payees; every payer pays every payee. */
+  payees: number;
+  /** Payments per (payer, payee) pair and run; one run of every method per value. */
+  paymentsPerPair: number[];
   quick: boolean;
   json?: string;
   report?: string;
@@ -65,7 +72,14 @@ ${Object.values(BENCHMARK_METHODS)
   )}  facilitator        paid HTTP requests, official facilitator vs the batching one (only with --methods facilitator)
 
 Options:
-  --payments N         payments per token, method and batch size (default ${FULL_DEFAULTS.payments}; --quick ${QUICK_DEFAULTS.payments})
+  --payments N         payments per token, method and batch size (default ${FULL_DEFAULTS.payments}; --quick ${QUICK_DEFAULTS.payments}),
+                       one each from N payers to one payee
+  --payers N           distinct payers instead (default: --payments); a run then makes
+                       payers x payees x payments-per-pair payments (at most ${MAX_BENCHMARK_PAYMENTS})
+  --payees N           distinct payees, every payer pays every payee (default 1, at most ${MAX_BENCHMARK_PAYEES})
+  --payments-per-pair LIST
+                       payments from each payer to each payee per run, e.g. 1,10,100 (default 1);
+                       every method runs once per value and the report charts gas against it
   --batch LIST         batch sizes, e.g. 50,100,200 (default ${FULL_DEFAULTS.batchSizes.join(",")}; --quick ${QUICK_DEFAULTS.batchSizes.join(",")})
   --methods LIST       comma-separated methods (default: every method but facilitator)
   --tokens LIST        FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
@@ -82,6 +96,9 @@ Options:
 /** The flags that take a value. */
 const VALUE_FLAGS = [
   "--payments",
+  "--payers",
+  "--payees",
+  "--payments-per-pair",
   "--batch",
   "--methods",
   "--tokens",
@@ -143,6 +160,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       allowPositionals: false,
       options: {
         payments: { type: "string" },
+        payers: { type: "string" },
+        payees: { type: "string" },
+        "payments-per-pair": { type: "string" },
         batch: { type: "string" },
         methods: { type: "string" },
         tokens: { type: "string" },
@@ -195,6 +215,34 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       ? defaults.payments
       : parseInteger("--payments", v.payments, 1, MAX_PAYMENTS);
 
+  if (v.payments !== undefined && v.payers !== undefined)
+    throw new BenchUsageError(
+      "--payments and --payers both set the payers: give --payers with --payees and --payments-per-pair",
+    );
+  const payers =
+    v.payers === undefined ? payments : parseInteger("--payers", v.payers, 1, MAX_PAYMENTS);
+  const payees =
+    v.payees === undefined ? 1 : parseInteger("--payees", v.payees, 1, MAX_BENCHMARK_PAYEES);
+  const paymentsPerPair =
+    v["payments-per-pair"] === undefined
+      ? [1]
+      : [
+          ...new Set(
+            parseList("--payments-per-pair", v["payments-per-pair"]).map((s) =>
+              parseInteger("--payments-per-pair", s, 1, MAX_PAYMENTS),
+            ),
+          ),
+        ].sort((a, b) => a - b);
+  const perRun = payers * payees * paymentsPerPair.at(-1)!;
+  if (perRun > MAX_PAYMENTS)
+    throw new BenchUsageError(
+      `payers x payees x payments-per-pair must be at most ${MAX_PAYMENTS}, got ${payers} x ${payees} x ${paymentsPerPair.at(-1)} = ${perRun}`,
+    );
+  if (methods.includes("facilitator") && (payees > 1 || perRun > payers))
+    throw new BenchUsageError(
+      "the facilitator method runs only the default workload (no --payees or --payments-per-pair)",
+    );
+
   let rpc: string | undefined;
   if (v.rpc !== undefined) {
     let url: URL;
@@ -232,6 +280,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     tokens: [...new Set(tokens)],
     batchSizes: [...new Set(batchSizes)].sort((a, b) => a - b),
     payments,
+    payers,
+    payees,
+    paymentsPerPair,
     quick,
     json: v.json,
     report: v.report,

@@ -47,6 +47,7 @@ export const METHOD_COLORS: Record<string, string> = {
   "router-routed": "#2ca02c",
   "facilitator-official": "#8c564b",
   "facilitator-batching": "#9467bd",
+  clearing: "#17becf",
 };
 
 /** Above this ratio of largest to smallest value, the overview panel is logarithmic. */
@@ -211,4 +212,104 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   } finally {
     view.finalize();
   }
+}
+
+/** A point of the payments-per-pair chart: a method (at its largest batch size) at one value. */
+export interface PerPairPoint {
+  series: string;
+  method: string;
+  paymentsPerPair: number;
+  value: number;
+}
+
+/** The runs' distinct payments-per-pair values (1 for rows without the field), ascending. */
+export function paymentsPerPairValues(runs: readonly BenchmarkRun[]): number[] {
+  return [...new Set(runs.map((r) => r.paymentsPerPair ?? 1))].sort((a, b) => a - b);
+}
+
+/** The runs at one payments-per-pair value (rows without the field count as 1). */
+export function runsAtPaymentsPerPair(
+  runs: readonly BenchmarkRun[],
+  paymentsPerPair: number,
+): BenchmarkRun[] {
+  return runs.filter((r) => (r.paymentsPerPair ?? 1) === paymentsPerPair);
+}
+
+/** Gas per payment of every method at its largest batch size, per payments-per-pair value. */
+export function perPairPoints(runs: readonly BenchmarkRun[]): PerPairPoint[] {
+  const settled = runs.filter((r) => r.settled > 0);
+  const points: PerPairPoint[] = [];
+  for (const method of [...new Set(settled.map((r) => r.method))]) {
+    const ofMethod = settled.filter((r) => r.method === method);
+    const largest = Math.max(...ofMethod.map((r) => r.batchSize));
+    const rows = ofMethod
+      .filter((r) => r.batchSize === largest)
+      .sort((a, b) => (a.paymentsPerPair ?? 1) - (b.paymentsPerPair ?? 1));
+    const series = `${method}: ${format(rows.at(-1)!.gasPerPayment)}`;
+    for (const r of rows)
+      points.push({
+        series,
+        method,
+        paymentsPerPair: r.paymentsPerPair ?? 1,
+        value: r.gasPerPayment,
+      });
+  }
+  return points;
+}
+
+/**
+ * The chart of gas per payment against payments per pair (every payer paying every payee that
+ * often per run), every method at its largest batch size, on a logarithmic scale: drawn when the
+ * runs have more than one payments-per-pair value.
+ *
+ * @example
+ * if (paymentsPerPairValues(runs).length > 1) await renderSvg(perPairChartSpec("FiatTokenV2_2", runs));
+ */
+export function perPairChartSpec(token: string, runs: readonly BenchmarkRun[]): TopLevelSpec {
+  const points = perPairPoints(runs);
+  const values = points.map((p) => p.value).filter((v) => v > 0);
+  const series = [...new Set(points.map((p) => p.series))];
+  const colors = series.map(
+    (s) => METHOD_COLORS[points.find((p) => p.series === s)!.method] ?? "#7f7f7f",
+  );
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: `${token}: gas per payment vs payments per pair`,
+      anchor: "start",
+      fontSize: 16,
+    },
+    background: "#ffffff",
+    padding: 12,
+    width: 520,
+    height: 260,
+    data: { values: points },
+    mark: { type: "line", point: { filled: true, size: 40 }, strokeWidth: 2.5 },
+    encoding: {
+      x: {
+        field: "paymentsPerPair",
+        type: "ordinal",
+        title: "payments per (payer, payee) pair per run",
+        axis: { labelAngle: 0 },
+      },
+      y: {
+        field: "value",
+        type: "quantitative",
+        title: "L2 gas per settled payment (logarithmic)",
+        scale: { type: "log", nice: true },
+        ...(values.length > 0
+          ? { axis: { values: logTicks(Math.min(...values), Math.max(...values)) } }
+          : {}),
+      },
+      color: {
+        field: "series",
+        type: "nominal",
+        title: "value at the most payments per pair",
+        scale: { domain: series, range: colors },
+        legend: { orient: "right", labelLimit: 320, titleLimit: 320 },
+      },
+      detail: { field: "series" },
+    },
+    config: { font: "Helvetica, Arial, sans-serif", view: { stroke: null } },
+  } as unknown as TopLevelSpec;
 }

@@ -458,6 +458,7 @@ export const facilitatorMethod: BenchmarkMethod = {
     "paid HTTP requests through the official SDKs: the official facilitator vs the batching one",
   batched: false,
   usesRouter: true,
+  defaultWorkloadOnly: true,
   paymentsPerPayer: (batchSizes) => 1 + batchSizes.length,
   async run(ctx) {
     const runs = await runFacilitatorBenchmark({

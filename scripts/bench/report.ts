@@ -5,8 +5,15 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
-import { CHART_MEASURES, chartSpec, renderSvg } from "./charts.js";
-import { formatMarkdownTable } from "./table.js";
+import {
+  CHART_MEASURES,
+  chartSpec,
+  paymentsPerPairValues,
+  perPairChartSpec,
+  renderSvg,
+  runsAtPaymentsPerPair,
+} from "./charts.js";
+import { formatMarkdownTable, formatMarkdownClearingTable } from "./table.js";
 import type {
   BenchmarkResult as BenchResults,
   BenchmarkRun as BenchRun,
@@ -33,13 +40,25 @@ export async function writeReport(
   for (const token of [...new Set(results.runs.map((r) => r.token))]) {
     const runs = results.runs.filter((r) => r.token === token);
     const links: string[] = [];
+    const perPair = paymentsPerPairValues(runs);
+    // Against batch size: the runs at the most payments per pair.
+    const atLargest = runsAtPaymentsPerPair(runs, perPair.at(-1)!);
     for (const measure of CHART_MEASURES) {
       const file = `${measure.file}-${slug(token)}.svg`;
-      await writeFile(path.join(dir, file), await renderSvg(chartSpec(token, runs, measure)));
+      await writeFile(path.join(dir, file), await renderSvg(chartSpec(token, atLargest, measure)));
       files.push(path.join(dir, file));
       links.push(`![${token}: ${measure.title}](${file})`);
     }
-    sections.push(`## ${token}\n\n${formatMarkdownTable(runs)}\n${links.join("\n\n")}\n`);
+    if (perPair.length > 1) {
+      const file = `gas-per-payment-per-pair-${slug(token)}.svg`;
+      await writeFile(path.join(dir, file), await renderSvg(perPairChartSpec(token, runs)));
+      files.push(path.join(dir, file));
+      links.push(`![${token}: gas per payment vs payments per pair](${file})`);
+    }
+    const clearing = formatMarkdownClearingTable(runs);
+    sections.push(
+      `## ${token}\n\n${formatMarkdownTable(runs)}\n${clearing ? `${clearing}\n` : ""}${links.join("\n\n")}\n`,
+    );
   }
   const { chainId, forked, blockNumber } = results.chain;
   const markdown = [
@@ -53,7 +72,11 @@ export async function writeReport(
       "payments per second is settled payments over the wall clock from the first submission to the last receipt. " +
       "Each chart shows every method (on a logarithmic scale when they differ by an order of magnitude), " +
       "then the batching methods alone on a zoomed axis; methods that settle one payment per transaction " +
-      "(x402-exact-single) are drawn as dashed lines across the batch sizes.",
+      "(x402-exact-single) are drawn as dashed lines across the batch sizes. " +
+      "With several payments-per-pair values, the batch-size charts show the runs at the largest " +
+      "and one more chart shows gas per payment against payments per pair. " +
+      "For clearing, gas and L1 bytes per payment are the steady-state clear transactions over the payments they cleared; " +
+      "deposits and the first clear of each pair are reported apart.",
     "",
     ...sections,
   ].join("\n");

@@ -1,7 +1,9 @@
 /** The stdout table of `npm run bench`. */
 import type { BenchmarkRun as BenchRun } from "../../src/bench/schema.js";
 
-const COLUMNS: { title: string; value: (run: BenchRun) => string; left?: boolean }[] = [
+type Column = { title: string; value: (run: BenchRun) => string; left?: boolean };
+
+const COLUMNS: Column[] = [
   { title: "token", value: (r) => r.token, left: true },
   { title: "method", value: (r) => r.method, left: true },
   { title: "batch", value: (r) => String(r.batchSize) },
@@ -13,31 +15,80 @@ const COLUMNS: { title: string; value: (run: BenchRun) => string; left?: boolean
   { title: "payments/s", value: (r) => r.paymentsPerSecond.toFixed(1) },
 ];
 
+const count = (value: number | undefined) => (value ?? 0).toLocaleString("en-US");
+
+/** The `clearing` rows' own figures. */
+const CLEARING_COLUMNS: Column[] = [
+  { title: "token", value: (r) => r.token, left: true },
+  { title: "batch", value: (r) => String(r.batchSize) },
+  { title: "payers", value: (r) => String(r.payers ?? "") },
+  { title: "payees", value: (r) => String(r.payees ?? "") },
+  { title: "per pair", value: (r) => String(r.paymentsPerPair ?? "") },
+  { title: "deposit gas/payer", value: (r) => count(r.depositGasPerPayer) },
+  { title: "first clear gas/pair", value: (r) => count(r.firstClearGasPerPair) },
+  { title: "clear gas/pair", value: (r) => count(r.clearGasPerPair) },
+  { title: "verify µs p50", value: (r) => (r.verifyMicrosP50 ?? 0).toFixed(1) },
+];
+
+function plainTable(columns: Column[], runs: readonly BenchRun[]): string {
+  const cells = runs.map((run) => columns.map((c) => c.value(run)));
+  const widths = columns.map((c, i) =>
+    Math.max(c.title.length, ...cells.map((row) => row[i]!.length)),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) => (columns[i]!.left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  const header = line(columns.map((c) => c.title));
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [header, rule, ...cells.map(line)].join("\n") + "\n";
+}
+
+function markdownTable(columns: Column[], runs: readonly BenchRun[]): string {
+  const header = `| ${columns.map((c) => c.title).join(" | ")} |`;
+  const align = `|${columns.map((c) => (c.left ? "---" : "---:")).join("|")}|`;
+  const rows = runs.map((run) => `| ${columns.map((c) => c.value(run)).join(" | ")} |`);
+  return [header, align, ...rows].join("\n") + "\n";
+}
+
+const clearingRuns = (runs: readonly BenchRun[]) => runs.filter((r) => r.method === "clearing");
+
+/** The main columns, with the workload after the method when it is not the default one. */
+function mainColumns(runs: readonly BenchRun[]): Column[] {
+  if (runs.every((r) => (r.payees ?? 1) === 1 && (r.paymentsPerPair ?? 1) === 1)) return COLUMNS;
+  return [
+    ...COLUMNS.slice(0, 2),
+    {
+      title: "payers x payees x per pair",
+      value: (r) => `${r.payers ?? r.payments} x ${r.payees ?? 1} x ${r.paymentsPerPair ?? 1}`,
+    },
+    ...COLUMNS.slice(2),
+  ];
+}
+
 /**
- * Formats runs as an aligned plain-text table.
+ * Formats runs as an aligned plain-text table, followed by the `clearing` rows' own figures when
+ * there are any.
  *
  * @example
  * process.stdout.write(formatTable(results.runs));
  */
 export function formatTable(runs: readonly BenchRun[]): string {
-  const cells = runs.map((run) => COLUMNS.map((c) => c.value(run)));
-  const widths = COLUMNS.map((c, i) =>
-    Math.max(c.title.length, ...cells.map((row) => row[i]!.length)),
+  const clearing = clearingRuns(runs);
+  return (
+    plainTable(mainColumns(runs), runs) +
+    (clearing.length > 0 ? `\nclearing\n${plainTable(CLEARING_COLUMNS, clearing)}` : "")
   );
-  const line = (row: string[]) =>
-    row
-      .map((cell, i) => (COLUMNS[i]!.left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  const header = line(COLUMNS.map((c) => c.title));
-  const rule = widths.map((w) => "-".repeat(w)).join("  ");
-  return [header, rule, ...cells.map(line)].join("\n") + "\n";
 }
 
 /** The same runs as a Markdown table (report and docs). */
 export function formatMarkdownTable(runs: readonly BenchRun[]): string {
-  const header = `| ${COLUMNS.map((c) => c.title).join(" | ")} |`;
-  const align = `|${COLUMNS.map((c) => (c.left ? "---" : "---:")).join("|")}|`;
-  const rows = runs.map((run) => `| ${COLUMNS.map((c) => c.value(run)).join(" | ")} |`);
-  return [header, align, ...rows].join("\n") + "\n";
+  return markdownTable(mainColumns(runs), runs);
+}
+
+/** The `clearing` rows' own figures as a Markdown table; empty when there are none. */
+export function formatMarkdownClearingTable(runs: readonly BenchRun[]): string {
+  const clearing = clearingRuns(runs);
+  return clearing.length > 0 ? markdownTable(CLEARING_COLUMNS, clearing) : "";
 }

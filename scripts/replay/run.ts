@@ -6,12 +6,19 @@ import type { Address } from "viem";
 
 import { BENCH_TOKENS, type BenchTokenName } from "../bench/args.js";
 import type { BenchChain } from "../bench/chain.js";
-import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
+import { deployBenchContract, deployBenchRouter } from "../../src/bench/contracts.js";
+import type { NodeWallet } from "../../src/bench/node.js";
 import { type BenchToken, benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "./attacks.js";
+import { CLEARING_ATTACKS, ClearingScenario, REPLAY_WITHDRAWAL_DELAY } from "./clearing.js";
 import { type Refusal, type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
 
-export const REPLAY_METHODS: readonly ReplayMethod[] = ["router-direct", "router-routed"];
+export const REPLAY_METHODS: readonly ReplayMethod[] = [
+  "router-direct",
+  "router-routed",
+  "clearing",
+];
 
 /** One attack against one token and method. */
 export interface AttackResult {
@@ -68,6 +75,9 @@ export async function runReplay(
   const tokens = options.tokens ?? BENCH_TOKENS;
   const methods = options.methods ?? REPLAY_METHODS;
   const attacks = ATTACKS.filter((a) => !options.attacks || options.attacks.includes(a.name));
+  const clearingAttacks = CLEARING_ATTACKS.filter(
+    (a) => !options.attacks || options.attacks.includes(a.name),
+  );
 
   const routers: [Address, Address] = [
     await deployBenchRouter(chain, deployer),
@@ -77,11 +87,58 @@ export async function runReplay(
   const deployed = new Map<BenchTokenName, BenchToken>();
   for (const name of BENCH_TOKENS) deployed.set(name, await setupBenchToken(chain, name, deployer));
 
+  // Two ClearingHouses, the relayer an operator of both and the attacker another of the first.
+  const houses: [Address, Address] | undefined = methods.includes("clearing")
+    ? [
+        await deployClearingHouse(chain, deployer, [relayer, attacker]),
+        await deployClearingHouse(chain, deployer, [relayer]),
+      ]
+    : undefined;
+
   const results: AttackResult[] = [];
   for (const tokenName of tokens) {
     const token = deployed.get(tokenName)!;
     const otherToken = [...deployed.values()].find((t) => t.name !== tokenName)!;
     for (const method of methods) {
+      if (method === "clearing") {
+        if (clearingAttacks.length === 0) continue;
+        const payers = scenarioPayers(`${tokenName}:clearing`, PAYERS_PER_SCENARIO);
+        await token.fund(
+          payers.map((p) => p.address),
+          1_000_000n,
+        );
+        const scenario = new ClearingScenario(
+          chain,
+          token,
+          otherToken,
+          houses!,
+          relayer,
+          attacker,
+          benchAddress("replay-payee:clearing"),
+          payers,
+        );
+        for (const attack of clearingAttacks) {
+          scenario.takeRefusals();
+          const outcome = await attack.run(scenario);
+          const refusedWith = scenario.takeRefusals();
+          if (refusedWith.length !== outcome.attempts)
+            throw new Error(
+              `${attack.name}: ${outcome.attempts} attempts counted, ${refusedWith.length} measured`,
+            );
+          const result: AttackResult = {
+            name: attack.name,
+            token: tokenName,
+            method,
+            attempts: outcome.attempts,
+            accepted: outcome.accepted,
+            refusedWith,
+            honestSettled: await scenario.honestPaymentSettles(),
+          };
+          results.push(result);
+          options.onResult?.(result);
+        }
+        continue;
+      }
       const payers = scenarioPayers(`${tokenName}:${method}`, PAYERS_PER_SCENARIO);
       await token.fund(
         payers.map((p) => p.address),
@@ -127,4 +184,24 @@ export async function runReplay(
     accepted: results.reduce((n, r) => n + r.accepted, 0),
     honestSettled: results.every((r) => r.honestSettled),
   };
+}
+
+/** A fresh ClearingHouse with each of `operators` registered (fee recipient itself, shortest delay). */
+async function deployClearingHouse(
+  chain: BenchChain,
+  deployer: NodeWallet,
+  operators: readonly NodeWallet[],
+): Promise<Address> {
+  const house = await deployBenchContract(chain, deployer, "ClearingHouse", []);
+  for (const operator of operators) {
+    const hash = await operator.writeContract({
+      address: house,
+      abi: clearingHouseAbi,
+      functionName: "registerOperator",
+      args: [operator.account.address, REPLAY_WITHDRAWAL_DELAY],
+    });
+    const receipt = await chain.client.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error("registering a replay operator failed");
+  }
+  return house;
 }

@@ -27,7 +27,7 @@ import type { NodeWallet } from "../../src/bench/node.js";
 import { type BenchToken, benchAccount } from "../../src/bench/tokens.js";
 import type { BenchChain } from "../bench/chain.js";
 
-export type ReplayMethod = "router-direct" | "router-routed";
+export type ReplayMethod = "router-direct" | "router-routed" | "clearing";
 
 /** What one attack measured. */
 export interface AttackOutcome {
@@ -40,8 +40,11 @@ export interface AttackOutcome {
  * (`decodeRevertReason`, or the router's per-item `PaymentFailed` through `decodeSettleReceipt`).
  */
 export interface Refusal {
-  /** `token`: the token reverted (called directly, or inside the router); `router`: the router itself. */
-  by: "token" | "router";
+  /**
+   * `token`: the token reverted (called directly, or inside the router or the ClearingHouse);
+   * `router`: the router itself; `clearing-house`: the ClearingHouse itself.
+   */
+  by: "token" | "router" | "clearing-house";
   /** The reason code, e.g. `invalid_exact_evm_nonce_already_used` or `Expired`'s reason. */
   reason: string;
   /** The router's item status for an item it reported failed, e.g. `TokenReverted`. */

@@ -8,6 +8,7 @@ import type { BenchNode, NodeWallet } from "./node.js";
 
 /** The contracts a benchmark deploys, by their build artifact (relative to the project root). */
 const ARTIFACTS = {
+  ClearingHouse: "artifacts/contracts/clearing/ClearingHouse.sol/ClearingHouse.json",
   SettlementRouter: "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
   X402TestToken: "artifacts/contracts/token/X402TestToken.sol/X402TestToken.json",
 } as const;

@@ -6,6 +6,9 @@ import { getReceiptL1Data } from "../batch/getReceiptL1Data.js";
 import type { MethodOutcome } from "./methods/types.js";
 import type { BenchNodeClient } from "./node.js";
 
+/** Authorization states read per Multicall3 call (its calldata well under the gas cap). */
+const STATE_READS_PER_CALL = 1_000;
+
 /** What a run's transactions cost and settled, as measured on chain. */
 export interface MeasuredOutcome {
   transactions: number;
@@ -60,10 +63,16 @@ export async function measureOutcome(
     gasUsed += receipt.gasUsed;
     l1Bytes += await l1BytesOfReceipt(client, receipt);
   }
-  const states = await getAuthorizationStates(client, {
-    token,
-    items: outcome.expected.map(({ from, nonce }) => ({ from, nonce })),
-  });
-  const settled = states.filter((state) => state.nonceUsed).length;
+  // In chunks: one Multicall3 read of every state of a large run exceeds a call's gas.
+  let settled = 0;
+  for (let i = 0; i < outcome.expected.length; i += STATE_READS_PER_CALL) {
+    const states = await getAuthorizationStates(client, {
+      token,
+      items: outcome.expected
+        .slice(i, i + STATE_READS_PER_CALL)
+        .map(({ from, nonce }) => ({ from, nonce })),
+    });
+    settled += states.filter((state) => state.nonceUsed).length;
+  }
   return { transactions: outcome.hashes.length, gasUsed, l1Bytes, settled };
 }

@@ -1,7 +1,13 @@
 import type { Address } from "viem";
 
 import { BENCHMARK_METHODS, type BenchmarkMethodName } from "./methods/index.js";
-import type { BenchmarkMethod, BenchmarkMethodContext, MethodOutcome } from "./methods/types.js";
+import type {
+  BenchmarkMethod,
+  BenchmarkMethodContext,
+  BenchmarkWorkload,
+  BenchPayment,
+  MethodOutcome,
+} from "./methods/types.js";
 import { deployBenchRouter } from "./contracts.js";
 import { BenchmarkInputError } from "./errors.js";
 import { measureOutcome } from "./measure.js";
@@ -21,8 +27,10 @@ export const DEFAULT_BENCHMARK_METHODS = Object.keys(BENCHMARK_METHODS) as Bench
 export const BENCHMARK_PAYMENT_AMOUNT = 10_000n;
 /** The largest batch size `runBenchmark` accepts (the router's planner splits by the gas cap). */
 export const MAX_BENCHMARK_BATCH_SIZE = 1_000;
-/** The most payments per run `runBenchmark` accepts. */
-export const MAX_BENCHMARK_PAYMENTS = 20_000;
+/** The most payments per run `runBenchmark` accepts (payers × payees × payments per pair). */
+export const MAX_BENCHMARK_PAYMENTS = 100_000;
+/** The most payees `runBenchmark` accepts. */
+export const MAX_BENCHMARK_PAYEES = 1_000;
 
 /** Where a benchmark stands, reported after every settled or failed payment and every new task. */
 export interface BenchmarkProgress {
@@ -41,8 +49,22 @@ export interface RunBenchmarkOptions {
   tokens?: readonly BenchmarkTokenName[];
   /** Batch sizes of the batched methods. Default [100]. */
   batchSizes?: readonly number[];
-  /** Payments per (token, method, batch size) run. Default 200. */
+  /**
+   * Payments per (token, method, batch size) run under the default workload: as many payers,
+   * one payee, one payment each. Default 200. With `payers`, `payees` or `paymentsPerPair` the
+   * run's payments are payers × payees × payments per pair, and `payments` only sets the payers'
+   * default.
+   */
   payments?: number;
+  /** Distinct payers. Default `payments`. */
+  payers?: number;
+  /** Distinct payees; every payer pays every payee. Default 1. */
+  payees?: number;
+  /**
+   * Payments each payer makes to each payee per run; a list runs every method once per value
+   * (the report then charts gas per payment against it). Default 1.
+   */
+  paymentsPerPair?: number | readonly number[];
   /** Interval mining every `blockTime` seconds during the runs (0: a block per transaction). Default 0. */
   blockTime?: number;
   /** Concurrent paying clients, for methods that model clients. Default 50. */
@@ -59,7 +81,9 @@ interface Plan {
   methods: BenchmarkMethod[];
   tokens: BenchmarkTokenName[];
   batchSizes: number[];
-  payments: number;
+  payers: number;
+  payees: number;
+  paymentsPerPair: number[];
   blockTime: number;
   clients: number;
   amount: bigint;
@@ -103,6 +127,30 @@ function plan(options: RunBenchmarkOptions): Plan {
   if (batchSizes.length === 0)
     throw new BenchmarkInputError("batchSizes", "needs at least one batch size");
   const payments = integerIn("payments", options.payments ?? 200, 1, MAX_BENCHMARK_PAYMENTS);
+  const payers = integerIn("payers", options.payers ?? payments, 1, MAX_BENCHMARK_PAYMENTS);
+  const payees = integerIn("payees", options.payees ?? 1, 1, MAX_BENCHMARK_PAYEES);
+  const perPairList =
+    typeof options.paymentsPerPair === "number"
+      ? [options.paymentsPerPair]
+      : [...(options.paymentsPerPair ?? [1])];
+  if (perPairList.length === 0)
+    throw new BenchmarkInputError("paymentsPerPair", "needs at least one value");
+  const paymentsPerPair = [...new Set(perPairList)]
+    .map((n) => integerIn("paymentsPerPair", n, 1, MAX_BENCHMARK_PAYMENTS))
+    .sort((a, b) => a - b);
+  const largest = payers * payees * paymentsPerPair.at(-1)!;
+  if (largest > MAX_BENCHMARK_PAYMENTS)
+    throw new BenchmarkInputError(
+      "payers",
+      `payers × payees × payments per pair must be at most ${MAX_BENCHMARK_PAYMENTS}, got ${payers} × ${payees} × ${paymentsPerPair.at(-1)} = ${largest}`,
+    );
+  const custom = payees > 1 || paymentsPerPair.some((n) => n > 1);
+  const fixed = methods.find((m) => m.defaultWorkloadOnly);
+  if (custom && fixed)
+    throw new BenchmarkInputError(
+      "methods",
+      `${fixed.name} runs only the default workload (one payee, one payment per payer)`,
+    );
   const blockTime = options.blockTime ?? 0;
   if (!(Number.isFinite(blockTime) && blockTime >= 0 && blockTime <= 60))
     throw new BenchmarkInputError("blockTime", `must be seconds from 0 to 60, got ${blockTime}`);
@@ -110,12 +158,48 @@ function plan(options: RunBenchmarkOptions): Plan {
   const amount = options.amount ?? BENCHMARK_PAYMENT_AMOUNT;
   if (amount <= BigInt(0))
     throw new BenchmarkInputError("amount", `must be positive, got ${amount}`);
-  return { methods, tokens, batchSizes, payments, blockTime, clients, amount };
+  return {
+    methods,
+    tokens,
+    batchSizes,
+    payers,
+    payees,
+    paymentsPerPair,
+    blockTime,
+    clients,
+    amount,
+  };
 }
 
-/** Payments each payer makes over one token's runs of `method`. */
-function paymentsPerPayer(method: BenchmarkMethod, batchSizes: readonly number[]): number {
-  return method.paymentsPerPayer?.(batchSizes) ?? (method.batched ? batchSizes.length : 1);
+/** Payments each payer makes over one token's runs of `method` under `workload`. */
+function paymentsPerPayer(
+  method: BenchmarkMethod,
+  batchSizes: readonly number[],
+  workload: BenchmarkWorkload,
+): number {
+  return (
+    method.paymentsPerPayer?.(batchSizes, workload) ??
+    (method.batched ? batchSizes.length : 1) * workload.payees * workload.paymentsPerPair
+  );
+}
+
+/** The payees of a run: the first is the default workload's one payee. */
+export function benchPayees(count: number): Address[] {
+  return Array.from({ length: count }, (_, i) =>
+    benchAddress(i === 0 ? "bench-payee" : `bench-payee:${i}`),
+  );
+}
+
+/** Every payer pays every payee `paymentsPerPair` times: rounds of every pair once, payer-major. */
+export function benchPayments(
+  payers: readonly BenchPayment["payer"][],
+  payees: readonly Address[],
+  paymentsPerPair: number,
+): BenchPayment[] {
+  const payments: BenchPayment[] = [];
+  for (let round = 0; round < paymentsPerPair; round++)
+    for (const payer of payers) for (const payee of payees) payments.push({ payer, payee });
+  return payments;
 }
 
 function round(value: number, digits: number): number {
@@ -126,8 +210,9 @@ function round(value: number, digits: number): number {
 /**
  * Settles the same x402 payments through each method on the node behind `client`, for each token
  * and batch size, and measures what landed on chain: receipt gas and L1 data size per settled
- * payment, and settled payments per second of wall clock. Each run uses fresh payers (funded
- * first), the same payee and amount. The result is the JSON `npm run bench -- --json` writes.
+ * payment, and settled payments per second of wall clock. Every run of a token uses the same
+ * payers (funded first), payees and amount; by default each payer pays one payee once per run,
+ * and `payers`, `payees` and `paymentsPerPair` set another workload. The result is the JSON `npm run bench -- --json` writes.
  *
  * @example
  * const client = createTestClient({ mode: "hardhat", transport: http("http://127.0.0.1:8545") });
@@ -144,13 +229,23 @@ export async function runBenchmark(
   const node = await createBenchNode(client);
   const [deployer, second] = node.wallets;
   const submitter = second ?? deployer!;
-  const payee = benchAddress("bench-payee");
+  const payees = benchPayees(p.payees);
   const feeRecipient = benchAddress("bench-fee-recipient");
+  const workloads: BenchmarkWorkload[] = p.paymentsPerPair.map((paymentsPerPair) => ({
+    payers: p.payers,
+    payees: p.payees,
+    paymentsPerPair,
+  }));
 
-  const perToken = p.methods.reduce((n, m) => n + paymentsPerPayer(m, p.batchSizes), 0);
+  // Payments each payer makes over one token's runs.
+  const perToken = workloads.reduce(
+    (total, workload) =>
+      total + p.methods.reduce((n, m) => n + paymentsPerPayer(m, p.batchSizes, workload), 0),
+    0,
+  );
   const progress: BenchmarkProgress = {
     done: 0,
-    total: perToken * p.payments * p.tokens.length,
+    total: perToken * p.payers * p.tokens.length,
     task: "",
   };
   const report = () => options.onProgress?.({ ...progress });
@@ -171,36 +266,48 @@ export async function runBenchmark(
   try {
     for (const tokenName of p.tokens) {
       const token = await setupBenchToken(node, tokenName, deployer);
-      const payers = benchPayers(p.payments);
+      const payers = benchPayers(p.payers);
       label(`${tokenName}: funding ${payers.length} payers`);
-      // The payee and the fee recipient hold a balance before the first run, as a merchant and a
+      // The payees and the fee recipient hold a balance before the first run, as merchants and a
       // relayer do in steady state: no method's first payment pays for creating their balance slots.
       await token.fund(
-        [...payers.map((payer) => payer.address), payee, feeRecipient],
+        [...payers.map((payer) => payer.address), ...payees, feeRecipient],
         p.amount * BigInt(2 * perToken + 2),
       );
-      for (const method of p.methods) {
-        for (const batchSize of method.batched ? p.batchSizes : [1]) {
-          label(`${tokenName}: ${method.name}${method.batched ? ` @ ${batchSize}` : ""}`);
-          const ctx: BenchmarkMethodContext = {
-            node,
-            token,
-            payers,
-            payee,
-            amount: p.amount,
-            batchSize,
-            batchSizes: p.batchSizes,
-            submitter,
-            router,
-            feeRecipient,
-            blockTime: p.blockTime,
-            clients: p.clients,
-            tick,
-            label,
-          };
-          const outcome = await method.run(ctx);
-          if ("runs" in outcome) runs.push(...outcome.runs);
-          else runs.push(await measureRun(ctx, method, outcome));
+      for (const workload of workloads) {
+        const payments = benchPayments(payers, payees, workload.paymentsPerPair);
+        const suffix =
+          workloads.length > 1 || workload.paymentsPerPair > 1
+            ? `, ${workload.paymentsPerPair} per pair`
+            : "";
+        for (const method of p.methods) {
+          for (const batchSize of method.batched ? p.batchSizes : [1]) {
+            label(
+              `${tokenName}: ${method.name}${method.batched ? ` @ ${batchSize}` : ""}${suffix}`,
+            );
+            const ctx: BenchmarkMethodContext = {
+              node,
+              token,
+              payers,
+              payees,
+              payee: payees[0]!,
+              paymentsPerPair: workload.paymentsPerPair,
+              payments,
+              amount: p.amount,
+              batchSize,
+              batchSizes: p.batchSizes,
+              submitter,
+              router,
+              feeRecipient,
+              blockTime: p.blockTime,
+              clients: p.clients,
+              tick,
+              label,
+            };
+            const outcome = await method.run(ctx);
+            if ("runs" in outcome) runs.push(...outcome.runs);
+            else runs.push(await measureRun(ctx, method, outcome));
+          }
         }
       }
     }
@@ -235,6 +342,18 @@ export async function measureRun(
     l1BytesPerPayment: settled > 0 ? round(Number(measured.l1Bytes) / settled, 1) : 0,
     paymentsPerSecond: outcome.elapsedMs > 0 ? round((settled * 1000) / outcome.elapsedMs, 1) : 0,
     transactions: measured.transactions,
+    ...workloadFields(ctx),
     ...(Object.keys(failureReasons).length > 0 ? { failureReasons } : {}),
+  };
+}
+
+/** The workload fields of a run's row. */
+export function workloadFields(
+  ctx: BenchmarkMethodContext,
+): Pick<BenchmarkRun, "payers" | "payees" | "paymentsPerPair"> {
+  return {
+    payers: ctx.payers.length,
+    payees: ctx.payees.length,
+    paymentsPerPair: ctx.paymentsPerPair,
   };
 }

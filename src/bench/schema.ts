@@ -24,6 +24,20 @@ export const benchmarkRunSchema = z
     paymentsPerSecond: z.number().nonnegative(),
     /** Settlement transactions sent. */
     transactions: z.number().int().nonnegative().optional(),
+    /** Distinct payers of the run's workload. */
+    payers: z.number().int().positive().optional(),
+    /** Distinct payees of the run's workload; every payer pays every payee. */
+    payees: z.number().int().positive().optional(),
+    /** Payments each payer made to each payee in the run. */
+    paymentsPerPair: z.number().int().positive().optional(),
+    /** `clearing`: gas of the EIP-3009 deposit transactions / payers (reported apart from `gasPerPayment`). */
+    depositGasPerPayer: z.number().nonnegative().optional(),
+    /** `clearing`: gas of the measured (steady-state) clear transactions / pairs they cleared. */
+    clearGasPerPair: z.number().nonnegative().optional(),
+    /** `clearing`: gas of the first clear of every pair (the warm-up round) / pairs it cleared. */
+    firstClearGasPerPair: z.number().nonnegative().optional(),
+    /** `clearing`: median µs to verify one voucher offline, signature included. */
+    verifyMicrosP50: z.number().nonnegative().optional(),
     /** Reason codes of failed payments with their counts, when there were any. */
     failureReasons: z.record(z.string(), z.number().int().positive()).optional(),
   })

@@ -9,7 +9,14 @@ import { type Hex, concat, keccak256, toHex } from "viem";
 
 import { parseBenchArgs } from "../../scripts/bench/args.js";
 import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
-import { CHART_MEASURES, chartSpec, logTicks, renderSvg } from "../../scripts/bench/charts.js";
+import {
+  CHART_MEASURES,
+  chartSpec,
+  logTicks,
+  perPairChartSpec,
+  perPairPoints,
+  renderSvg,
+} from "../../scripts/bench/charts.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
 import { facilitatorMethod } from "../../scripts/bench/facilitator.js";
 import { estimateRemaining, formatDuration } from "../../scripts/bench/progress.js";
@@ -19,6 +26,7 @@ import { BENCHMARK_METHODS } from "../../src/bench/methods/index.js";
 import type { BenchmarkMethodContext } from "../../src/bench/methods/types.js";
 import {
   BENCHMARK_PAYMENT_AMOUNT,
+  benchPayments,
   measureRun,
   runBenchmark,
 } from "../../src/bench/runBenchmark.js";
@@ -37,7 +45,7 @@ function keccakChain(words: number): Hex {
   return concat(out);
 }
 
-const METHODS = ["x402-exact-single", "multicall3", "router-direct", "router-routed"];
+const METHODS = ["x402-exact-single", "multicall3", "router-direct", "router-routed", "clearing"];
 const TOKENS = ["FiatTokenV2_2", "X402TestToken"];
 
 /** A run row with the fields the charts read. */
@@ -109,11 +117,45 @@ describe("npm run bench", () => {
       expect(options.blockTime).to.equal(0.5);
     });
 
+    it("defaults to the workload of today: --payments payers, one payee, one payment each", () => {
+      const options = parseBenchArgs(["--quick", "--payments", "30"]);
+      expect([options.payers, options.payees, options.paymentsPerPair]).to.deep.equal([30, 1, [1]]);
+    });
+
+    it("parses the workload flags, sorting and deduplicating payments per pair", () => {
+      const options = parseBenchArgs([
+        "--payers",
+        "100",
+        "--payees",
+        "10",
+        "--payments-per-pair",
+        "100,1,10,10",
+      ]);
+      expect([options.payers, options.payees, options.paymentsPerPair]).to.deep.equal([
+        100,
+        10,
+        [1, 10, 100],
+      ]);
+    });
+
     for (const [args, message] of [
       [["--batch", "0"], /--batch must be between 1 and 1000, got 0/],
       [["--batch", "ten"], /--batch must be a whole number, got "ten"/],
-      [["--payments", "-1"], /--payments must be between 1 and 20000, got -1/],
-      [["--payments", "-5"], /--payments must be between 1 and 20000, got -5/],
+      [["--payments", "-1"], /--payments must be between 1 and 100000, got -1/],
+      [["--payments", "-5"], /--payments must be between 1 and 100000, got -5/],
+      [["--payers", "0"], /--payers must be between 1 and 100000, got 0/],
+      [["--payees", "1001"], /--payees must be between 1 and 1000, got 1001/],
+      [["--payments-per-pair", "1,x"], /--payments-per-pair must be a whole number, got "x"/],
+      [["--payments-per-pair", ","], /--payments-per-pair needs at least one value/],
+      [["--payments", "10", "--payers", "10"], /--payments and --payers both set the payers/],
+      [
+        ["--payers", "100", "--payees", "100", "--payments-per-pair", "1,11"],
+        /at most 100000, got 100 x 100 x 11 = 110000/,
+      ],
+      [
+        ["--methods", "facilitator", "--payees", "2"],
+        /facilitator method runs only the default workload/,
+      ],
       [["--block-time", "-2"], /--block-time must be a number of seconds/],
       [["--methods", "carrier-pigeon"], /unknown method "carrier-pigeon"/],
       [["--tokens", "DAI"], /unknown token "DAI"/],
@@ -229,11 +271,15 @@ describe("npm run bench", () => {
       const router = await deployBenchRouter(chain, chain.wallets[0]!);
       const reasons: Record<string, Record<string, number> | undefined> = {};
       for (const method of Object.values(BENCHMARK_METHODS)) {
+        const payee = benchAddress("bench-test-payee");
         const ctx: BenchmarkMethodContext = {
           node: chain,
           token,
           payers,
-          payee: benchAddress("bench-test-payee"),
+          payees: [payee],
+          payee,
+          paymentsPerPair: 1,
+          payments: benchPayments(payers, [payee], 1),
           amount: BENCHMARK_PAYMENT_AMOUNT,
           batchSize: method.batched ? 3 : 1,
           batchSizes: [3],
@@ -246,8 +292,10 @@ describe("npm run bench", () => {
           label() {},
         };
         const outcome = await method.run(ctx);
-        if ("runs" in outcome) throw new Error(`${method.name} measures itself`);
-        const run = await measureRun(ctx, method, outcome);
+        // clearing measures itself (its payments are vouchers, not token authorizations).
+        if ("runs" in outcome && method.name !== "clearing")
+          throw new Error(`${method.name} measures itself`);
+        const run = "runs" in outcome ? outcome.runs[0]! : await measureRun(ctx, method, outcome);
         expect(run.payments, method.name).to.equal(6);
         expect(run.settled, method.name).to.equal(5);
         expect(run.failed, method.name).to.equal(1);
@@ -261,7 +309,75 @@ describe("npm run bench", () => {
         // The router's PaymentFailed event carries the token's revert, decoded.
         "router-direct": { invalid_exact_evm_insufficient_balance: 1 },
         "router-routed": { invalid_exact_evm_insufficient_balance: 1 },
+        // The unfunded payer's deposit fails, so its voucher finds no balance.
+        clearing: { insufficient_balance: 1 },
       });
+    });
+
+    it("runs every method under a workload of payers, payees and payments per pair, and clearing reports its own figures", async () => {
+      const { runs } = await runBenchmark(chain.client, {
+        methods: ["router-direct", "clearing"],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [100],
+        payers: 4,
+        payees: 3,
+        paymentsPerPair: [1, 3],
+      });
+      expect(runs.map((r) => [r.method, r.paymentsPerPair, r.payments])).to.deep.equal([
+        ["router-direct", 1, 12],
+        ["clearing", 1, 12],
+        ["router-direct", 3, 36],
+        ["clearing", 3, 36],
+      ]);
+      for (const run of runs) {
+        expect([run.payers, run.payees], run.method).to.deep.equal([4, 3]);
+        expect(run.settled, run.method).to.equal(run.payments);
+        expect(run.failed, run.method).to.equal(0);
+      }
+      const [direct1, clearing1, direct3, clearing3] = runs as [
+        BenchmarkRun,
+        BenchmarkRun,
+        BenchmarkRun,
+        BenchmarkRun,
+      ];
+      // One authorization per payment: the router's cost per payment does not fall with repeats
+      // (beyond the transaction's 21k shared by three times the payments).
+      expect(direct3.gasPerPayment).to.be.greaterThan(direct1.gasPerPayment * 0.8);
+      for (const run of [clearing1, clearing3]) {
+        for (const field of [
+          "depositGasPerPayer",
+          "firstClearGasPerPair",
+          "clearGasPerPair",
+          "verifyMicrosP50",
+        ] as const)
+          expect(run[field], field).to.be.a("number").and.greaterThan(0);
+        // Twelve pairs, one clear call each round: a pair's first clear writes its totals.
+        expect(run.transactions).to.equal(1);
+        expect(run.clearGasPerPair!).to.be.lessThan(run.firstClearGasPerPair!);
+        expect(run.depositGasPerPayer!).to.be.within(60_000, 120_000);
+        // gasPerPayment is the clear gas over the payments cleared.
+        expect(run.gasPerPayment).to.be.within(
+          Math.floor((run.clearGasPerPair! * 12) / run.settled) - 1,
+          Math.ceil((run.clearGasPerPair! * 12) / run.settled) + 1,
+        );
+        expect(run.gasPerPayment).to.be.lessThan(direct1.gasPerPayment / 2);
+      }
+      // Three payments per pair share one clear: a third of the gas per payment.
+      expect(clearing3.gasPerPayment).to.be.closeTo(clearing1.gasPerPayment / 3, 20);
+      expect(clearing3.l1BytesPerPayment).to.be.lessThan(clearing1.l1BytesPerPayment / 2);
+
+      // Two payments-per-pair values: the chart of gas per payment against them has a line per method.
+      const spec = perPairChartSpec("FiatTokenV2_2", runs);
+      const svg = await renderSvg(spec);
+      const lines = svg.split('class="mark-line role-mark layer_0_marks"').slice(1);
+      expect(lines.filter((g) => /^[^>]*>\s*<path /.test(g))).to.have.length(2);
+      expect(svg).to.contain("router-direct: ").and.to.contain("clearing: ");
+      expect(perPairPoints(runs).map((p) => [p.method, p.paymentsPerPair])).to.deep.equal([
+        ["router-direct", 1],
+        ["router-direct", 3],
+        ["clearing", 1],
+        ["clearing", 3],
+      ]);
     });
 
     it("settles through a router the caller deployed, when given one", async () => {
@@ -359,6 +475,16 @@ describe("npm run bench", () => {
         }
 
       for (const token of TOKENS) {
+        // Clearing one voucher per pair costs less than settling the authorization it replaces.
+        const clearing = run(token, "clearing");
+        expect(clearing.gasPerPayment).to.be.lessThan(run(token, "router-direct").gasPerPayment);
+        expect(clearing.clearGasPerPair).to.equal(clearing.gasPerPayment);
+        for (const field of ["depositGasPerPayer", "firstClearGasPerPair", "verifyMicrosP50"])
+          expect(clearing[field], `${token} clearing ${field}`)
+            .to.be.a("number")
+            .and.greaterThan(0);
+      }
+      for (const token of TOKENS) {
         const single = run(token, "x402-exact-single");
         const multicall = run(token, "multicall3");
         expect(multicall.gasPerPayment).to.be.lessThan(single.gasPerPayment);
@@ -387,7 +513,7 @@ describe("npm run bench", () => {
           const file = `${measure.file}-${token}.svg`;
           expect(markdown).to.contain(`(${file})`);
           const svg = await readFile(path.join(report, file), "utf8");
-          expect(linePaths(svg, 0), file).to.equal(4);
+          expect(linePaths(svg, 0), file).to.equal(METHODS.length);
           for (const method of METHODS) expect(svg, file).to.contain(`${method}: `);
         }
     });

@@ -5,9 +5,11 @@ import path from "node:path";
 import { expect } from "chai";
 
 import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
-import { deployBenchRouter } from "../../src/bench/contracts.js";
+import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
+import { deployBenchContract, deployBenchRouter } from "../../src/bench/contracts.js";
 import { benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "../../scripts/replay/attacks.js";
+import { CLEARING_ATTACKS, ClearingScenario } from "../../scripts/replay/clearing.js";
 import type { ReplayResults } from "../../scripts/replay/run.js";
 import { ReplayScenario, scenarioPayers } from "../../scripts/replay/scenario.js";
 import { runScript } from "./run.js";
@@ -31,10 +33,28 @@ const EXPECTED_REASONS: Record<string, readonly string[]> = {
   "routed-item-direct-on-token": ["caller_not_payee"],
   "drained-payer": ["invalid_exact_evm_insufficient_balance"],
   "same-nonce-twice-in-batch": ["invalid_exact_evm_nonce_already_used"],
+  "clearing-voucher-twice": ["already_cleared"],
+  "clearing-lower-cumulative": ["cumulative_decreased"],
+  "clearing-other-payee": ["invalid_signature"],
+  // As signed: the account under the other operator is empty; renamed: the signature fails.
+  "clearing-other-operator": ["insufficient_balance", "invalid_signature"],
+  "clearing-other-token": ["invalid_signature"],
+  "clearing-other-chain": ["invalid_signature"],
+  "clearing-other-clearing-house": ["invalid_signature"],
+  "clearing-raised-fee": ["invalid_signature"],
+  "clearing-unnamed-signer": ["invalid_signature"],
+  "clearing-over-balance": ["insufficient_balance"],
+  "clearing-after-withdrawal": ["insufficient_balance"],
+  "clearing-withdrawal-early-or-by-other": ["withdrawal_not_ready", "no_pending_withdrawal"],
+  "clearing-deposit-reused": ["invalid_exact_evm_nonce_already_used"],
+  "clearing-deposit-other-operator": ["invalid_exact_evm_signature", "caller_not_payee"],
+  "clearing-release-twice": ["release_used"],
+  // Before the original clears, the signature; after, the pair's cleared total.
+  "clearing-high-s-voucher": ["invalid_signature", "already_cleared"],
 };
 
 describe("npm run replay", () => {
-  it("runs every attack on both tokens and both router methods, and none gets through", async () => {
+  it("runs every attack on both tokens, both router methods and the ClearingHouse, and none gets through", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "replay-test-"));
     try {
       const json = path.join(dir, "replay.json");
@@ -43,8 +63,11 @@ describe("npm run replay", () => {
       const out = JSON.parse(await readFile(json, "utf8")) as ReplayResults;
       expect(out.accepted).to.equal(0);
       for (const token of ["FiatTokenV2_2", "X402TestToken"])
-        for (const method of ["router-direct", "router-routed"] as const) {
-          const expected = ATTACKS.filter((a) => a.methods.includes(method)).map((a) => a.name);
+        for (const method of ["router-direct", "router-routed", "clearing"] as const) {
+          const expected =
+            method === "clearing"
+              ? CLEARING_ATTACKS.map((a) => a.name)
+              : ATTACKS.filter((a) => a.methods.includes(method)).map((a) => a.name);
           const rows = out.attacks.filter((a) => a.token === token && a.method === method);
           expect(rows.map((r) => r.name)).to.deep.equal(expected);
           for (const row of rows) {
@@ -55,7 +78,10 @@ describe("npm run replay", () => {
             expect(row.refusedWith, label).to.have.length(row.attempts);
             for (const refusal of row.refusedWith) {
               expect(refusal, label).to.not.equal(null);
-              expect(["token", "router"], label).to.include(refusal!.by);
+              expect(
+                method === "clearing" ? ["token", "clearing-house"] : ["token", "router"],
+                label,
+              ).to.include(refusal!.by);
               expect(refusal!.reason, label).to.not.be.oneOf([
                 "unknown_revert",
                 "no_effect",
@@ -190,6 +216,105 @@ describe("npm run replay", () => {
       expect(
         await scenario.attempt(q, () => scenario.settle([scenario.item(q)]), q.value - 1n),
       ).to.equal(true);
+    });
+  });
+
+  describe("the ClearingHouse measurement", () => {
+    let chain: BenchChain;
+    let scenario: ClearingScenario;
+
+    before(async () => {
+      chain = await openBenchChain();
+      const [deployer, operator, attacker] = chain.wallets;
+      const usdc = await setupBenchToken(chain, "FiatTokenV2_2", deployer);
+      const other = await setupBenchToken(chain, "X402TestToken", deployer);
+      const payers = scenarioPayers("clearing-measurement", 6);
+      await usdc.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const houses = [
+        await deployBenchContract(chain, deployer!, "ClearingHouse", []),
+        await deployBenchContract(chain, deployer!, "ClearingHouse", []),
+      ] as const;
+      for (const house of houses)
+        await chain.client.waitForTransactionReceipt({
+          hash: await operator!.writeContract({
+            address: house,
+            abi: clearingHouseAbi,
+            functionName: "registerOperator",
+            args: [operator!.account.address, 900],
+          }),
+        });
+      scenario = new ClearingScenario(
+        chain,
+        usdc,
+        other,
+        houses,
+        operator!,
+        attacker!,
+        benchAddress("clearing-measurement-payee"),
+        payers,
+      );
+    });
+    after(async () => {
+      await chain.close();
+    });
+
+    it("counts a clear that moves more than allowed as accepted, and exactly the allowed as not", async () => {
+      scenario.takeRefusals();
+      const payer = await scenario.openAccount();
+      const step = scenario.value + scenario.fee;
+      const first = await scenario.voucher(payer);
+      expect(await scenario.attempt(payer.address, () => scenario.clear([first]))).to.equal(true);
+      const second = await scenario.voucher(payer, { payments: 2n });
+      expect(
+        await scenario.attempt(payer.address, () => scenario.clear([second]), step - 1n),
+      ).to.equal(true);
+      const third = await scenario.voucher(payer, { payments: 3n });
+      expect(await scenario.attempt(payer.address, () => scenario.clear([third]), step)).to.equal(
+        false,
+      );
+      expect(scenario.takeRefusals()).to.deep.equal([
+        null,
+        null,
+        { by: "clearing-house", reason: "no_effect" },
+      ]);
+    });
+
+    it("counts a withdrawal and a deposit that move funds as accepted, and names a custom error", async () => {
+      scenario.takeRefusals();
+      const payer = await scenario.openAccount();
+      const { release, signature } = await scenario.signRelease(payer.address, 1n);
+      const relay = () =>
+        scenario.send(scenario.houses[0], "withdrawWithRelease", [release, signature]);
+      expect(await scenario.attempt(payer.address, relay)).to.equal(true);
+      expect(await scenario.attempt(payer.address, relay)).to.equal(false);
+      const fresh = scenario.freshPayer();
+      const deposit = await scenario.signDeposit(fresh);
+      expect(
+        await scenario.attempt(fresh.address, () => scenario.submitDeposits([deposit])),
+      ).to.equal(true);
+      expect(scenario.takeRefusals()).to.deep.equal([
+        null,
+        { by: "clearing-house", reason: "release_used", error: "ClearingHouseReleaseUsed" },
+        null,
+      ]);
+    });
+
+    it("says whether an honest voucher still clears", async () => {
+      expect(await scenario.honestPaymentSettles()).to.equal(true);
+      const broken = new ClearingScenario(
+        chain,
+        scenario.token,
+        scenario.otherToken,
+        [benchAddress("clearing-measurement-no-house"), scenario.houses[1]],
+        scenario.operator,
+        scenario.attacker,
+        scenario.payee,
+        scenarioPayers("clearing-measurement", 6).slice(5),
+      );
+      expect(await broken.honestPaymentSettles()).to.equal(false);
     });
   });
 });

@@ -22,31 +22,40 @@ export const exactSingleMethod: BenchmarkMethod = {
   batched: false,
   async run(ctx) {
     const sdk = await loadOfficialSdk(this.name);
-    const requirements = exactRequirements({
-      chainId: ctx.node.info.chainId,
-      asset: ctx.token.address,
-      name: ctx.token.domain.name,
-      version: ctx.token.domain.version,
-      payTo: ctx.payee,
-      amount: ctx.amount,
-      maxTimeoutSeconds: await validitySeconds(ctx.node.client),
-    });
-    const payloads = await Promise.all(
-      ctx.payers.map((payer) => createOfficialPayment(sdk, payer, requirements)),
+    const maxTimeoutSeconds = await validitySeconds(ctx.node.client);
+    const requirementsOf = new Map(
+      ctx.payees.map((payTo) => [
+        payTo,
+        exactRequirements({
+          chainId: ctx.node.info.chainId,
+          asset: ctx.token.address,
+          name: ctx.token.domain.name,
+          version: ctx.token.domain.version,
+          payTo,
+          amount: ctx.amount,
+          maxTimeoutSeconds,
+        }),
+      ]),
     );
-    const expected = payloads.map((payload) => fromX402Payload(payload));
+    const payments = await Promise.all(
+      ctx.payments.map(async ({ payer, payee }) => {
+        const requirements = requirementsOf.get(payee)!;
+        return { payload: await createOfficialPayment(sdk, payer, requirements), requirements };
+      }),
+    );
+    const expected = payments.map(({ payload }) => fromX402Payload(payload));
     const facilitator = createOfficialFacilitator(sdk, {
       publicClient: ctx.node.client as unknown as PublicClient,
       walletClient: ctx.submitter,
     });
-    const verified = await mapWithLimit(payloads, IN_FLIGHT, (payload) =>
+    const verified = await mapWithLimit(payments, IN_FLIGHT, ({ payload, requirements }) =>
       facilitator.verify(payload, requirements),
     );
-    const valid = payloads.filter((_, i) => verified[i]!.isValid);
-    ctx.tick(payloads.length - valid.length);
+    const valid = payments.filter((_, i) => verified[i]!.isValid);
+    ctx.tick(payments.length - valid.length);
 
     const started = performance.now();
-    const settled = await mapWithLimit(valid, IN_FLIGHT, async (payload) => {
+    const settled = await mapWithLimit(valid, IN_FLIGHT, async ({ payload, requirements }) => {
       const response = await facilitator.settle(payload, requirements);
       ctx.tick();
       return response;

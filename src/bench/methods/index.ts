@@ -1,3 +1,4 @@
+import { clearingMethod } from "./clearing.js";
 import { exactSingleMethod } from "./exactSingle.js";
 import { multicall3Method } from "./multicall3.js";
 import { routerDirectMethod, routerRoutedMethod } from "./router.js";
@@ -12,6 +13,7 @@ export const BENCHMARK_METHODS = {
   multicall3: multicall3Method,
   "router-direct": routerDirectMethod,
   "router-routed": routerRoutedMethod,
+  clearing: clearingMethod,
 } as const satisfies Record<string, BenchmarkMethod>;
 
 /** The name of a built-in method. */

@@ -46,13 +46,13 @@ async function signRouted(ctx: BenchmarkMethodContext): Promise<SignedAuthorizat
     verifyingContract: ctx.token.address,
   };
   return Promise.all(
-    ctx.payers.map((payer) =>
+    ctx.payments.map(({ payer, payee }) =>
       signAuthorization(payer, {
         domain,
         authorization: buildRoutedAuthorization({
           from: payer.address,
           router,
-          payee: ctx.payee,
+          payee,
           value: ctx.amount,
           fee: ROUTED_FEE,
           feeRecipient: ctx.feeRecipient,

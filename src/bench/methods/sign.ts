@@ -5,7 +5,7 @@ import { validitySeconds } from "../node.js";
 import type { BenchmarkMethodContext } from "./types.js";
 
 /**
- * One x402 `exact` authorization per payer, signed through the toolkit with the v2 client's
+ * One x402 `exact` authorization per payment of the run, signed through the toolkit with the v2 client's
  * defaults (validAfter 0, validBefore now + the timeout, a random nonce): the payloads an x402
  * client sends, as the multicall3 and router-direct methods settle them.
  */
@@ -20,10 +20,10 @@ export async function signDirectPayments(
     verifyingContract: ctx.token.address,
   };
   return Promise.all(
-    ctx.payers.map(async (payer) => {
+    ctx.payments.map(async ({ payer, payee }) => {
       const authorization = buildDirectAuthorization({
         from: payer.address,
-        to: ctx.payee,
+        to: payee,
         value: ctx.amount,
         maxTimeoutSeconds,
       });

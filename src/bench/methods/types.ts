@@ -5,14 +5,39 @@ import type { BenchNode, NodeWallet } from "../node.js";
 import type { BenchmarkRun } from "../schema.js";
 import type { BenchToken } from "../tokens.js";
 
+/** One payment of a run: `payer` pays the run's amount to `payee`. */
+export interface BenchPayment {
+  payer: LocalAccount;
+  payee: Address;
+}
+
+/** Who pays whom how often in each run; the default is `payers` payers, one payee, one payment each. */
+export interface BenchmarkWorkload {
+  /** Distinct payers. */
+  payers: number;
+  /** Distinct payees; every payer pays every payee. */
+  payees: number;
+  /** Payments each payer makes to each payee in one run. */
+  paymentsPerPair: number;
+}
+
 /** Everything one run of a method needs. */
 export interface BenchmarkMethodContext {
   node: BenchNode;
   token: BenchToken;
-  /** One distinct funded payer per payment; each pays once per run. */
+  /** The funded payers of the run's workload. */
   payers: readonly LocalAccount[];
-  /** The shared payee of every payment. */
+  /** The payees of the run's workload (they hold a balance before the first run). */
+  payees: readonly Address[];
+  /** The first payee (the only one under the default workload). */
   payee: Address;
+  /** Payments each payer makes to each payee in this run. */
+  paymentsPerPair: number;
+  /**
+   * The run's payments: every payer pays every payee `paymentsPerPair` times, in rounds (each
+   * round has every pair once, payer-major).
+   */
+  payments: readonly BenchPayment[];
   /** Amount per payment, smallest unit. */
   amount: bigint;
   /** This run's batch size (1 for a method that is not `batched`). */
@@ -61,10 +86,19 @@ export interface BenchmarkMethod {
   readonly batched: boolean;
   /** Deploy the SettlementRouter for it (`ctx.router`). */
   readonly usesRouter?: boolean;
-  /** Payments each payer makes over one token's runs at `batchSizes`; default one per run. */
-  paymentsPerPayer?(batchSizes: readonly number[]): number;
   /**
-   * One run: settles one payment of `ctx.amount` per payer. Return the outcome for the engine to
+   * Payments each payer makes over one token's runs at `batchSizes` under `workload` (the
+   * progress counts them; each payer is funded twice their amount). Default: one run per batch
+   * size (one run if not `batched`), each of `payees * paymentsPerPair` payments.
+   */
+  paymentsPerPayer?(batchSizes: readonly number[], workload: BenchmarkWorkload): number;
+  /**
+   * Runs under the default workload only (one payee, one payment per payer); the engine refuses
+   * another workload for it.
+   */
+  readonly defaultWorkloadOnly?: boolean;
+  /**
+   * One run: settles `ctx.payments`, each of `ctx.amount`. Return the outcome for the engine to
    * measure (gas and L1 bytes from the receipts, settled payments from the token's nonce states),
    * or finished rows when the method measures itself.
    */
