@@ -148,11 +148,26 @@ export async function getAuthorizationStates(
   });
 }
 
+/**
+ * Addresses per deployless call: the program returns one 32-byte word per address as "runtime
+ * code", which EIP-170 caps at 24,576 bytes (768 words).
+ */
+const CODE_SIZES_PER_CALL = 700;
+
 async function readCodeSizes(
   client: Client,
   addresses: readonly Address[],
   block: { blockNumber: bigint } | { blockTag: BlockTag },
 ): Promise<bigint[]> {
+  if (addresses.length > CODE_SIZES_PER_CALL) {
+    const chunks: Promise<bigint[]>[] = [];
+    for (let start = 0; start < addresses.length; start += CODE_SIZES_PER_CALL) {
+      chunks.push(
+        readCodeSizes(client, addresses.slice(start, start + CODE_SIZES_PER_CALL), block),
+      );
+    }
+    return (await Promise.all(chunks)).flat();
+  }
   const words = encodeAbiParameters(
     addresses.map(() => ({ type: "address" })),
     addresses,

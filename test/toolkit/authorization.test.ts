@@ -561,6 +561,23 @@ describe("toolkit: authorizations", () => {
         0n,
       ]);
       expect(states.map((state) => state.payerHasCode)).to.deep.equal([false, false, false, true]);
+
+      // 800 distinct payers: 800 words of code sizes exceed the 24,576-byte code limit (EIP-170)
+      // of one deployless call.
+      const many = Array.from({ length: 800 }, (_, index) => ({
+        from: numberToHex(BigInt(index + 1) << 80n, { size: 20 }),
+        nonce: numberToHex(BigInt(index), { size: 32 }),
+      }));
+      many[799] = { from: MULTICALL3_ADDRESS, nonce: numberToHex(7n, { size: 32 }) };
+      const manyStates = await getAuthorizationStates(testClient, {
+        token: USDC_ADDRESS,
+        items: many,
+      });
+      expect(manyStates).to.have.length(800);
+      expect(
+        manyStates.filter((state) => state.payerHasCode).map((state) => state.from),
+      ).to.deep.equal([getAddress(MULTICALL3_ADDRESS)]);
+      expect(manyStates.every((state) => !state.nonceUsed)).to.equal(true);
     });
   });
 });
