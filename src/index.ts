@@ -288,6 +288,11 @@ export {
 } from "./clearing/getClearingHouseDomain.js";
 export { getDomainSeparator } from "./clearing/getDomainSeparator.js";
 export {
+  getReleaseTypedData,
+  type GetReleaseTypedDataParameters,
+  type GetReleaseTypedDataReturnType,
+} from "./clearing/getReleaseTypedData.js";
+export {
   getVoucherTypedData,
   type GetVoucherTypedDataParameters,
   type GetVoucherTypedDataReturnType,
@@ -298,6 +303,11 @@ export {
   type SignDepositAuthorizationParameters,
   type SignDepositAuthorizationReturnType,
 } from "./clearing/signDepositAuthorization.js";
+export {
+  signRelease,
+  type SignReleaseParameters,
+  type SignReleaseReturnType,
+} from "./clearing/signRelease.js";
 export {
   signVoucher,
   type SignVoucherParameters,

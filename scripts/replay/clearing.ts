@@ -28,7 +28,7 @@ import { iEIP3009TokenAbi } from "../../src/abi/iEIP3009Token.js";
 import type { TokenDomain } from "../../src/authorization/types.js";
 import { buildDepositAuthorization } from "../../src/clearing/buildDepositAuthorization.js";
 import { decodeClearResults } from "../../src/clearing/decodeClearResults.js";
-import { releaseTypes } from "../../src/clearing/eip712Types.js";
+import { getReleaseTypedData } from "../../src/clearing/getReleaseTypedData.js";
 import { encodeDeposits } from "../../src/clearing/encodeDeposits.js";
 import { encodeVouchers } from "../../src/clearing/encodeVouchers.js";
 import { getClearingHouseDomain } from "../../src/clearing/getClearingHouseDomain.js";
@@ -301,11 +301,8 @@ export class ClearingScenario {
     };
     const signature = await this.operator.signTypedData({
       account: this.operator.account,
-      domain: this.houseDomain(),
-      types: releaseTypes,
-      primaryType: "Release",
-      message: release,
-    } as never);
+      ...getReleaseTypedData({ domain: this.houseDomain(), release }),
+    });
     return { release, signature };
   }
 

@@ -5,15 +5,19 @@ import {
   decodeErrorResult,
   encodeFunctionData,
   getAddress,
+  hashTypedData,
   maxUint256,
   zeroAddress,
 } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 
 import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
 import { LOCAL_USDC_ROLES } from "../../src/chain/bootstrap.js";
 import { encodeVouchers } from "../../src/clearing/encodeVouchers.js";
 import { getClearingHouseDomain } from "../../src/clearing/getClearingHouseDomain.js";
-import { releaseTypes } from "../../src/clearing/eip712Types.js";
+import { InvalidClearingInputError } from "../../src/clearing/errors.js";
+import { getReleaseTypedData } from "../../src/clearing/getReleaseTypedData.js";
+import { signRelease } from "../../src/clearing/signRelease.js";
 import { findRevertData } from "../../src/errors/findRevertData.js";
 import { type TokenInfo, account, eip3009Abi } from "../router/fixtures.js";
 import {
@@ -40,6 +44,10 @@ async function expectRevert(promise: Promise<unknown>, name: string, args?: read
   expect(decoded.errorName).to.equal(name);
   if (args) expect(decoded.args).to.deep.equal(args);
 }
+
+/** Hardhat's default account #1, the fixtures' operator: a local key for the toolkit's signer. */
+const HARDHAT_ACCOUNT_1_KEY: Hex =
+  "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 describe("ClearingHouse: behaviour", function () {
   let stack: ClearingStack;
@@ -472,19 +480,26 @@ describe("ClearingHouse: behaviour", function () {
           salt: salt(`release-${n++}`),
           deadline: 1_999_999_999,
         };
+        const typedData = getReleaseTypedData({ domain: stack.domain, release });
+        const [digest] = await stack.house.read.releaseDigest([release]);
+        expect(hashTypedData(typedData)).to.equal(digest);
         const signature = await stack.operatorWallet.signTypedData({
           account: stack.operatorWallet.account,
-          domain: stack.domain,
-          types: releaseTypes,
-          primaryType: "Release",
-          message: release,
+          ...typedData,
         });
-        const badSignature = await payer.signTypedData({
-          domain: stack.domain,
-          types: releaseTypes,
-          primaryType: "Release",
-          message: release,
+        // The toolkit's signer gives the same signature with the operator's key (Hardhat account #1),
+        // and refuses to sign a release as anyone but the operator it names.
+        const operatorKey = privateKeyToAccount(HARDHAT_ACCOUNT_1_KEY);
+        expect(operatorKey.address).to.equal(getAddress(stack.operator));
+        expect(
+          (await signRelease(operatorKey, { domain: stack.domain, release })).signature,
+        ).to.equal(signature);
+        let refusal: unknown;
+        await signRelease(payer, { domain: stack.domain, release }).catch((error: unknown) => {
+          refusal = error;
         });
+        expect(refusal).to.be.instanceOf(InvalidClearingInputError);
+        const badSignature = await payer.signTypedData(typedData);
         await expectRevert(
           stack.house.simulate.withdrawWithRelease([release, badSignature], {
             account: stack.strangerWallet.account.address,
@@ -508,12 +523,9 @@ describe("ClearingHouse: behaviour", function () {
           [structHash],
         );
         const big = { ...release, amount: 7_000n, salt: salt(`release-big-${n++}`) };
-        const bigSignature = await stack.operatorWallet.signTypedData({
-          account: stack.operatorWallet.account,
+        const { signature: bigSignature } = await signRelease(operatorKey, {
           domain: stack.domain,
-          types: releaseTypes,
-          primaryType: "Release",
-          message: big,
+          release: big,
         });
         await expectRevert(
           stack.house.simulate.withdrawWithRelease([big, bigSignature], {
