@@ -119,6 +119,7 @@ describe("a fork of a chain-8453 node (BASE_RPC_URL)", () => {
       "multicall3",
       "router-direct",
       "router-routed",
+      "clearing",
     ]);
     for (const r of results.runs)
       expect([r.method, r.failed, r.settled]).to.deep.equal([r.method, 0, r.payments]);
