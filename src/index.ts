@@ -25,6 +25,7 @@ export {
   BASE_SEPOLIA_CHAIN_ID,
   CREATEX_ADDRESS,
   MULTICALL3_ADDRESS,
+  PERMIT2_ADDRESS,
   TRANSACTION_GAS_CAP,
   USDC_ADDRESS,
   USDC_DECIMALS,
@@ -40,6 +41,7 @@ export {
   type BootstrapClient,
   type FundUsdcParameters,
 } from "./chain/bootstrap.js";
+export { getPermit2DomainSeparator, permit2RuntimeCode } from "./chain/permit2.js";
 
 // The SettlementRouter deployment this package ships (deployed by `ensureRouter`).
 export { SETTLEMENT_ROUTER_DEPLOYMENT } from "./deploy/router.js";
