@@ -28,22 +28,25 @@ function encodeFields(fields: readonly TypedDataParameter[]): string {
   return fields.map((field) => `${field.type} ${field.name}`).join(",");
 }
 
-function checkWitnessType(witness: Permit2Witness): void {
+function checkWitnessType(witness: Pick<Permit2Witness, "typeName" | "fields">): void {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(witness.typeName)) {
     throw new InvalidPermit2InputError(
       "witness.typeName",
       `not an EIP-712 type name: ${witness.typeName}`,
     );
   }
-  if (witness.typeName >= "TokenPermissions") {
-    throw new InvalidPermit2InputError(
-      "witness.typeName",
-      `${witness.typeName} must sort before TokenPermissions in Permit2's type string`,
-    );
+  if (["TokenPermissions", "PermitWitnessTransferFrom"].includes(witness.typeName)) {
+    throw new InvalidPermit2InputError("witness.typeName", `${witness.typeName} is Permit2's own`);
   }
   for (const field of witness.fields) {
-    if (/[(),\s]/.test(field.type) || /[(),\s]/.test(field.name)) {
-      throw new InvalidPermit2InputError("witness.fields", `field ${field.name}: ${field.type}`);
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(field.name) ||
+      !/^[a-z][a-z0-9]*(\[\d*\])?$/.test(field.type)
+    ) {
+      throw new InvalidPermit2InputError(
+        "witness.fields",
+        `field ${field.name} ${field.type}: only atomic types are supported`,
+      );
     }
   }
 }
@@ -51,20 +54,25 @@ function checkWitnessType(witness: Permit2Witness): void {
 /**
  * The `witnessTypeString` a spender passes to `permitWitnessTransferFrom` for this witness type:
  * Permit2 prefixes it with `PermitWitnessTransferFrom(TokenPermissions permitted,address spender,
- * uint256 nonce,uint256 deadline,` to get the full EIP-712 type.
+ * uint256 nonce,uint256 deadline,` to get the full EIP-712 type, so the witness's definition and
+ * `TokenPermissions` follow in name order.
  *
  * @example
  * permit2WitnessTypeString({ typeName: "Payment", fields: [{ name: "payee", type: "address" }] });
  * // "Payment witness)Payment(address payee)TokenPermissions(address token,uint256 amount)"
+ * permit2WitnessTypeString({ typeName: "Witness", fields: [{ name: "to", type: "address" }] });
+ * // "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to)"
  */
 export function permit2WitnessTypeString(
   witness: Pick<Permit2Witness, "typeName" | "fields">,
 ): string {
-  checkWitnessType(witness as Permit2Witness);
-  return (
-    `${witness.typeName} witness)${witness.typeName}(${encodeFields(witness.fields)})` +
-    `TokenPermissions(${encodeFields(TOKEN_PERMISSIONS)})`
-  );
+  checkWitnessType(witness);
+  // EIP-712 lists the referenced struct types after the primary one, sorted by name.
+  const definitions = [
+    `${witness.typeName}(${encodeFields(witness.fields)})`,
+    `TokenPermissions(${encodeFields(TOKEN_PERMISSIONS)})`,
+  ].sort();
+  return `${witness.typeName} witness)${definitions.join("")}`;
 }
 
 export type GetPermitWitnessTransferFromTypedDataParameters = {

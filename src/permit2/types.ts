@@ -17,10 +17,7 @@ export type PermitWitnessTransferFrom = {
   spender: Address;
 };
 
-/**
- * A witness struct: its EIP-712 type name and fields, and its value. The name must sort before
- * `TokenPermissions`, as Permit2 appends that type after the witness's in its type string.
- */
+/** A witness struct of atomic fields: its EIP-712 type name and fields, and its value. */
 export type Permit2Witness<value extends Record<string, unknown> = Record<string, unknown>> = {
   typeName: string;
   fields: readonly TypedDataParameter[];

@@ -185,9 +185,21 @@ describe("Permit2 toolkit against the installed Permit2", () => {
     await transfer(malleated);
   });
 
-  it("refuses witness types that Permit2's type string cannot carry", () => {
-    expect(() => permit2WitnessTypeString({ typeName: "Voucher", fields: [] })).to.throw(
-      /must sort before TokenPermissions/,
+  it("writes the witness type string in EIP-712 order and refuses types it cannot carry", () => {
+    expect(() => permit2WitnessTypeString({ typeName: "TokenPermissions", fields: [] })).to.throw(
+      /Permit2's own/,
+    );
+    // x402's exact proxy witness sorts after TokenPermissions: its definition comes last.
+    expect(
+      permit2WitnessTypeString({
+        typeName: "Witness",
+        fields: [
+          { name: "to", type: "address" },
+          { name: "validAfter", type: "uint256" },
+        ],
+      }),
+    ).to.equal(
+      "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to,uint256 validAfter)",
     );
     expect(() =>
       permit2WitnessTypeString({ typeName: "Payment", fields: [{ name: "a)", type: "uint256" }] }),
