@@ -9,7 +9,7 @@ import { getAddress, isAddress, isAddressEqual, type Address, type Hex } from "v
 import { buildRoutedAuthorization } from "../../authorization/buildRoutedAuthorization.js";
 import { getAuthorizationTypedData } from "../../authorization/getAuthorizationTypedData.js";
 import { RoutedRequirementsError } from "./errors.js";
-import { ROUTED_NETWORKS } from "./networks.js";
+import { ROUTED_NETWORKS, routedDefaultAsset } from "./networks.js";
 
 /** The signer of a routed payment: a viem `LocalAccount`, or `@x402/evm`'s `ClientEvmSigner`. */
 export interface RoutedClientSigner {
@@ -92,6 +92,17 @@ function uintField(value: unknown, field: string): bigint {
  */
 export class RoutedClientScheme implements SchemeNetworkClient {
   readonly scheme = "routed";
+  /**
+   * USDC on Base and Base Sepolia, for the `x402Client`'s USD spend controls (as `@x402/evm`'s
+   * `exact` reports it): other assets are not default ones.
+   */
+  readonly findDefaultAsset = (asset: string, network: string) => {
+    const usdc = routedDefaultAsset(network);
+    if (!usdc || !isAddress(asset, { strict: false }) || !isAddressEqual(asset, usdc.asset)) {
+      return undefined;
+    }
+    return { asset: usdc.asset, decimals: usdc.decimals, symbol: "USDC" };
+  };
   readonly #signer: RoutedClientSigner;
   readonly #options: RoutedClientSchemeOptions;
 
