@@ -237,7 +237,7 @@ type CheckedRoutedTerms = RoutedTerms & { salt: Hex; value: bigint };
 /**
  * The routed terms a request commits to, or why they are not this facilitator's: `extra.router`,
  * `extra.fee` and `extra.feeRecipient` present; the router and the fee recipient this
- * facilitator's; the fee at least its fee; `to` the router; `value = amount + fee`; and the nonce
+ * facilitator's, `payTo` not the router; the fee at least its fee; `to` the router; `value = amount + fee`; and the nonce
  * the commitment to `(payTo, fee, feeRecipient, salt)`. The signature is checked afterwards.
  */
 function routedTermsOf(
@@ -256,6 +256,13 @@ function routedTermsOf(
     return {
       reason: reasons.routedRouterMismatch,
       message: `this facilitator's router is ${ours.router}`,
+    };
+  }
+  if (isAddressEqual(requirements.payTo, ours.router)) {
+    // The router's payout to itself undoes the group: refused before any chain read.
+    return {
+      reason: reasons.payToIsRouter,
+      message: "a payment to the SettlementRouter would lock its funds there",
     };
   }
   if (!isAddressEqual(feeRecipient, ours.feeRecipient)) {
