@@ -45,8 +45,9 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
     address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
 
     /// @dev The Permit2 deposit witness type.
-    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH =
-        keccak256("ClearingDeposit(address operator,address voucherSigner)");
+    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH = keccak256(
+        "ClearingDeposit(address operator,address voucherSigner)"
+    );
 
     /// @dev The EIP-712 type hashes.
     bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
@@ -233,7 +234,10 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
     ) external nonReentrant returns (bytes memory results) {
         require(token.code.length != 0, ClearingHouseTokenHasNoCode(token));
         require(PERMIT2.code.length != 0, ClearingHouseNoPermit2());
-        require(items.length % PERMIT2_DEPOSIT_SIZE == 0, ClearingHouseMalformedItems(items.length));
+        require(
+            items.length % PERMIT2_DEPOSIT_SIZE == 0,
+            ClearingHouseMalformedItems(items.length)
+        );
         uint256 count = items.length / PERMIT2_DEPOSIT_SIZE;
         results = new bytes(count);
         for (uint256 i = 0; i < count; ++i) {
@@ -267,7 +271,7 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
             bool ok;
             (ok, reason) = _permit2Transfer(token, item, amount);
             if (ok) {
-                uint256 received = IERC20(token).balanceOf(address(this)) - before;
+                uint256 received = _permit2Received(token, before, amount);
                 if (received != 0) {
                     require(
                         account.balance + received <= MAX_BALANCE,
@@ -285,6 +289,17 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
         emit DepositFailed(index, payer, status, reason);
     }
 
+    /// @dev What a successful Permit2 transfer of `amount` brought in: this contract's balance
+    /// growth since `before`.
+    function _permit2Received(
+        address token,
+        uint256 before,
+        uint256 amount
+    ) internal view virtual returns (uint256) {
+        amount;
+        return IERC20(token).balanceOf(address(this)) - before;
+    }
+
     /// @dev Permit2's `permitWitnessTransferFrom` for one packed Permit2 deposit, with at most
     /// {ITEM_GAS_LIMIT} gas; whether it succeeded and the first {MAX_REASON_LENGTH} bytes of its
     /// revert data.
@@ -293,11 +308,12 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
         bytes calldata item,
         uint256 amount
     ) internal returns (bool ok, bytes memory reason) {
-        ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer.PermitTransferFrom({
-            permitted: ISignatureTransfer.TokenPermissions(token, amount),
-            nonce: uint256(bytes32(item[76:108])),
-            deadline: uint48(bytes6(item[108:114]))
-        });
+        ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer
+            .PermitTransferFrom({
+                permitted: ISignatureTransfer.TokenPermissions(token, amount),
+                nonce: uint256(bytes32(item[76:108])),
+                deadline: uint48(bytes6(item[108:114]))
+            });
         bytes32 witness = keccak256(
             abi.encode(
                 CLEARING_DEPOSIT_TYPEHASH,
