@@ -4,6 +4,7 @@ import {
   createWalletClient,
   custom,
   erc20Abi,
+  getAddress,
   hexToBytes,
   parseEventLogs,
 } from "viem";
@@ -13,6 +14,7 @@ import { buildPermit2Deposit } from "../../src/clearing/buildPermit2Deposit.js";
 import { clearPending } from "../../src/clearing/clearPending.js";
 import { computeVoucherFee } from "../../src/clearing/computeVoucherFee.js";
 import { encodePermit2Deposits } from "../../src/clearing/encodePermit2Deposits.js";
+import { InvalidClearingInputError } from "../../src/clearing/errors.js";
 import { createMemoryLedgerStore } from "../../src/clearing/ledgerStore.js";
 import { OperatorLedger } from "../../src/clearing/OperatorLedger.js";
 import { permit2DepositWitness } from "../../src/clearing/permit2DepositWitness.js";
@@ -245,3 +247,79 @@ for (const tokenName of ["TetherLikeToken", "FiatTokenV2_2"] as const) {
     });
   });
 }
+
+describe("clearing: the Permit2 deposit toolkit (offline)", function () {
+  const payer = account("permit2-toolkit-payer");
+  const base = {
+    payer: payer.address,
+    clearingHouse: account("permit2-toolkit-house").address,
+    token: USDC_ADDRESS,
+    operator: account("permit2-toolkit-operator").address,
+    voucherSigner: account("permit2-toolkit-session").address,
+    amount: 1_234_567n,
+    deadline: 1_999_999_999n,
+    nonce: 0xabcdefn,
+  };
+
+  it("packs 178 bytes per deposit in the documented layout", async function () {
+    const signed = await signPermit2Deposit(payer, {
+      chainId: 8453,
+      deposit: buildPermit2Deposit(base),
+    });
+    const items = encodePermit2Deposits({ token: USDC_ADDRESS, deposits: [signed, signed] });
+    expect((items.length - 2) / 2).to.equal(2 * 178);
+    const item = items.slice(2, 2 + 178 * 2);
+    const at = (offset: number, size: number) => `0x${item.slice(offset * 2, (offset + size) * 2)}`;
+    expect(getAddress(at(0, 20))).to.equal(base.payer);
+    expect(getAddress(at(20, 20))).to.equal(base.operator);
+    expect(getAddress(at(40, 20))).to.equal(base.voucherSigner);
+    expect(BigInt(at(60, 16))).to.equal(base.amount);
+    expect(BigInt(at(76, 32))).to.equal(base.nonce);
+    expect(BigInt(at(108, 6))).to.equal(base.deadline);
+    expect(at(114, 32)).to.equal(signed.signature.slice(0, 66));
+  });
+
+  it("refuses out-of-range fields, another token in the batch and a signer other than the payer", async function () {
+    expect(() => buildPermit2Deposit({ ...base, amount: 1n << 128n })).to.throw(
+      InvalidClearingInputError,
+    );
+    expect(() => buildPermit2Deposit({ ...base, deadline: 1n << 48n })).to.throw(
+      InvalidClearingInputError,
+    );
+    const deposit = buildPermit2Deposit(base);
+    const signed = await signPermit2Deposit(payer, { chainId: 8453, deposit });
+    expect(() =>
+      encodePermit2Deposits({ token: account("other-token").address, deposits: [signed] }),
+    ).to.throw(InvalidClearingInputError);
+    let refused: unknown;
+    try {
+      await signPermit2Deposit(account("permit2-toolkit-stranger"), { chainId: 8453, deposit });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).to.be.instanceOf(InvalidClearingInputError);
+  });
+
+  it("verifies offline: valid as signed, wrong_signer when the witness, spender, amount or chain differ", async function () {
+    const signed = await signPermit2Deposit(payer, {
+      chainId: 8453,
+      deposit: buildPermit2Deposit(base),
+    });
+    expect(verifyPermit2Deposit({ chainId: 8453, deposit: signed })).to.deep.equal({
+      valid: true,
+      signer: payer.address,
+    });
+    const other = account("permit2-toolkit-other").address;
+    for (const [label, deposit, chainId] of [
+      ["operator", { ...signed, operator: other }, 8453],
+      ["voucher signer", { ...signed, voucherSigner: other }, 8453],
+      ["spender", { ...signed, clearingHouse: other }, 8453],
+      ["amount", { ...signed, amount: signed.amount + 1n }, 8453],
+      ["chain", signed, 84532],
+    ] as const) {
+      const result = verifyPermit2Deposit({ chainId, deposit });
+      expect(result.valid, label).to.equal(false);
+      if (!result.valid) expect(result.reason, label).to.equal("wrong_signer");
+    }
+  });
+});
