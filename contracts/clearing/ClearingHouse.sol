@@ -42,8 +42,9 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
 
     /// @dev The Permit2 deposit witness: its type hash and the type string Permit2 appends.
-    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH =
-        keccak256("ClearingDeposit(address operator,address voucherSigner)");
+    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH = keccak256(
+        "ClearingDeposit(address operator,address voucherSigner)"
+    );
     /// @dev Permit2's single `permitWitnessTransferFrom` (the name is overloaded with the batch one).
     bytes4 internal constant PERMIT_WITNESS_TRANSFER_FROM = bytes4(
         keccak256(
@@ -214,7 +215,10 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     ) external nonReentrant returns (bytes memory results) {
         require(token.code.length != 0, ClearingHouseTokenHasNoCode(token));
         require(PERMIT2.code.length != 0, ClearingHouseNoPermit2());
-        require(items.length % PERMIT2_DEPOSIT_SIZE == 0, ClearingHouseMalformedItems(items.length));
+        require(
+            items.length % PERMIT2_DEPOSIT_SIZE == 0,
+            ClearingHouseMalformedItems(items.length)
+        );
         uint256 count = items.length / PERMIT2_DEPOSIT_SIZE;
         results = new bytes(count);
         uint256 held = IERC20(token).balanceOf(address(this));

@@ -331,8 +331,8 @@ interface IClearingHouse {
         bytes calldata items
     ) external returns (bytes memory results);
 
-    /// @notice The witness hash of a Permit2 deposit:
-    /// `keccak256(abi.encode(keccak256("ClearingDeposit(address operator,address voucherSigner)"), operator, voucherSigner))`.
+    /// @notice The witness hash of a Permit2 deposit: `keccak256(abi.encode(typehash, operator,
+    /// voucherSigner))` with `typehash = keccak256("ClearingDeposit(address operator,address voucherSigner)")`.
     function permit2DepositWitness(
         address operator,
         address voucherSigner
