@@ -324,7 +324,8 @@ interface IClearingHouse {
     /// isolation through Permit2's `permitWitnessTransferFrom`, and credits each account with what
     /// arrived. Reverts only for malformed items, a token without code, no Permit2, a Permit2 call
     /// that failed with too little gas left to be judged, a credit above {MAX_BALANCE} made by a
-    /// token that moved more than permitted, or reentrancy.
+    /// token that moved more than permitted, a token under which this contract's balance fell
+    /// during a transfer (a panic), or reentrancy.
     /// @return results One byte per item: `uint8(DepositStatus)`, in item order.
     function depositWithPermit2(
         address token,
