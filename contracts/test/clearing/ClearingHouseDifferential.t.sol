@@ -51,18 +51,6 @@ contract ClearingHouseDifferentialTest {
     address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
     string internal constant PERMIT2_ARTIFACT =
         "artifacts/@uniswap/v4-periphery/lib/permit2/src/Permit2.sol/Permit2.json";
-    bytes32 internal constant TOKEN_PERMISSIONS_TYPEHASH = keccak256(
-        "TokenPermissions(address token,uint256 amount)"
-    );
-    bytes32 internal constant PERMIT_WITNESS_TYPEHASH = keccak256(
-        "PermitWitnessTransferFrom(TokenPermissions permitted,address spender,uint256 nonce,"
-        "uint256 deadline,ClearingDeposit witness)ClearingDeposit(address operator,"
-        "address voucherSigner)TokenPermissions(address token,uint256 amount)"
-    );
-    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH = keccak256(
-        "ClearingDeposit(address operator,address voucherSigner)"
-    );
-
     function setUp() public {
         vm.warp(1_800_000_000);
         // Its immutables are zero in the artifact: Permit2 then derives its domain separator from
@@ -286,40 +274,12 @@ contract ClearingHouseDifferentialTest {
 
     // ------------------------------------------------------------------ Permit2 deposit batches
 
-    struct Permit2Deposit {
-        address payer;
-        address operator;
-        address signer;
-        uint128 amount;
-        uint256 nonce;
-        uint48 deadline;
-    }
-
-    function _permit2Digest(uint256 h, Permit2Deposit memory d) internal view returns (bytes32) {
-        bytes32 structHash = keccak256(
-            abi.encode(
-                PERMIT_WITNESS_TYPEHASH,
-                keccak256(abi.encode(TOKEN_PERMISSIONS_TYPEHASH, address(_token(h)), d.amount)),
-                address(_house(h)),
-                d.nonce,
-                d.deadline,
-                keccak256(abi.encode(CLEARING_DEPOSIT_TYPEHASH, d.operator, d.signer))
-            )
-        );
-        (bool ok, bytes memory separator) = PERMIT2.staticcall(
-            abi.encodeWithSignature("DOMAIN_SEPARATOR()")
-        );
-        require(ok, "no Permit2");
-        return
-            keccak256(abi.encodePacked("\x19\x01", abi.decode(separator, (bytes32)), structHash));
-    }
-
     function _permit2Batch(uint256 seed) internal {
         uint256 count = 1 + (seed % 4);
         bytes[2] memory items;
         for (uint256 i = 0; i < count; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i, "permit2")));
-            Permit2Deposit memory d;
+            ClearingItems.Permit2Deposit memory d;
             uint256 p = r % PAYERS;
             d.payer = payers[p];
             uint256 op = (r >> 8) % 8;
@@ -339,11 +299,13 @@ contract ClearingHouseDifferentialTest {
             for (uint256 h = 0; h < 2; ++h) {
                 // Both houses share Permit2's bitmap: each takes its own nonce word.
                 d.nonce = ((r >> 80) % 64) | (h << 128);
-                (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(keys[p], _permit2Digest(h, d));
+                (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(
+                    keys[p],
+                    ClearingItems.permit2DepositDigest(address(_token(h)), address(_house(h)), d)
+                );
                 items[h] = bytes.concat(
                     items[h],
-                    abi.encodePacked(d.payer, d.operator, d.signer, d.amount, d.nonce, d.deadline),
-                    ClearingItems.compact(v, rr, ss)
+                    ClearingItems.packPermit2Deposit(d, ClearingItems.compact(v, rr, ss))
                 );
             }
         }
