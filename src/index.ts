@@ -319,11 +319,35 @@ export {
 export type {
   ClearingHouseDomain,
   DepositAuthorization,
+  Permit2Deposit,
   Release,
   SignedDepositAuthorization,
+  SignedPermit2Deposit,
   SignedVoucher,
   Voucher,
 } from "./clearing/types.js";
+export {
+  buildPermit2Deposit,
+  type BuildPermit2DepositParameters,
+} from "./clearing/buildPermit2Deposit.js";
+export {
+  encodePermit2Deposits,
+  PERMIT2_DEPOSIT_ITEM_SIZE,
+} from "./clearing/encodePermit2Deposits.js";
+export {
+  getPermit2DepositTypedData,
+  permit2DepositParameters,
+  type GetPermit2DepositTypedDataParameters,
+} from "./clearing/getPermit2DepositTypedData.js";
+export {
+  CLEARING_DEPOSIT_WITNESS_TYPE,
+  permit2DepositWitness,
+} from "./clearing/permit2DepositWitness.js";
+export {
+  signPermit2Deposit,
+  type SignPermit2DepositParameters,
+} from "./clearing/signPermit2Deposit.js";
+export { verifyPermit2Deposit } from "./clearing/verifyPermit2Deposit.js";
 export {
   verifyVoucher,
   type VerifyVoucherParameters,
@@ -332,6 +356,14 @@ export {
 
 // Permit2: witness transfers for any ERC-20 (typed data, signing, offline verification, nonces).
 export * from "./permit2/index.js";
+export {
+  approvePermit2,
+  needsPermit2Approval,
+  permit2Allowance,
+  Permit2ApprovalError,
+  type ApprovePermit2Parameters,
+  type ApprovePermit2ReturnType,
+} from "./permit2/approve.js";
 export {
   recoverDigestSigner,
   type RecoverDigestSignerOptions,

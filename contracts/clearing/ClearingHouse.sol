@@ -7,6 +7,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {ISignatureTransfer} from "@uniswap/v4-periphery/lib/permit2/src/interfaces/ISignatureTransfer.sol";
+
 import {IClearingHouse} from "../interfaces/IClearingHouse.sol";
 
 /// @title ClearingHouse
@@ -36,6 +38,24 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IClearingHouse
     uint256 public constant MAX_REASON_LENGTH = 256;
 
+    /// @inheritdoc IClearingHouse
+    address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @dev The Permit2 deposit witness: its type hash and the type string Permit2 appends.
+    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH = keccak256(
+        "ClearingDeposit(address operator,address voucherSigner)"
+    );
+    /// @dev Permit2's single `permitWitnessTransferFrom` (the name is overloaded with the batch one).
+    bytes4 internal constant PERMIT_WITNESS_TRANSFER_FROM = bytes4(
+        keccak256(
+            "permitWitnessTransferFrom(((address,uint256),uint256,uint256),(address,uint256),"
+            "address,bytes32,string,bytes)"
+        )
+    );
+    string internal constant PERMIT2_WITNESS_TYPE_STRING =
+        "ClearingDeposit witness)ClearingDeposit(address operator,address voucherSigner)"
+        "TokenPermissions(address token,uint256 amount)";
+
     /// @dev The EIP-712 type hashes.
     bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
         "Voucher(address payer,address payee,address token,address operator,"
@@ -53,6 +73,7 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
     uint256 internal constant VOUCHER_HEADER = 93;
     uint256 internal constant VOUCHER_EOA_SIZE = 157;
     uint256 internal constant DEPOSIT_SIZE = 184;
+    uint256 internal constant PERMIT2_DEPOSIT_SIZE = 178;
 
     /// @dev One storage word per account: what clearing reads and writes.
     struct AccountSlot {
@@ -185,6 +206,123 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         }
         emit DepositFailed(index, payer, status, reason);
         return (status, 0);
+    }
+
+    /// @inheritdoc IClearingHouse
+    function depositWithPermit2(
+        address token,
+        bytes calldata items
+    ) external nonReentrant returns (bytes memory results) {
+        require(token.code.length != 0, ClearingHouseTokenHasNoCode(token));
+        require(PERMIT2.code.length != 0, ClearingHouseNoPermit2());
+        require(
+            items.length % PERMIT2_DEPOSIT_SIZE == 0,
+            ClearingHouseMalformedItems(items.length)
+        );
+        uint256 count = items.length / PERMIT2_DEPOSIT_SIZE;
+        results = new bytes(count);
+        uint256 held = IERC20(token).balanceOf(address(this));
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
+            DepositStatus status;
+            (status, held) = _permit2DepositOne(
+                token,
+                items[i * PERMIT2_DEPOSIT_SIZE:(i + 1) * PERMIT2_DEPOSIT_SIZE],
+                i,
+                held
+            );
+            results[i] = bytes1(uint8(status));
+            // Nothing the item allocated is used again: each item reuses the same memory.
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
+        }
+        emit DepositsProcessed(token, results);
+    }
+
+    /// @dev Processes one packed Permit2 deposit: checks the credit, runs the transfer and credits
+    /// what arrived, or emits {DepositFailed}. `held` is this contract's token balance before the
+    /// item; returns the status and the balance after it.
+    function _permit2DepositOne(
+        address token,
+        bytes calldata item,
+        uint256 index,
+        uint256 held
+    ) internal returns (DepositStatus status, uint256 heldAfter) {
+        address payer = address(bytes20(item[0:20]));
+        address operator = address(bytes20(item[20:40]));
+        address signer = address(bytes20(item[40:60]));
+        uint256 amount = uint128(bytes16(item[60:76]));
+        bytes32 key = _accountKey(payer, operator, token);
+        AccountSlot memory account;
+        (status, account) = _checkCredit(key, operator, signer, amount);
+        heldAfter = held;
+        bytes memory reason;
+        if (status == DepositStatus.Deposited) {
+            bool ok;
+            (ok, reason) = _permit2Transfer(token, item, payer, operator, signer, amount);
+            if (ok) {
+                heldAfter = IERC20(token).balanceOf(address(this));
+                uint256 received = heldAfter - held;
+                if (received != 0) {
+                    require(
+                        account.balance + received <= MAX_BALANCE,
+                        ClearingHouseBalanceOverflow(account.balance, received)
+                    );
+                    _credit(key, account, signer, received);
+                    return (DepositStatus.Deposited, heldAfter);
+                }
+                status = DepositStatus.NothingReceived;
+            } else {
+                require(gasleft() >= ITEM_GAS_LIMIT / 63, ClearingHouseInsufficientGas(index));
+                status = DepositStatus.AuthorizationFailed;
+            }
+        }
+        emit DepositFailed(index, payer, status, reason);
+    }
+
+    /// @dev Calls Permit2's `permitWitnessTransferFrom` for one packed Permit2 deposit, with at
+    /// most {ITEM_GAS_LIMIT} gas; returns whether it succeeded and the first {MAX_REASON_LENGTH}
+    /// bytes of its revert data.
+    function _permit2Transfer(
+        address token,
+        bytes calldata item,
+        address payer,
+        address operator,
+        address signer,
+        uint256 amount
+    ) internal returns (bool ok, bytes memory reason) {
+        bytes memory data = abi.encodeWithSelector(
+            PERMIT_WITNESS_TRANSFER_FROM,
+            ISignatureTransfer.PermitTransferFrom({
+                permitted: ISignatureTransfer.TokenPermissions(token, amount),
+                nonce: uint256(bytes32(item[76:108])),
+                deadline: uint48(bytes6(item[108:114]))
+            }),
+            ISignatureTransfer.SignatureTransferDetails(address(this), amount),
+            payer,
+            keccak256(abi.encode(CLEARING_DEPOSIT_TYPEHASH, operator, signer)),
+            PERMIT2_WITNESS_TYPE_STRING,
+            item[114:178]
+        );
+        address permit2 = PERMIT2;
+        assembly ("memory-safe") {
+            ok := call(ITEM_GAS_LIMIT, permit2, 0, add(data, 0x20), mload(data), 0, 0)
+            reason := 0x60
+            if iszero(ok) {
+                let size := returndatasize()
+                if gt(size, MAX_REASON_LENGTH) {
+                    size := MAX_REASON_LENGTH
+                }
+                reason := mload(0x40)
+                mstore(reason, size)
+                returndatacopy(add(reason, 0x20), 0, size)
+                mstore(0x40, add(add(reason, 0x20), and(add(size, 31), not(31))))
+            }
+        }
     }
 
     /// @dev Whether crediting `value` to the account under `signer` is allowed, and its state.
@@ -869,6 +1007,14 @@ contract ClearingHouse is IClearingHouse, EIP712, ReentrancyGuardTransient {
         bytes32 salt
     ) external pure returns (bytes32) {
         return keccak256(abi.encode(operator, voucherSigner, salt));
+    }
+
+    /// @inheritdoc IClearingHouse
+    function permit2DepositWitness(
+        address operator,
+        address voucherSigner
+    ) external pure returns (bytes32) {
+        return keccak256(abi.encode(CLEARING_DEPOSIT_TYPEHASH, operator, voucherSigner));
     }
 
     /// @inheritdoc IClearingHouse

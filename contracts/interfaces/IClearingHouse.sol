@@ -59,6 +59,29 @@ pragma solidity ^0.8.24;
 /// `nonce = depositNonce(operator, signer, salt)`, so nobody can credit the deposit to another
 /// operator or name another voucher signer, and only this contract can execute it.
 ///
+/// ## Packed Permit2 deposits ({depositWithPermit2})
+/// For tokens without EIP-3009 (USDT and most ERC-20s): the payer approved Permit2 once, then
+/// signs, per deposit, Permit2's `PermitWitnessTransferFrom` with `spender` = this contract,
+/// `permitted` = (the batch's token, `amount`) and the witness
+/// `ClearingDeposit(address operator,address voucherSigner)`, so nobody can credit the deposit to
+/// another operator, name another voucher signer, or have another contract pull it. Each item is
+/// 178 bytes, big-endian, without padding:
+///
+/// | offset | size | field                                                  |
+/// |-------:|-----:|--------------------------------------------------------|
+/// |      0 |   20 | `payer`: the permit's owner                            |
+/// |     20 |   20 | `operator`                                             |
+/// |     40 |   20 | `signer`: the voucher signer, zero for none            |
+/// |     60 |   16 | `amount` (uint128)                                     |
+/// |     76 |   32 | `nonce`: Permit2's unordered nonce (uint256)           |
+/// |    108 |    6 | `deadline` (uint48)                                    |
+/// |    114 |   64 | `r` ‖ `yParityAndS` (EIP-2098 compact)                 |
+///
+/// The account is credited with what this contract's balance grew by during the item's transfer
+/// (Permit2's transfer accepts a token call that returns nothing, and a token whose failing
+/// transfer returns nothing would move nothing): an item that moved nothing is
+/// {DepositStatus.NothingReceived}.
+///
 /// ## Batch failure policy
 /// - One item never reverts the batch. Each ends in exactly one status, returned at its index (one
 ///   byte per item) and emitted in the call's one {VouchersCleared} or {DepositsProcessed} event;
@@ -76,8 +99,8 @@ pragma solidity ^0.8.24;
 ///   whole call reverts ({ClearingHouseFeePayoutFailed}): an operator's misconfiguration, not a
 ///   payer's.
 /// - The whole call reverts, as a submitter error, only for malformed items, a token without code,
-///   a failed fee payout, an EIP-3009 call that failed with too little gas left to be judged, or
-///   reentrancy.
+///   a failed fee payout, an EIP-3009 (or Permit2) call that failed with too little gas left to be
+///   judged, Permit2 missing, or reentrancy.
 interface IClearingHouse {
     /// @notice The outcome of one voucher in {clear}.
     enum ClearStatus {
@@ -97,7 +120,7 @@ interface IClearingHouse {
         PayoutFailed
     }
 
-    /// @notice The outcome of one item in {depositWithAuthorizations}.
+    /// @notice The outcome of one item in {depositWithAuthorizations} or {depositWithPermit2}.
     enum DepositStatus {
         /// The authorization was executed and the account credited.
         Deposited,
@@ -108,8 +131,12 @@ interface IClearingHouse {
         /// The credit would take the account's balance above {MAX_BALANCE}.
         BalanceOverflow,
         /// The token rejected the authorization (used nonce, expired, bad signature, balance...):
-        /// see the event's `reason`.
-        AuthorizationFailed
+        /// see the event's `reason`. For a Permit2 deposit: Permit2 or the token rejected the
+        /// transfer (used nonce, expired deadline, bad signature, allowance, balance, blacklist...).
+        AuthorizationFailed,
+        /// A Permit2 deposit's transfer succeeded but this contract received nothing: nothing was
+        /// credited (the payer's Permit2 nonce is spent).
+        NothingReceived
     }
 
     /// @notice An operator's registration.
@@ -164,11 +191,13 @@ interface IClearingHouse {
         address voucherSigner
     );
 
-    /// @notice One per {depositWithAuthorizations} call: `results[i]` is `uint8(DepositStatus)`.
+    /// @notice One per {depositWithAuthorizations} or {depositWithPermit2} call: `results[i]` is
+    /// `uint8(DepositStatus)`.
     event DepositsProcessed(address indexed token, bytes results);
 
     /// @notice Deposit item `index` failed with `status`; `reason` holds the first
-    /// {MAX_REASON_LENGTH} bytes of the token's revert data (empty when the token was not called).
+    /// {MAX_REASON_LENGTH} bytes of the token's (or Permit2's) revert data (empty when neither was
+    /// called).
     event DepositFailed(
         uint256 indexed index,
         address indexed payer,
@@ -230,6 +259,9 @@ interface IClearingHouse {
     /// `received`: the token did not move what its calls reported.
     error ClearingHouseBalanceMismatch(uint256 credited, uint256 received);
 
+    /// @notice Permit2 has no code at its canonical address on this chain.
+    error ClearingHouseNoPermit2();
+
     /// @notice `items` is truncated, or an item's flags set unknown bits; `offset` is the byte
     /// offset of the offending item.
     error ClearingHouseMalformedItems(uint256 offset);
@@ -287,6 +319,28 @@ interface IClearingHouse {
         address token,
         bytes calldata items
     ) external returns (bytes memory results);
+
+    /// @notice Executes the packed Permit2 deposits in `items` (layout above) on `token`, each in
+    /// isolation through Permit2's `permitWitnessTransferFrom`, and credits each account with what
+    /// arrived. Reverts only for malformed items, a token without code, no Permit2, a Permit2 call
+    /// that failed with too little gas left to be judged, a credit above {MAX_BALANCE} made by a
+    /// token that moved more than permitted, a token under which this contract's balance fell
+    /// during a transfer (a panic), or reentrancy.
+    /// @return results One byte per item: `uint8(DepositStatus)`, in item order.
+    function depositWithPermit2(
+        address token,
+        bytes calldata items
+    ) external returns (bytes memory results);
+
+    /// @notice The witness hash of a Permit2 deposit: `keccak256(abi.encode(typehash, operator,
+    /// voucherSigner))` with `typehash = keccak256("ClearingDeposit(address operator,address voucherSigner)")`.
+    function permit2DepositWitness(
+        address operator,
+        address voucherSigner
+    ) external pure returns (bytes32);
+
+    /// @notice Uniswap's Permit2, at its canonical address.
+    function PERMIT2() external view returns (address);
 
     /// @notice Clears the packed vouchers in `items` (layout above) on `token`; callable by anyone.
     /// @return results One byte per voucher: `uint8(ClearStatus)`, in item order.

@@ -24,6 +24,7 @@ import {
 import { type LocalAccount, generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
+import { permit2Abi } from "../../src/abi/permit2.js";
 import { iEIP3009TokenAbi } from "../../src/abi/iEIP3009Token.js";
 import type { TokenDomain } from "../../src/authorization/types.js";
 import { buildDepositAuthorization } from "../../src/clearing/buildDepositAuthorization.js";
@@ -44,7 +45,13 @@ import { decodeRevertReason } from "../../src/errors/decodeRevertReason.js";
 import type { NodeWallet } from "../../src/bench/node.js";
 import type { BenchToken } from "../../src/bench/tokens.js";
 import type { BenchChain } from "../bench/chain.js";
-import { type AttackOutcome, type Refusal, SECP256K1_N, Tally } from "./scenario.js";
+import {
+  type AttackOutcome,
+  type Refusal,
+  type ReplayMethod,
+  SECP256K1_N,
+  Tally,
+} from "./scenario.js";
 
 /** `IClearingHouse.DepositStatus`, by name. */
 const DEPOSIT_STATUS = [
@@ -53,12 +60,13 @@ const DEPOSIT_STATUS = [
   "signer_mismatch",
   "balance_overflow",
   "authorization_failed",
+  "nothing_received",
 ] as const;
 
 /** The operator's withdrawal delay in the scenario (the shortest allowed). */
 export const REPLAY_WITHDRAWAL_DELAY = 15 * 60;
 
-type Submission =
+export type Submission =
   | { kind: "clear"; receipt: TransactionReceipt; house: Address }
   | { kind: "deposit"; receipt: TransactionReceipt; house: Address }
   | { kind: "call"; receipt: TransactionReceipt }
@@ -68,8 +76,11 @@ type Submission =
  * Why a call was refused: the toolkit's reason for token and string reverts, or the
  * ClearingHouse's custom error (`ClearingHouseWithdrawalNotReady` becomes `withdrawal_not_ready`).
  */
-function refusalOf(error: unknown): Refusal {
+export function refusalOf(error: unknown): Refusal {
   const decoded = decodeRevertReason(error);
+  // Permit2's SafeTransferLib reports a token's failed (or data-less) transferFrom with this string.
+  if (decoded.errorName === "Error" && String(decoded.args[0]) === "TRANSFER_FROM_FAILED")
+    return { by: "token", reason: "transfer_from_failed", error: "TRANSFER_FROM_FAILED" };
   if (decoded.reason === "unknown_revert" && decoded.data && size(decoded.data) >= 4) {
     try {
       const { errorName } = decodeErrorResult({ abi: clearingHouseAbi, data: decoded.data });
@@ -80,6 +91,13 @@ function refusalOf(error: unknown): Refusal {
       return { by: "clearing-house", reason, error: errorName };
     } catch {
       // not one of the ClearingHouse's errors
+    }
+    try {
+      const { errorName } = decodeErrorResult({ abi: permit2Abi, data: decoded.data });
+      const reason = `permit2_${errorName.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase()}`;
+      return { by: "permit2", reason, error: errorName };
+    } catch {
+      // not one of Permit2's errors
     }
   }
   const message = decoded.errorName === "Error" ? String(decoded.args[0]) : decoded.errorName;
@@ -105,7 +123,7 @@ export class ClearingScenario {
   /** What each scenario account deposits: ten payments with their fees. */
   readonly deposit = 101_000n;
   private nextPayer = 0;
-  private lastSubmission: Submission | undefined;
+  protected lastSubmission: Submission | undefined;
   private refusals: (Refusal | null)[] = [];
 
   constructor(
@@ -122,7 +140,7 @@ export class ClearingScenario {
     private readonly payers: readonly LocalAccount[],
   ) {}
 
-  get method(): "clearing" {
+  get method(): ReplayMethod {
     return "clearing";
   }
 
@@ -306,9 +324,9 @@ export class ClearingScenario {
     return { release, signature };
   }
 
-  async tokenBalance(address: Address): Promise<bigint> {
+  async tokenBalance(address: Address, token: Address = this.token.address): Promise<bigint> {
     return this.chain.client.readContract({
-      address: this.token.address,
+      address: token,
       abi: erc20Abi,
       functionName: "balanceOf",
       args: [address],
@@ -320,12 +338,13 @@ export class ClearingScenario {
     payer: Address,
     operator: Address = this.operator.account.address,
     house: Address = this.houses[0],
+    token: Address = this.token.address,
   ): Promise<bigint> {
     const account = await this.chain.client.readContract({
       address: house,
       abi: clearingHouseAbi,
       functionName: "getAccount",
-      args: [payer, operator, this.token.address],
+      args: [payer, operator, token],
     });
     return account.balance;
   }
@@ -335,16 +354,22 @@ export class ClearingScenario {
    * did: the payer's accounts (under either operator, in either ClearingHouse) fell, the payer's
    * wallet fell, or the ClearingHouses paid out more than `allowed`.
    */
-  async attempt(payer: Address, run: () => Promise<unknown>, allowed = 0n): Promise<boolean> {
+  async attempt(
+    payer: Address,
+    run: () => Promise<unknown>,
+    allowed = 0n,
+    options: { token?: Address } = {},
+  ): Promise<boolean> {
+    const token = options.token ?? this.token.address;
     const measure = async () => {
       let accounts = 0n;
       let held = 0n;
       for (const house of this.houses) {
-        held += await this.tokenBalance(house);
+        held += await this.tokenBalance(house, token);
         for (const operator of [this.operator.account.address, this.attacker.account.address])
-          accounts += await this.accountBalance(payer, operator, house);
+          accounts += await this.accountBalance(payer, operator, house, token);
       }
-      return { accounts, held, wallet: await this.tokenBalance(payer) };
+      return { accounts, held, wallet: await this.tokenBalance(payer, token) };
     };
     const before = await measure();
     this.lastSubmission = undefined;
@@ -353,12 +378,14 @@ export class ClearingScenario {
     const accepted =
       before.accounts - after.accounts > allowed ||
       before.held - after.held > allowed ||
-      before.wallet - after.wallet > allowed;
+      before.wallet - after.wallet > allowed ||
+      // Credited more than arrived: an account backed by nothing (a failed transfer taken as paid).
+      after.accounts - before.accounts > after.held - before.held;
     this.refusals.push(accepted ? null : this.refusalFor(payer));
     return accepted;
   }
 
-  private refusalFor(payer: Address): Refusal {
+  protected refusalFor(payer: Address): Refusal {
     const last = this.lastSubmission;
     if (!last) return { by: "clearing-house", reason: "not_submitted" };
     if (last.kind === "reverted") return last.refusal;
@@ -386,7 +413,12 @@ export class ClearingScenario {
     const decoded =
       size(event.args.reason) > 0 ? refusalOf({ data: event.args.reason }) : undefined;
     return {
-      by: reason === "authorization_failed" ? "token" : "clearing-house",
+      by:
+        reason === "authorization_failed"
+          ? decoded?.by === "permit2"
+            ? "permit2"
+            : "token"
+          : "clearing-house",
       reason: reason === "authorization_failed" && decoded ? decoded.reason : reason,
       itemStatus: reason,
       ...(decoded?.error ? { error: decoded.error } : {}),

@@ -12,13 +12,24 @@ import type { NodeWallet } from "../../src/bench/node.js";
 import { type BenchToken, benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "./attacks.js";
 import { CLEARING_ATTACKS, ClearingScenario, REPLAY_WITHDRAWAL_DELAY } from "./clearing.js";
+import { PERMIT2_ATTACKS, Permit2ClearingScenario } from "./permit2.js";
+import type { BootstrapClient } from "../../src/chain/bootstrap.js";
+import {
+  TETHER_LIKE_NAME,
+  fundTetherLike,
+  installTetherLikeToken,
+} from "../../src/chain/tetherLike.js";
 import { type Refusal, type ReplayMethod, ReplayScenario, scenarioPayers } from "./scenario.js";
 
 export const REPLAY_METHODS: readonly ReplayMethod[] = [
   "router-direct",
   "router-routed",
   "clearing",
+  "clearing-permit2",
 ];
+
+/** The tokens the Permit2 deposit attacks run on: the USDT-like token, and USDC when selected. */
+export const PERMIT2_REPLAY_TOKENS = ["TetherLikeToken", "FiatTokenV2_2"] as const;
 
 /** One attack against one token and method. */
 export interface AttackResult {
@@ -78,6 +89,9 @@ export async function runReplay(
   const clearingAttacks = CLEARING_ATTACKS.filter(
     (a) => !options.attacks || options.attacks.includes(a.name),
   );
+  const permit2Attacks = PERMIT2_ATTACKS.filter(
+    (a) => !options.attacks || options.attacks.includes(a.name),
+  );
 
   const routers: [Address, Address] = [
     await deployBenchRouter(chain, deployer),
@@ -88,18 +102,20 @@ export async function runReplay(
   for (const name of BENCH_TOKENS) deployed.set(name, await setupBenchToken(chain, name, deployer));
 
   // Two ClearingHouses, the relayer an operator of both and the attacker another of the first.
-  const houses: [Address, Address] | undefined = methods.includes("clearing")
-    ? [
-        await deployClearingHouse(chain, deployer, [relayer, attacker]),
-        await deployClearingHouse(chain, deployer, [relayer]),
-      ]
-    : undefined;
+  const houses: [Address, Address] | undefined =
+    methods.includes("clearing") || methods.includes("clearing-permit2")
+      ? [
+          await deployClearingHouse(chain, deployer, [relayer, attacker]),
+          await deployClearingHouse(chain, deployer, [relayer]),
+        ]
+      : undefined;
 
   const results: AttackResult[] = [];
   for (const tokenName of tokens) {
     const token = deployed.get(tokenName)!;
     const otherToken = [...deployed.values()].find((t) => t.name !== tokenName)!;
     for (const method of methods) {
+      if (method === "clearing-permit2") continue;
       if (method === "clearing") {
         if (clearingAttacks.length === 0) continue;
         const payers = scenarioPayers(`${tokenName}:clearing`, PAYERS_PER_SCENARIO);
@@ -169,6 +185,57 @@ export async function runReplay(
           name: attack.name,
           token: tokenName,
           method,
+          attempts: outcome.attempts,
+          accepted: outcome.accepted,
+          refusedWith,
+          honestSettled: await scenario.honestPaymentSettles(),
+        };
+        results.push(result);
+        options.onResult?.(result);
+      }
+    }
+  }
+  if (methods.includes("clearing-permit2") && permit2Attacks.length > 0) {
+    const testClient = chain.client as unknown as BootstrapClient;
+    const tetherLike: BenchToken = {
+      name: "TetherLikeToken" as BenchToken["name"],
+      address: await installTetherLikeToken(testClient),
+      domain: { name: TETHER_LIKE_NAME, version: "" },
+      fund: (recipients, amount) => fundTetherLike(testClient, { recipients, amount }),
+    };
+    for (const tokenName of PERMIT2_REPLAY_TOKENS) {
+      if (tokenName === "FiatTokenV2_2" && !tokens.includes("FiatTokenV2_2")) continue;
+      const token = tokenName === "TetherLikeToken" ? tetherLike : deployed.get(tokenName)!;
+      const otherToken =
+        tokenName === "TetherLikeToken" ? deployed.get("FiatTokenV2_2")! : tetherLike;
+      const payers = scenarioPayers(`${tokenName}:clearing-permit2`, PAYERS_PER_SCENARIO);
+      await token.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const scenario = new Permit2ClearingScenario(
+        chain,
+        token,
+        otherToken,
+        houses!,
+        relayer,
+        attacker,
+        benchAddress("replay-payee:clearing-permit2"),
+        payers,
+      );
+      scenario.router = routers[0];
+      for (const attack of permit2Attacks) {
+        scenario.takeRefusals();
+        const outcome = await attack.run(scenario);
+        const refusedWith = scenario.takeRefusals();
+        if (refusedWith.length !== outcome.attempts)
+          throw new Error(
+            `${attack.name}: ${outcome.attempts} attempts counted, ${refusedWith.length} measured`,
+          );
+        const result: AttackResult = {
+          name: attack.name,
+          token: tokenName,
+          method: "clearing-permit2",
           attempts: outcome.attempts,
           accepted: outcome.accepted,
           refusedWith,

@@ -27,7 +27,7 @@ import type { NodeWallet } from "../../src/bench/node.js";
 import { type BenchToken, benchAccount } from "../../src/bench/tokens.js";
 import type { BenchChain } from "../bench/chain.js";
 
-export type ReplayMethod = "router-direct" | "router-routed" | "clearing";
+export type ReplayMethod = "router-direct" | "router-routed" | "clearing" | "clearing-permit2";
 
 /** What one attack measured. */
 export interface AttackOutcome {
@@ -42,9 +42,10 @@ export interface AttackOutcome {
 export interface Refusal {
   /**
    * `token`: the token reverted (called directly, or inside the router or the ClearingHouse);
-   * `router`: the router itself; `clearing-house`: the ClearingHouse itself.
+   * `router`: the router itself; `clearing-house`: the ClearingHouse itself; `permit2`: Permit2
+   * (inside the ClearingHouse's Permit2 deposit).
    */
-  by: "token" | "router" | "clearing-house";
+  by: "token" | "router" | "clearing-house" | "permit2";
   /** The reason code, e.g. `invalid_exact_evm_nonce_already_used` or `Expired`'s reason. */
   reason: string;
   /** The router's item status for an item it reported failed, e.g. `TokenReverted`. */

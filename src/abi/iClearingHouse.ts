@@ -52,6 +52,7 @@ export const iClearingHouseAbi = [
     type: "error",
   },
   { inputs: [], name: "ClearingHouseNoPendingWithdrawal", type: "error" },
+  { inputs: [], name: "ClearingHouseNoPermit2", type: "error" },
   {
     inputs: [{ internalType: "uint48", name: "deadline", type: "uint48" }],
     name: "ClearingHouseReleaseExpired",
@@ -209,6 +210,13 @@ export const iClearingHouseAbi = [
     type: "function",
   },
   {
+    inputs: [],
+    name: "PERMIT2",
+    outputs: [{ internalType: "address", name: "", type: "address" }],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
     inputs: [
       { internalType: "address", name: "token", type: "address" },
       { internalType: "bytes", name: "items", type: "bytes" },
@@ -247,6 +255,16 @@ export const iClearingHouseAbi = [
       { internalType: "bytes", name: "items", type: "bytes" },
     ],
     name: "depositWithAuthorizations",
+    outputs: [{ internalType: "bytes", name: "results", type: "bytes" }],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      { internalType: "address", name: "token", type: "address" },
+      { internalType: "bytes", name: "items", type: "bytes" },
+    ],
+    name: "depositWithPermit2",
     outputs: [{ internalType: "bytes", name: "results", type: "bytes" }],
     stateMutability: "nonpayable",
     type: "function",
@@ -305,6 +323,16 @@ export const iClearingHouseAbi = [
       },
     ],
     stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      { internalType: "address", name: "operator", type: "address" },
+      { internalType: "address", name: "voucherSigner", type: "address" },
+    ],
+    name: "permit2DepositWitness",
+    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
+    stateMutability: "pure",
     type: "function",
   },
   {

@@ -62,3 +62,30 @@ export type Release = {
   /** Unix seconds (uint48). */
   deadline: number;
 };
+
+/**
+ * A Permit2 deposit: the payer lets the ClearingHouse pull `amount` of `token` once through
+ * Permit2 (`PermitWitnessTransferFrom`, spender the ClearingHouse) with the witness
+ * `ClearingDeposit(address operator,address voucherSigner)`, so the deposit cannot be credited to
+ * another operator, name another voucher signer or be pulled by another spender. For tokens
+ * without EIP-3009 (USDT); the payer approved Permit2 once beforehand.
+ */
+export type Permit2Deposit = {
+  kind: "permit2-deposit";
+  payer: Address;
+  clearingHouse: Address;
+  token: Address;
+  /** The operator whose account (payer, operator, token) is credited. */
+  operator: Address;
+  /** The session key that may sign vouchers beside the payer; the zero address for none. */
+  voucherSigner: Address;
+  /** Token units (uint128). */
+  amount: bigint;
+  /** Permit2's unordered nonce (uint256). */
+  nonce: bigint;
+  /** Unix seconds (uint48): Permit2 refuses the transfer after it. */
+  deadline: bigint;
+};
+
+/** A Permit2 deposit with the payer's EOA signature (65 bytes, or 64-byte EIP-2098), low s. */
+export type SignedPermit2Deposit = Permit2Deposit & { signature: Hex };

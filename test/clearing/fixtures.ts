@@ -43,6 +43,7 @@ export const DepositStatus = {
   SignerMismatch: 2,
   BalanceOverflow: 3,
   AuthorizationFailed: 4,
+  NothingReceived: 5,
 } as const;
 
 /** The default operator delay: one hour. */

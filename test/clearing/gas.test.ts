@@ -4,10 +4,23 @@ import { fileURLToPath } from "node:url";
 import type { Address } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 
+import { createWalletClient, custom, hexToBigInt, hexToBytes } from "viem";
+
+import { buildPermit2Deposit } from "../../src/clearing/buildPermit2Deposit.js";
+import { encodePermit2Deposits } from "../../src/clearing/encodePermit2Deposits.js";
+import { signPermit2Deposit } from "../../src/clearing/signPermit2Deposit.js";
 import type { SignedVoucher } from "../../src/clearing/types.js";
+import { fundTetherLike, installTetherLikeToken } from "../../src/chain/tetherLike.js";
+import { approvePermit2 } from "../../src/permit2/approve.js";
 import { checkGasSnapshots } from "../helpers/gasSnapshots.js";
-import { type TokenInfo, type TokenName, account } from "../router/fixtures.js";
-import { ClearStatus, type ClearingStack, deployClearing } from "./fixtures.js";
+import {
+  type TokenInfo,
+  type TokenName,
+  VALID_BEFORE,
+  account,
+  bytes32,
+} from "../router/fixtures.js";
+import { ClearStatus, DepositStatus, type ClearingStack, deployClearing } from "./fixtures.js";
 
 const SNAPSHOT_FILE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -173,6 +186,74 @@ describe("ClearingHouse: gas", function () {
         expect(steadyClear.gasPerUnit).to.be.at.most(TARGETS.clearSteadyPerPair);
         expect(firstClear.gasPerUnit).to.be.at.most(TARGETS.clearFirstPerPair);
       }
+    });
+  }
+
+  for (const tokenName of ["FiatTokenV2_2", "TetherLikeToken"] as const) {
+    const slug = tokenName === "FiatTokenV2_2" ? "usdc" : "tetherlike";
+
+    it(`permit2-deposit-100-${slug}: 100 distinct payers deposit through Permit2 in one call`, async () => {
+      const token =
+        tokenName === "FiatTokenV2_2"
+          ? stack.tokens.FiatTokenV2_2.address
+          : await installTetherLikeToken(stack.testClient);
+      const payers = Array.from({ length: 100 }, (_, i) =>
+        account(`gas-permit2-${slug}-payer-${i}`),
+      );
+      const sessionKeys = payers.map((_, i) => account(`gas-permit2-${slug}-session-${i}`));
+      if (tokenName === "FiatTokenV2_2")
+        await stack.fund(
+          stack.tokens.FiatTokenV2_2,
+          payers.map((p) => p.address),
+          10_000_000n,
+        );
+      else
+        await fundTetherLike(stack.testClient, {
+          recipients: payers.map((p) => p.address),
+          amount: 10_000_000n,
+        });
+      for (const payer of payers) {
+        await stack.testClient.setBalance({ address: payer.address, value: 10n ** 17n });
+        const wallet = createWalletClient({
+          account: payer,
+          chain: stack.client.chain,
+          transport: custom(stack.conn.provider),
+        });
+        await approvePermit2(wallet, { token });
+      }
+      const deposits = await Promise.all(
+        payers.map((payer, i) =>
+          signPermit2Deposit(payer, {
+            chainId: stack.domain.chainId,
+            deposit: buildPermit2Deposit({
+              payer: payer.address,
+              clearingHouse: stack.house.address,
+              token,
+              operator: stack.operator,
+              voucherSigner: sessionKeys[i]!.address,
+              amount: 5_000_000n,
+              deadline: VALID_BEFORE,
+              nonce: hexToBigInt(bytes32(`gas-permit2-nonce-${slug}-${i}`)),
+            }),
+          }),
+        ),
+      );
+      const items = encodePermit2Deposits({ token, deposits });
+      const { result } = await stack.house.simulate.depositWithPermit2([token, items], {
+        account: stack.relayer,
+      });
+      expect([...hexToBytes(result)]).to.deep.equal(new Array(100).fill(DepositStatus.Deposited));
+      const receipt = await stack.send(
+        await stack.house.write.depositWithPermit2([token, items], { account: stack.relayer }),
+      );
+      const deposit = record(
+        `permit2-deposit-100-${slug}`,
+        receipt.gasUsed,
+        100,
+        (items.length - 2) / 2,
+      );
+      console.log(`      ${slug}: Permit2 deposit ${deposit.gasPerUnit}/payer`);
+      expect(deposit.calldataBytesPerUnit).to.equal(178);
     });
   }
 });

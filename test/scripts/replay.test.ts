@@ -1,8 +1,10 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
+import type { Hex } from "viem";
 
 import { type BenchChain, openBenchChain } from "../../scripts/bench/chain.js";
 import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
@@ -10,7 +12,8 @@ import { deployBenchContract, deployBenchRouter } from "../../src/bench/contract
 import { benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "../../scripts/replay/attacks.js";
 import { CLEARING_ATTACKS, ClearingScenario } from "../../scripts/replay/clearing.js";
-import type { ReplayResults } from "../../scripts/replay/run.js";
+import { PERMIT2_ATTACKS, Permit2ClearingScenario } from "../../scripts/replay/permit2.js";
+import { PERMIT2_REPLAY_TOKENS, type ReplayResults } from "../../scripts/replay/run.js";
 import { ReplayScenario, scenarioPayers } from "../../scripts/replay/scenario.js";
 import { runScript } from "./run.js";
 
@@ -51,10 +54,19 @@ const EXPECTED_REASONS: Record<string, readonly string[]> = {
   "clearing-release-twice": ["release_used"],
   // Before the original clears, the signature; after, the pair's cleared total.
   "clearing-high-s-voucher": ["invalid_signature", "already_cleared"],
+  "permit2-nonce-reused": ["permit2_invalid_nonce"],
+  "permit2-witness-swapped": ["permit2_invalid_signer"],
+  "permit2-amount-raised": ["permit2_invalid_signer"],
+  "permit2-deadline-passed": ["permit2_signature_expired"],
+  "permit2-other-spender": ["permit2_invalid_signer"],
+  "permit2-other-chain": ["permit2_invalid_signer"],
+  "permit2-router-signature-on-clearing-house": ["permit2_invalid_signer"],
+  // A data-less revert surfaced by Permit2, a silent no-op that credited nothing, a frozen payout.
+  "permit2-failed-transfer-as-paid": ["transfer_from_failed", "nothing_received", "payout_failed"],
 };
 
 describe("npm run replay", () => {
-  it("runs every attack on both tokens, both router methods and the ClearingHouse, and none gets through", async () => {
+  it("runs every attack on both tokens, both router methods, the ClearingHouse and its Permit2 deposits, and none gets through", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "replay-test-"));
     try {
       const json = path.join(dir, "replay.json");
@@ -96,6 +108,34 @@ describe("npm run replay", () => {
             expect(row.honestSettled, label).to.equal(true);
           }
         }
+      // Permit2 deposits: on the USDT-like token and on USDC, every attack refused.
+      for (const token of PERMIT2_REPLAY_TOKENS) {
+        const rows = out.attacks.filter(
+          (a) => a.token === token && a.method === "clearing-permit2",
+        );
+        expect(rows.map((r) => r.name)).to.deep.equal(PERMIT2_ATTACKS.map((a) => a.name));
+        for (const row of rows) {
+          const label = `${token} clearing-permit2 ${row.name}`;
+          expect(row.attempts, label).to.be.greaterThan(0);
+          expect(row.accepted, label).to.equal(0);
+          expect(row.refusedWith, label).to.have.length(row.attempts);
+          for (const refusal of row.refusedWith) {
+            expect(refusal, label).to.not.equal(null);
+            expect(["token", "clearing-house", "permit2"], label).to.include(refusal!.by);
+            expect(EXPECTED_REASONS[row.name], label).to.include(refusal!.reason);
+            if (refusal!.by !== "clearing-house") expect(refusal!.error, label).to.be.a("string");
+          }
+          expect(row.honestSettled, label).to.equal(true);
+        }
+      }
+      // The USDT-like token's frozen payout is tried (USDC's blacklist is not driven here).
+      expect(
+        out.attacks
+          .find(
+            (a) => a.token === "TetherLikeToken" && a.name === "permit2-failed-transfer-as-paid",
+          )!
+          .refusedWith.map((r) => r!.reason),
+      ).to.deep.equal(["transfer_from_failed", "nothing_received", "payout_failed"]);
       // Attacks that only make sense for routed items are not listed for direct ones.
       expect(
         out.attacks.some((a) => a.method === "router-direct" && a.name.startsWith("routed-")),
@@ -315,6 +355,53 @@ describe("npm run replay", () => {
         scenarioPayers("clearing-measurement", 6).slice(5),
       );
       expect(await broken.honestPaymentSettles()).to.equal(false);
+    });
+
+    it("counts a Permit2 deposit credited beyond what arrived as accepted (a ClearingHouse that trusts the transfer)", async () => {
+      const [deployer] = chain.wallets;
+      const file = path.resolve(
+        path.dirname(fileURLToPath(import.meta.url)),
+        "../../artifacts/contracts/test/clearing/broken/ClearingHouseBrokenVariants.sol/BrokenPermit2TrustsTransfer.json",
+      );
+      const { abi, bytecode } = JSON.parse(await readFile(file, "utf8")) as {
+        abi: never;
+        bytecode: Hex;
+      };
+      const receipt = await chain.client.waitForTransactionReceipt({
+        hash: await deployer!.deployContract({ abi, bytecode, args: [] } as never),
+      });
+      const brokenHouse = receipt.contractAddress!;
+      await chain.client.waitForTransactionReceipt({
+        hash: await scenario.operator.writeContract({
+          address: brokenHouse,
+          abi: clearingHouseAbi,
+          functionName: "registerOperator",
+          args: [scenario.operator.account.address, 900],
+        }),
+      });
+      const payers = scenarioPayers("permit2-measurement", 3);
+      await scenario.token.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const permit2 = new Permit2ClearingScenario(
+        chain,
+        scenario.token,
+        scenario.otherToken,
+        [brokenHouse, scenario.houses[1]],
+        scenario.operator,
+        scenario.attacker,
+        scenario.payee,
+        payers,
+      );
+      const attack = PERMIT2_ATTACKS.find((a) => a.name === "permit2-failed-transfer-as-paid")!;
+      const outcome = await attack.run(permit2);
+      // The silent no-op is credited by the broken house: exactly that attempt is accepted.
+      expect(outcome.accepted).to.equal(1);
+      expect(permit2.takeRefusals().map((r) => r?.reason ?? null)).to.deep.equal([
+        "transfer_from_failed",
+        null,
+      ]);
     });
   });
 });

@@ -18,6 +18,8 @@ import {ClearingItems} from "./ClearingItems.sol";
  * signatures, session keys, ERC-1271 voucher signers, payees that cannot receive (address 0:
  * the test token refuses it, so the payee's items are undone), malformed tails, and EIP-3009
  * deposits with unknown operators, signer mismatches, reused nonces, expired windows and
+ * overdrafts, and Permit2 deposits (Permit2 installed at its canonical address from its build
+ * artifact) with unknown operators, signer mismatches, reused Permit2 nonces, passed deadlines and
  * overdrafts.
  */
 contract ClearingHouseDifferentialTest {
@@ -43,10 +45,20 @@ contract ClearingHouseDifferentialTest {
     /// @dev How often each status was seen (index: status), for the coverage test.
     uint256[8] internal clearSeen;
     uint256[8] internal depositSeen;
+    uint256[8] internal permit2Seen;
     uint256 internal reverts;
 
+    address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+    string internal constant PERMIT2_ARTIFACT =
+        "artifacts/@uniswap/v4-periphery/lib/permit2/src/Permit2.sol/Permit2.json";
     function setUp() public {
         vm.warp(1_800_000_000);
+        // Its immutables are zero in the artifact: Permit2 then derives its domain separator from
+        // the live chain id and its own address, the canonical one.
+        vm.etch(
+            PERMIT2,
+            vm.parseBytes(vm.parseJsonString(vm.readFile(PERMIT2_ARTIFACT), ".deployedBytecode"))
+        );
         fast = new ClearingHouse();
         ref = new ClearingHouseReference();
         tokenF = new X402TestToken("X402 Test Token", "X402T", "1", address(this));
@@ -78,6 +90,8 @@ contract ClearingHouseDifferentialTest {
                 token.mint(payers[i], FUNDS);
                 vm.prank(payers[i]);
                 token.approve(address(_house(h)), type(uint256).max);
+                vm.prank(payers[i]);
+                token.approve(PERMIT2, type(uint256).max);
                 for (uint256 k = 0; k < 2; ++k) {
                     vm.prank(payers[i]);
                     _house(h).deposit(operators[k], address(token), 50_000e6, signers[i]);
@@ -258,6 +272,62 @@ contract ClearingHouseDifferentialTest {
         }
     }
 
+    // ------------------------------------------------------------------ Permit2 deposit batches
+
+    function _permit2Batch(uint256 seed) internal {
+        uint256 count = 1 + (seed % 4);
+        bytes[2] memory items;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i, "permit2")));
+            ClearingItems.Permit2Deposit memory d;
+            uint256 p = r % PAYERS;
+            d.payer = payers[p];
+            uint256 op = (r >> 8) % 8;
+            d.operator = operators[
+                op < 5
+                    ? 0
+                    : op < 7
+                        ? 1
+                        : 2
+            ];
+            d.signer = (r >> 16) % 8 == 0 ? address(uint160(r >> 96)) : signers[p];
+            d.amount = (r >> 24) % 16 == 0 ? uint128(FUNDS) : uint128((r >> 32) % 1_000e6);
+            d.deadline =
+                (r >> 72) % 16 == 0
+                    ? uint48(block.timestamp - 1)
+                    : uint48(block.timestamp + 1 hours);
+            for (uint256 h = 0; h < 2; ++h) {
+                // Both houses share Permit2's bitmap: each takes its own nonce word.
+                d.nonce = ((r >> 80) % 64) | (h << 128);
+                (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(
+                    keys[p],
+                    ClearingItems.permit2DepositDigest(address(_token(h)), address(_house(h)), d)
+                );
+                items[h] = bytes.concat(
+                    items[h],
+                    ClearingItems.packPermit2Deposit(d, ClearingItems.compact(v, rr, ss))
+                );
+            }
+        }
+        bytes[2] memory outcome;
+        bool[2] memory ok;
+        bytes32[2] memory logs;
+        for (uint256 h = 0; h < 2; ++h) {
+            vm.recordLogs();
+            (ok[h], outcome[h]) = address(_house(h)).call(
+                abi.encodeCall(IClearingHouse.depositWithPermit2, (address(_token(h)), items[h]))
+            );
+            logs[h] = _logHash(h, vm.getRecordedLogs());
+        }
+        _compareOutcome(ok, outcome, logs);
+        if (ok[0]) {
+            bytes memory results = abi.decode(outcome[0], (bytes));
+            for (uint256 i = 0; i < results.length; ++i) ++permit2Seen[uint8(results[i])];
+        } else {
+            ++reverts;
+        }
+    }
+
     // ------------------------------------------------------------------ comparison
 
     function _norm(uint256 h, bytes32 word) internal view returns (bytes32) {
@@ -354,6 +424,7 @@ contract ClearingHouseDifferentialTest {
         for (uint256 r = 0; r < 8; ++r) {
             uint256 s = uint256(keccak256(abi.encode(seed, r)));
             if (r % 4 == 3) _depositBatch(s);
+            else if (r % 4 == 1) _permit2Batch(s);
             else _clearBatch(s);
             vm.warp(block.timestamp + (s % 600));
         }
@@ -365,6 +436,7 @@ contract ClearingHouseDifferentialTest {
         for (uint256 r = 0; r < 240; ++r) {
             uint256 s = uint256(keccak256(abi.encode("coverage", r)));
             if (r % 4 == 3) _depositBatch(s);
+            else if (r % 4 == 1) _permit2Batch(s);
             else _clearBatch(s);
         }
         for (uint256 st = 0; st <= uint8(IClearingHouse.ClearStatus.PayoutFailed); ++st) {
@@ -376,6 +448,22 @@ contract ClearingHouseDifferentialTest {
         require(
             depositSeen[uint8(IClearingHouse.DepositStatus.AuthorizationFailed)] > 0,
             "no auth failure"
+        );
+        require(
+            permit2Seen[uint8(IClearingHouse.DepositStatus.Deposited)] > 0,
+            "no Permit2 deposit"
+        );
+        require(
+            permit2Seen[uint8(IClearingHouse.DepositStatus.UnknownOperator)] > 0,
+            "no Permit2 unknown operator"
+        );
+        require(
+            permit2Seen[uint8(IClearingHouse.DepositStatus.SignerMismatch)] > 0,
+            "no Permit2 signer mismatch"
+        );
+        require(
+            permit2Seen[uint8(IClearingHouse.DepositStatus.AuthorizationFailed)] > 0,
+            "no Permit2 failure"
         );
         require(reverts > 0, "no malformed batch");
     }

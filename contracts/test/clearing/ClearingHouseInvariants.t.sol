@@ -15,7 +15,7 @@ import {
 } from "./broken/ClearingHouseBrokenVariants.sol";
 
 /**
- * @dev Drives a ClearingHouse with random deposits (plain and EIP-3009), voucher batches,
+ * @dev Drives a ClearingHouse with random deposits (plain, EIP-3009 and Permit2), voucher batches,
  * withdrawal requests, withdrawals, cooperative releases and clock moves, and models the expected
  * outcome of every call from its own ghost state: balances, cleared totals, the highest totals
  * each payer signed, deposits and withdrawals. It never trusts the house's report: statuses are
@@ -54,6 +54,7 @@ contract ClearingHouseHandler {
     Totals[OPERATORS][PAYEES][PAYERS] internal lastSeen;
     bool[OPERATORS][PAYERS] internal opened;
     uint256 internal saltCounter;
+    uint256 internal permit2NonceCounter;
     bytes32[] internal usedReleases;
 
     /// @notice Calls whose outcome differed from the model (status, revert, amount).
@@ -182,6 +183,89 @@ contract ClearingHouseHandler {
             }
         } catch {
             _miss();
+        }
+    }
+
+    /// @notice A batch of Permit2 deposits, some to the unregistered operator, some reusing a
+    /// Permit2 nonce already spent, some above the payer's token balance.
+    function depositWithPermit2(uint256 seed, uint256 count) external {
+        count = TestUtils.bound(count, 1, 3);
+        bytes memory items;
+        uint8[] memory expected = new uint8[](count);
+        uint256[] memory spent = new uint256[](PAYERS);
+        uint256 batchStart = permit2NonceCounter;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i, "permit2")));
+            ClearingItems.Permit2Deposit memory d;
+            uint256 p = r % PAYERS;
+            uint256 k = (r >> 8) % 4 == 0 ? 2 : (r >> 10) % 2;
+            d.payer = payers[p];
+            d.operator = operators[k];
+            d.signer = signers[p];
+            uint256 available = token.balanceOf(payers[p]) - spent[p];
+            d.amount =
+                (r >> 16) % 8 == 0
+                    ? uint128(available + 1)
+                    : uint128(TestUtils.bound(r >> 24, 0, available / 4));
+            d.deadline = uint48(block.timestamp + 1 hours);
+            d.nonce = permit2NonceCounter++;
+            bool reused;
+            if ((r >> 64) % 6 == 0 && batchStart > 0) {
+                uint256 old = (r >> 72) % batchStart;
+                if (ClearingItems.permit2NonceUsed(payers[p], old)) {
+                    d.nonce = old;
+                    reused = true;
+                }
+            }
+            (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(
+                keys[p],
+                ClearingItems.permit2DepositDigest(address(token), address(house), d)
+            );
+            items = bytes.concat(
+                items,
+                ClearingItems.packPermit2Deposit(d, ClearingItems.compact(v, rr, ss))
+            );
+            if (k == 2) {
+                expected[i] = uint8(IClearingHouse.DepositStatus.UnknownOperator);
+            } else if (reused || d.amount > available || d.amount == 0) {
+                expected[i] =
+                    d.amount == 0 && !reused && d.amount <= available
+                        ? uint8(IClearingHouse.DepositStatus.NothingReceived)
+                        : uint8(IClearingHouse.DepositStatus.AuthorizationFailed);
+            } else {
+                expected[i] = uint8(IClearingHouse.DepositStatus.Deposited);
+                spent[p] += d.amount;
+            }
+        }
+        try house.depositWithPermit2(address(token), items) returns (bytes memory results) {
+            if (results.length != count) return _miss();
+            for (uint256 i = 0; i < count; ++i) {
+                uint256 r = uint256(keccak256(abi.encode(seed, i, "permit2")));
+                uint256 p = r % PAYERS;
+                uint256 k = (r >> 8) % 4 == 0 ? 2 : (r >> 10) % 2;
+                if (uint8(results[i]) != expected[i]) {
+                    _miss();
+                    continue;
+                }
+                if (expected[i] == uint8(IClearingHouse.DepositStatus.Deposited)) {
+                    uint256 value = _permit2DepositAmount(items, i);
+                    ghostBalance[p][k] += value;
+                    deposited[p][k] += value;
+                    opened[p][k] = true;
+                }
+            }
+        } catch {
+            _miss();
+        }
+    }
+
+    function _permit2DepositAmount(
+        bytes memory items,
+        uint256 i
+    ) internal pure returns (uint256 value) {
+        uint256 o = i * 178 + 60;
+        assembly ("memory-safe") {
+            value := shr(128, mload(add(add(items, 0x20), o)))
         }
     }
 
@@ -412,6 +496,19 @@ contract ClearingHouseInvariantTest {
 
     function setUp() public {
         vm.warp(1_800_000_000);
+        // Its immutables are zero in the artifact: Permit2 derives its domain separator from the
+        // live chain id and the canonical address.
+        vm.etch(
+            ClearingItems.PERMIT2,
+            vm.parseBytes(
+                vm.parseJsonString(
+                    vm.readFile(
+                        "artifacts/@uniswap/v4-periphery/lib/permit2/src/Permit2.sol/Permit2.json"
+                    ),
+                    ".deployedBytecode"
+                )
+            )
+        );
         house = _deploy();
         token = new X402TestToken("X402 Test Token", "X402T", "1", address(this));
         handler = new ClearingHouseHandler(house, token);
@@ -421,6 +518,8 @@ contract ClearingHouseInvariantTest {
             token.mint(payer, FUNDS);
             vm.prank(payer);
             token.approve(address(house), type(uint256).max);
+            vm.prank(payer);
+            token.approve(ClearingItems.PERMIT2, type(uint256).max);
         }
     }
 

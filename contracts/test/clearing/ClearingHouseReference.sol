@@ -9,6 +9,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {ISignatureTransfer} from "@uniswap/v4-periphery/lib/permit2/src/interfaces/ISignatureTransfer.sol";
+
 import {IClearingHouse} from "../../interfaces/IClearingHouse.sol";
 
 /// @title ClearingHouseReference
@@ -39,6 +41,14 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
     /// @inheritdoc IClearingHouse
     uint256 public constant MAX_REASON_LENGTH = 256;
 
+    /// @inheritdoc IClearingHouse
+    address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @dev The Permit2 deposit witness type.
+    bytes32 internal constant CLEARING_DEPOSIT_TYPEHASH = keccak256(
+        "ClearingDeposit(address operator,address voucherSigner)"
+    );
+
     /// @dev The EIP-712 type hashes.
     bytes32 internal constant VOUCHER_TYPEHASH = keccak256(
         "Voucher(address payer,address payee,address token,address operator,"
@@ -56,6 +66,7 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
     uint256 internal constant VOUCHER_HEADER = 93;
     uint256 internal constant VOUCHER_EOA_SIZE = 157;
     uint256 internal constant DEPOSIT_SIZE = 184;
+    uint256 internal constant PERMIT2_DEPOSIT_SIZE = 178;
 
     /// @dev One storage word per account: what clearing reads and writes.
     struct AccountSlot {
@@ -214,6 +225,120 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
         }
         emit DepositFailed(index, payer, status, reason);
         return (status, 0);
+    }
+
+    /// @inheritdoc IClearingHouse
+    function depositWithPermit2(
+        address token,
+        bytes calldata items
+    ) external nonReentrant returns (bytes memory results) {
+        require(token.code.length != 0, ClearingHouseTokenHasNoCode(token));
+        require(PERMIT2.code.length != 0, ClearingHouseNoPermit2());
+        require(
+            items.length % PERMIT2_DEPOSIT_SIZE == 0,
+            ClearingHouseMalformedItems(items.length)
+        );
+        uint256 count = items.length / PERMIT2_DEPOSIT_SIZE;
+        results = new bytes(count);
+        for (uint256 i = 0; i < count; ++i) {
+            DepositStatus status = _permit2DepositOne(
+                token,
+                items[i * PERMIT2_DEPOSIT_SIZE:(i + 1) * PERMIT2_DEPOSIT_SIZE],
+                i
+            );
+            results[i] = bytes1(uint8(status));
+        }
+        emit DepositsProcessed(token, results);
+    }
+
+    /// @dev One packed Permit2 deposit: checks the credit, runs Permit2's transfer and credits
+    /// what this contract's balance grew by, or emits {DepositFailed}.
+    function _permit2DepositOne(
+        address token,
+        bytes calldata item,
+        uint256 index
+    ) internal returns (DepositStatus status) {
+        address payer = address(bytes20(item[0:20]));
+        address operator = address(bytes20(item[20:40]));
+        address signer = address(bytes20(item[40:60]));
+        uint256 amount = uint128(bytes16(item[60:76]));
+        bytes32 key = _accountKey(payer, operator, token);
+        AccountSlot memory account;
+        (status, account) = _checkCredit(key, operator, signer, amount);
+        bytes memory reason;
+        if (status == DepositStatus.Deposited) {
+            uint256 before = IERC20(token).balanceOf(address(this));
+            bool ok;
+            (ok, reason) = _permit2Transfer(token, item, amount);
+            if (ok) {
+                uint256 received = _permit2Received(token, before, amount);
+                if (received != 0) {
+                    require(
+                        account.balance + received <= MAX_BALANCE,
+                        ClearingHouseBalanceOverflow(account.balance, received)
+                    );
+                    _credit(key, account, signer, received);
+                    return DepositStatus.Deposited;
+                }
+                status = DepositStatus.NothingReceived;
+            } else {
+                require(gasleft() >= ITEM_GAS_LIMIT / 63, ClearingHouseInsufficientGas(index));
+                status = DepositStatus.AuthorizationFailed;
+            }
+        }
+        emit DepositFailed(index, payer, status, reason);
+    }
+
+    /// @dev What a successful Permit2 transfer of `amount` brought in: this contract's balance
+    /// growth since `before`.
+    function _permit2Received(
+        address token,
+        uint256 before,
+        uint256 amount
+    ) internal view virtual returns (uint256) {
+        amount;
+        return IERC20(token).balanceOf(address(this)) - before;
+    }
+
+    /// @dev Permit2's `permitWitnessTransferFrom` for one packed Permit2 deposit, with at most
+    /// {ITEM_GAS_LIMIT} gas; whether it succeeded and the first {MAX_REASON_LENGTH} bytes of its
+    /// revert data.
+    function _permit2Transfer(
+        address token,
+        bytes calldata item,
+        uint256 amount
+    ) internal returns (bool ok, bytes memory reason) {
+        ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer
+            .PermitTransferFrom({
+                permitted: ISignatureTransfer.TokenPermissions(token, amount),
+                nonce: uint256(bytes32(item[76:108])),
+                deadline: uint48(bytes6(item[108:114]))
+            });
+        bytes32 witness = keccak256(
+            abi.encode(
+                CLEARING_DEPOSIT_TYPEHASH,
+                address(bytes20(item[20:40])),
+                address(bytes20(item[40:60]))
+            )
+        );
+        try
+            ISignatureTransfer(PERMIT2).permitWitnessTransferFrom{gas: ITEM_GAS_LIMIT}(
+                permit,
+                ISignatureTransfer.SignatureTransferDetails(address(this), amount),
+                address(bytes20(item[0:20])),
+                witness,
+                "ClearingDeposit witness)ClearingDeposit(address operator,address voucherSigner)"
+                "TokenPermissions(address token,uint256 amount)",
+                item[114:178]
+            )
+        {
+            return (true, "");
+        } catch (bytes memory data) {
+            uint256 size = data.length < MAX_REASON_LENGTH ? data.length : MAX_REASON_LENGTH;
+            reason = new bytes(size);
+            for (uint256 k = 0; k < size; ++k) reason[k] = data[k];
+            return (false, reason);
+        }
     }
 
     /// @dev Whether crediting `value` to the account under `signer` is allowed, and its state.
@@ -594,6 +719,14 @@ contract ClearingHouseReference is IClearingHouse, EIP712, ReentrancyGuardTransi
         bytes32 salt
     ) external pure returns (bytes32) {
         return keccak256(abi.encode(operator, voucherSigner, salt));
+    }
+
+    /// @inheritdoc IClearingHouse
+    function permit2DepositWitness(
+        address operator,
+        address voucherSigner
+    ) external pure returns (bytes32) {
+        return keccak256(abi.encode(CLEARING_DEPOSIT_TYPEHASH, operator, voucherSigner));
     }
 
     /// @inheritdoc IClearingHouse

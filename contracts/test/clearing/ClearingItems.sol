@@ -157,4 +157,84 @@ library ClearingItems {
                 compactSig
             );
     }
+
+    /// @notice Permit2's canonical address.
+    address internal constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @notice A Permit2 deposit into a ClearingHouse (the fields of a 178-byte packed item).
+    struct Permit2Deposit {
+        address payer;
+        address operator;
+        address signer;
+        uint128 amount;
+        uint256 nonce;
+        uint48 deadline;
+    }
+
+    /// @notice The digest the payer signs: Permit2's `PermitWitnessTransferFrom` of `token` with
+    /// `house` as spender and the `ClearingDeposit(operator, signer)` witness.
+    function permit2DepositDigest(
+        address token,
+        address house,
+        Permit2Deposit memory d
+    ) internal view returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256(
+                    "PermitWitnessTransferFrom(TokenPermissions permitted,address spender,uint256 nonce,"
+                    "uint256 deadline,ClearingDeposit witness)ClearingDeposit(address operator,"
+                    "address voucherSigner)TokenPermissions(address token,uint256 amount)"
+                ),
+                keccak256(
+                    abi.encode(
+                        keccak256("TokenPermissions(address token,uint256 amount)"),
+                        token,
+                        d.amount
+                    )
+                ),
+                house,
+                d.nonce,
+                d.deadline,
+                keccak256(
+                    abi.encode(
+                        keccak256("ClearingDeposit(address operator,address voucherSigner)"),
+                        d.operator,
+                        d.signer
+                    )
+                )
+            )
+        );
+        (bool ok, bytes memory separator) = PERMIT2.staticcall(
+            abi.encodeWithSignature("DOMAIN_SEPARATOR()")
+        );
+        require(ok && separator.length == 32, "no Permit2");
+        return
+            keccak256(abi.encodePacked("\x19\x01", abi.decode(separator, (bytes32)), structHash));
+    }
+
+    /// @notice A packed Permit2 deposit with an EIP-2098 signature (178 bytes).
+    function packPermit2Deposit(
+        Permit2Deposit memory d,
+        bytes memory compactSig
+    ) internal pure returns (bytes memory) {
+        return
+            abi.encodePacked(
+                d.payer,
+                d.operator,
+                d.signer,
+                d.amount,
+                d.nonce,
+                d.deadline,
+                compactSig
+            );
+    }
+
+    /// @notice Whether `owner` has used Permit2 nonce `nonce`.
+    function permit2NonceUsed(address owner, uint256 nonce) internal view returns (bool) {
+        (bool ok, bytes memory word) = PERMIT2.staticcall(
+            abi.encodeWithSignature("nonceBitmap(address,uint256)", owner, nonce >> 8)
+        );
+        require(ok, "no Permit2");
+        return (abi.decode(word, (uint256)) >> (nonce & 0xff)) & 1 == 1;
+    }
 }

@@ -68,3 +68,16 @@ contract BrokenOverdraft is ClearingHouseReference {
         return ClearStatus.Cleared;
     }
 }
+
+/// @dev Trusts a successful Permit2 transfer: credits the permitted amount, whatever arrived
+/// (a token whose failed transfer returns nothing then credits an account with nothing behind it).
+/// Used by the replay suite's measurement test, not by the invariant suite.
+contract BrokenPermit2TrustsTransfer is ClearingHouseReference {
+    function _permit2Received(
+        address,
+        uint256,
+        uint256 amount
+    ) internal pure override returns (uint256) {
+        return amount;
+    }
+}

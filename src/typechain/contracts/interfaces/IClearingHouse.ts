@@ -23,20 +23,23 @@ export declare namespace IClearingHouse {
     }
 
   export interface IClearingHouseInterface extends Interface {
-    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_BALANCE" | "MAX_REASON_LENGTH" | "clear" | "deposit" | "depositNonce" | "depositWithAuthorizations" | "getAccount" | "getCleared" | "getOperator" | "registerOperator" | "releaseDigest" | "releaseUsed" | "requestWithdrawal" | "voucherDigest" | "withdraw" | "withdrawWithRelease"): FunctionFragment;
+    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_BALANCE" | "MAX_REASON_LENGTH" | "PERMIT2" | "clear" | "deposit" | "depositNonce" | "depositWithAuthorizations" | "depositWithPermit2" | "getAccount" | "getCleared" | "getOperator" | "permit2DepositWitness" | "registerOperator" | "releaseDigest" | "releaseUsed" | "requestWithdrawal" | "voucherDigest" | "withdraw" | "withdrawWithRelease"): FunctionFragment;
 
     getEvent(nameOrSignatureOrTopic: "DepositFailed" | "Deposited" | "DepositsProcessed" | "OperatorRegistered" | "ReleaseUsed" | "VoucherRejected" | "VouchersCleared" | "WithdrawalRequested" | "Withdrawn"): EventFragment;
 
     encodeFunctionData(functionFragment: 'ITEM_GAS_LIMIT', values?: undefined): string;
 encodeFunctionData(functionFragment: 'MAX_BALANCE', values?: undefined): string;
 encodeFunctionData(functionFragment: 'MAX_REASON_LENGTH', values?: undefined): string;
+encodeFunctionData(functionFragment: 'PERMIT2', values?: undefined): string;
 encodeFunctionData(functionFragment: 'clear', values: [AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'deposit', values: [AddressLike, AddressLike, BigNumberish, AddressLike]): string;
 encodeFunctionData(functionFragment: 'depositNonce', values: [AddressLike, AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'depositWithAuthorizations', values: [AddressLike, BytesLike]): string;
+encodeFunctionData(functionFragment: 'depositWithPermit2', values: [AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'getAccount', values: [AddressLike, AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'getCleared', values: [AddressLike, AddressLike, AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'getOperator', values: [AddressLike]): string;
+encodeFunctionData(functionFragment: 'permit2DepositWitness', values: [AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'registerOperator', values: [AddressLike, BigNumberish]): string;
 encodeFunctionData(functionFragment: 'releaseDigest', values: [IClearingHouse.ReleaseStruct]): string;
 encodeFunctionData(functionFragment: 'releaseUsed', values: [BytesLike]): string;
@@ -48,13 +51,16 @@ encodeFunctionData(functionFragment: 'withdrawWithRelease', values: [IClearingHo
     decodeFunctionResult(functionFragment: 'ITEM_GAS_LIMIT', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'MAX_BALANCE', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'MAX_REASON_LENGTH', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'PERMIT2', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'clear', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'deposit', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'depositNonce', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'depositWithAuthorizations', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'depositWithPermit2', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getAccount', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getCleared', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getOperator', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'permit2DepositWitness', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'registerOperator', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'releaseDigest', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'releaseUsed', data: BytesLike): Result;
@@ -231,6 +237,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
     
 
     
+    PERMIT2: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
     clear: TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
@@ -263,6 +277,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
     
 
     
+    depositWithPermit2: TypedContractMethod<
+      [token: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >
+    
+
+    
     getAccount: TypedContractMethod<
       [payer: AddressLike, operator: AddressLike, token: AddressLike, ],
       [IClearingHouse.AccountStructOutput],
@@ -282,6 +304,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
     getOperator: TypedContractMethod<
       [operator: AddressLike, ],
       [IClearingHouse.OperatorStructOutput],
+      'view'
+    >
+    
+
+    
+    permit2DepositWitness: TypedContractMethod<
+      [operator: AddressLike, voucherSigner: AddressLike, ],
+      [string],
       'view'
     >
     
@@ -360,6 +390,11 @@ getFunction(nameOrSignature: 'MAX_REASON_LENGTH'): TypedContractMethod<
       [bigint],
       'view'
     >;
+getFunction(nameOrSignature: 'PERMIT2'): TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >;
 getFunction(nameOrSignature: 'clear'): TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
@@ -380,6 +415,11 @@ getFunction(nameOrSignature: 'depositWithAuthorizations'): TypedContractMethod<
       [string],
       'nonpayable'
     >;
+getFunction(nameOrSignature: 'depositWithPermit2'): TypedContractMethod<
+      [token: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >;
 getFunction(nameOrSignature: 'getAccount'): TypedContractMethod<
       [payer: AddressLike, operator: AddressLike, token: AddressLike, ],
       [IClearingHouse.AccountStructOutput],
@@ -393,6 +433,11 @@ getFunction(nameOrSignature: 'getCleared'): TypedContractMethod<
 getFunction(nameOrSignature: 'getOperator'): TypedContractMethod<
       [operator: AddressLike, ],
       [IClearingHouse.OperatorStructOutput],
+      'view'
+    >;
+getFunction(nameOrSignature: 'permit2DepositWitness'): TypedContractMethod<
+      [operator: AddressLike, voucherSigner: AddressLike, ],
+      [string],
       'view'
     >;
 getFunction(nameOrSignature: 'registerOperator'): TypedContractMethod<

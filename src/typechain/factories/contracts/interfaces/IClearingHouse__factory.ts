@@ -119,6 +119,11 @@
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "ClearingHouseNoPermit2",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint48",
@@ -477,6 +482,19 @@
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "PERMIT2",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",
@@ -571,6 +589,30 @@
       }
     ],
     "name": "depositWithAuthorizations",
+    "outputs": [
+      {
+        "internalType": "bytes",
+        "name": "results",
+        "type": "bytes"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes",
+        "name": "items",
+        "type": "bytes"
+      }
+    ],
+    "name": "depositWithPermit2",
     "outputs": [
       {
         "internalType": "bytes",
@@ -705,6 +747,30 @@
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "voucherSigner",
+        "type": "address"
+      }
+    ],
+    "name": "permit2DepositWitness",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "pure",
     "type": "function"
   },
   {

@@ -23,21 +23,24 @@ export declare namespace IClearingHouse {
     }
 
   export interface BrokenWithdrawKeepsBalanceInterface extends Interface {
-    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_BALANCE" | "MAX_REASON_LENGTH" | "clear" | "deposit" | "depositNonce" | "depositWithAuthorizations" | "eip712Domain" | "getAccount" | "getCleared" | "getOperator" | "registerOperator" | "releaseDigest" | "releaseUsed" | "requestWithdrawal" | "voucherDigest" | "withdraw" | "withdrawWithRelease"): FunctionFragment;
+    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_BALANCE" | "MAX_REASON_LENGTH" | "PERMIT2" | "clear" | "deposit" | "depositNonce" | "depositWithAuthorizations" | "depositWithPermit2" | "eip712Domain" | "getAccount" | "getCleared" | "getOperator" | "permit2DepositWitness" | "registerOperator" | "releaseDigest" | "releaseUsed" | "requestWithdrawal" | "voucherDigest" | "withdraw" | "withdrawWithRelease"): FunctionFragment;
 
     getEvent(nameOrSignatureOrTopic: "DepositFailed" | "Deposited" | "DepositsProcessed" | "EIP712DomainChanged" | "OperatorRegistered" | "ReleaseUsed" | "VoucherRejected" | "VouchersCleared" | "WithdrawalRequested" | "Withdrawn"): EventFragment;
 
     encodeFunctionData(functionFragment: 'ITEM_GAS_LIMIT', values?: undefined): string;
 encodeFunctionData(functionFragment: 'MAX_BALANCE', values?: undefined): string;
 encodeFunctionData(functionFragment: 'MAX_REASON_LENGTH', values?: undefined): string;
+encodeFunctionData(functionFragment: 'PERMIT2', values?: undefined): string;
 encodeFunctionData(functionFragment: 'clear', values: [AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'deposit', values: [AddressLike, AddressLike, BigNumberish, AddressLike]): string;
 encodeFunctionData(functionFragment: 'depositNonce', values: [AddressLike, AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'depositWithAuthorizations', values: [AddressLike, BytesLike]): string;
+encodeFunctionData(functionFragment: 'depositWithPermit2', values: [AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'eip712Domain', values?: undefined): string;
 encodeFunctionData(functionFragment: 'getAccount', values: [AddressLike, AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'getCleared', values: [AddressLike, AddressLike, AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'getOperator', values: [AddressLike]): string;
+encodeFunctionData(functionFragment: 'permit2DepositWitness', values: [AddressLike, AddressLike]): string;
 encodeFunctionData(functionFragment: 'registerOperator', values: [AddressLike, BigNumberish]): string;
 encodeFunctionData(functionFragment: 'releaseDigest', values: [IClearingHouse.ReleaseStruct]): string;
 encodeFunctionData(functionFragment: 'releaseUsed', values: [BytesLike]): string;
@@ -49,14 +52,17 @@ encodeFunctionData(functionFragment: 'withdrawWithRelease', values: [IClearingHo
     decodeFunctionResult(functionFragment: 'ITEM_GAS_LIMIT', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'MAX_BALANCE', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'MAX_REASON_LENGTH', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'PERMIT2', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'clear', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'deposit', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'depositNonce', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'depositWithAuthorizations', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'depositWithPermit2', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'eip712Domain', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getAccount', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getCleared', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'getOperator', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'permit2DepositWitness', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'registerOperator', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'releaseDigest', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'releaseUsed', data: BytesLike): Result;
@@ -245,6 +251,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
     
 
     
+    PERMIT2: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
     clear: TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
@@ -270,6 +284,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
 
     
     depositWithAuthorizations: TypedContractMethod<
+      [token: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >
+    
+
+    
+    depositWithPermit2: TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
       'nonpayable'
@@ -304,6 +326,14 @@ decodeFunctionResult(functionFragment: 'withdrawWithRelease', data: BytesLike): 
     getOperator: TypedContractMethod<
       [operator: AddressLike, ],
       [IClearingHouse.OperatorStructOutput],
+      'view'
+    >
+    
+
+    
+    permit2DepositWitness: TypedContractMethod<
+      [operator: AddressLike, voucherSigner: AddressLike, ],
+      [string],
       'view'
     >
     
@@ -382,6 +412,11 @@ getFunction(nameOrSignature: 'MAX_REASON_LENGTH'): TypedContractMethod<
       [bigint],
       'view'
     >;
+getFunction(nameOrSignature: 'PERMIT2'): TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >;
 getFunction(nameOrSignature: 'clear'): TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
@@ -398,6 +433,11 @@ getFunction(nameOrSignature: 'depositNonce'): TypedContractMethod<
       'view'
     >;
 getFunction(nameOrSignature: 'depositWithAuthorizations'): TypedContractMethod<
+      [token: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >;
+getFunction(nameOrSignature: 'depositWithPermit2'): TypedContractMethod<
       [token: AddressLike, items: BytesLike, ],
       [string],
       'nonpayable'
@@ -420,6 +460,11 @@ getFunction(nameOrSignature: 'getCleared'): TypedContractMethod<
 getFunction(nameOrSignature: 'getOperator'): TypedContractMethod<
       [operator: AddressLike, ],
       [IClearingHouse.OperatorStructOutput],
+      'view'
+    >;
+getFunction(nameOrSignature: 'permit2DepositWitness'): TypedContractMethod<
+      [operator: AddressLike, voucherSigner: AddressLike, ],
+      [string],
       'view'
     >;
 getFunction(nameOrSignature: 'registerOperator'): TypedContractMethod<
