@@ -187,6 +187,12 @@ export interface FacilitatorBenchResult {
   firstRequestLatencyP99Ms?: number;
   /** Routed: fees the fee recipient received over the row, smallest unit. */
   feeReceived?: number;
+  /**
+   * Where a paid request's time goes, medians in ms: the unpaid request answered 402
+   * (`challenge`), the client signing (`sign`), the paid retry (`paid`), and within it the resource
+   * server's `/verify` and `/settle` calls to the facilitator.
+   */
+  stagesP50Ms: { challenge: number; sign: number; paid: number; verify: number; settle: number };
   failureReasons?: Record<string, number>;
   /** Closed loop, ours: this row divided by the official row (throughput, p50, p99, transactions, gas). */
   vsOfficial?: {
@@ -542,6 +548,7 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
           `${method}: ${warmup.failed} of the payers' first requests failed (${JSON.stringify(warmup.reasons)})`,
         );
       first = latencyFigures(warmup);
+      await resource.stages();
     }
     const firstFields = first
       ? {
@@ -555,6 +562,21 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
       extra: Partial<FacilitatorBenchResult>,
     ): Promise<FacilitatorBenchResult> => {
       const receipts = await transactionsFrom(client, adapter.senders, fromBlock);
+      const server = await resource.stages();
+      const p50 = (values: number[]) =>
+        round(
+          percentile(
+            [...values].sort((a, b) => a - b),
+            50,
+          ),
+        );
+      const stagesP50Ms = {
+        challenge: p50(phase.stages.challenge),
+        sign: p50(phase.stages.sign),
+        paid: p50(phase.stages.paid),
+        verify: p50(server.verify),
+        settle: p50(server.settle),
+      };
       const settled = phase.ok;
       const perSecond = phase.elapsedMs > 0 ? round((settled * 1000) / phase.elapsedMs) : 0;
       return {
@@ -567,6 +589,7 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
         requestsPerSecond: perSecond,
         paymentsPerSecond: perSecond,
         ...latencyFigures(phase),
+        stagesP50Ms,
         ...firstFields,
         ...(Object.keys(phase.reasons).length > 0 ? { failureReasons: phase.reasons } : {}),
         ...extra,

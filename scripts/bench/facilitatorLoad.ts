@@ -37,6 +37,14 @@ export interface PhaseResult {
   transactions: string[];
   /** First request sent to last answer received, ms. */
   elapsedMs: number;
+  /** Per paid request, ms: the unpaid request answered 402, the client's signing between, the paid retry. */
+  stages: { challenge: number[]; sign: number[]; paid: number[] };
+}
+
+/** The resource server's calls to its facilitator, ms each. */
+export interface ServerStages {
+  verify: number[];
+  settle: number[];
 }
 
 /** Closed loop: `clients` loops pay for `jobs` (payer indices, in order) one after another. */
@@ -80,8 +88,29 @@ export async function closeServer(server: Server): Promise<void> {
 export async function startResourceServer(
   spec: RowSchemeSpec,
   facilitatorUrl: string,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; close(): Promise<void>; stages(): ServerStages }> {
+  const stages: ServerStages = { verify: [], settle: [] };
+  // The SDK's facilitator client calls the global fetch: timed per /verify and /settle.
+  const base = globalThis.fetch;
+  const timed: typeof fetch = async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const stage = url.startsWith(facilitatorUrl)
+      ? url.endsWith("/verify")
+        ? stages.verify
+        : url.endsWith("/settle")
+          ? stages.settle
+          : undefined
+      : undefined;
+    const t0 = performance.now();
+    const response = await base(input, init);
+    if (stage) {
+      await response.clone().arrayBuffer();
+      stage.push(performance.now() - t0);
+    }
+    return response;
+  };
   const app = express();
+  globalThis.fetch = timed;
   const resourceServer = new x402ResourceServer(
     new HTTPFacilitatorClient({ url: facilitatorUrl }),
   ).register(spec.network, await createServerScheme(spec));
@@ -108,22 +137,31 @@ export async function startResourceServer(
   });
   const server = createServer(app);
   const url = await listen(server);
-  return { url, close: () => closeServer(server) };
+  return {
+    url,
+    close: async () => {
+      if (globalThis.fetch === timed) globalThis.fetch = base;
+      await closeServer(server);
+    },
+    stages: () => {
+      const taken = { verify: stages.verify.splice(0), settle: stages.settle.splice(0) };
+      return taken;
+    },
+  };
 }
 
 type Pay = (input: string, init?: RequestInit) => Promise<Response>;
+/** The start and end of each HTTP call of one paid request. */
+type Marks = [number, number][];
 
 /** The paying clients of one row in this thread: one official x402 client per payer, kept across phases. */
 export class PayingClients {
-  private readonly pays: Pay[];
   private cursor = 0;
 
   private constructor(
-    pays: Pay[],
+    private readonly clients: x402Client[],
     private readonly url: string,
-  ) {
-    this.pays = pays;
-  }
+  ) {}
 
   static async create(spec: RowSchemeSpec, payers: readonly PayerInput[], url: string) {
     const pays = await Promise.all(
@@ -134,18 +172,30 @@ export class PayingClients {
         );
         // The client's spend controls accept only default assets (USDC) unless told otherwise.
         if (!spec.defaultAsset) client.setSpendControls({ allowedAssets: true });
-        return wrapFetchWithPayment(fetch, client) as Pay;
+        return client;
       }),
     );
     return new PayingClients(pays, `${url}${RESOURCE_PATH}`);
   }
 
+  /** The payer's x402 client over a fetch that marks each HTTP call of this request. */
+  private pay(index: number, marks: Marks): Pay {
+    const timed = async (input: string | URL | Request, init?: RequestInit) => {
+      const t0 = performance.now();
+      const response = await fetch(input, init);
+      marks.push([t0, performance.now()]);
+      return response;
+    };
+    return wrapFetchWithPayment(timed, this.clients[index]!) as Pay;
+  }
+
   /** One paid request by payer `index`; resolves with its outcome, never rejects. */
   private async request(
     index: number,
+    marks: Marks = [],
   ): Promise<{ ok: true; transaction: string } | { ok: false; reason: string }> {
     try {
-      const response = await this.pays[index]!(this.url, {
+      const response = await this.pay(index, marks)(this.url, {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
       await response.arrayBuffer();
@@ -161,8 +211,11 @@ export class PayingClients {
         ? { ok: true, transaction: settlement.transaction ?? "" }
         : { ok: false, reason: settlement.errorReason ?? "settle_failed" };
     } catch (error) {
-      const name = (error as Error)?.name;
-      return { ok: false, reason: name === "TimeoutError" ? "timeout" : "client_error" };
+      const failure = error as Error & { cause?: { code?: string } };
+      if (failure?.name === "TimeoutError") return { ok: false, reason: "timeout" };
+      // fetch's network errors name their cause's code (ECONNRESET, ECONNREFUSED, ...).
+      const code = failure?.cause?.code;
+      return { ok: false, reason: code ? `client_error_${code}` : "client_error" };
     }
   }
 
@@ -173,10 +226,20 @@ export class PayingClients {
     const transactions = new Set<string>();
     let ok = 0;
     let failed = 0;
-    const record = (outcome: Awaited<ReturnType<PayingClients["request"]>>, startedAt: number) => {
+    const stages: PhaseResult["stages"] = { challenge: [], sign: [], paid: [] };
+    const record = (
+      outcome: Awaited<ReturnType<PayingClients["request"]>>,
+      startedAt: number,
+      marks: Marks,
+    ) => {
       latencies.push(performance.now() - startedAt);
       if (outcome.ok) {
         ok += 1;
+        if (marks.length === 2) {
+          stages.challenge.push(marks[0]![1] - marks[0]![0]);
+          stages.sign.push(marks[1]![0] - marks[0]![1]);
+          stages.paid.push(marks[1]![1] - marks[1]![0]);
+        }
         if (outcome.transaction) transactions.add(outcome.transaction);
       } else {
         failed += 1;
@@ -192,7 +255,8 @@ export class PayingClients {
           next += 1;
           if (job >= phase.jobs.length) return;
           const t0 = performance.now();
-          record(await this.request(phase.jobs[job]!), t0);
+          const marks: Marks = [];
+          record(await this.request(phase.jobs[job]!, marks), t0, marks);
         }
       };
       await Promise.all(Array.from({ length: Math.max(1, phase.clients) }, loop));
@@ -215,9 +279,10 @@ export class PayingClients {
               continue;
             }
             const index = this.cursor;
-            this.cursor = (this.cursor + 1) % this.pays.length;
-            const done = this.request(index).then((outcome) => {
-              record(outcome, scheduled);
+            this.cursor = (this.cursor + 1) % this.clients.length;
+            const marks: Marks = [];
+            const done = this.request(index, marks).then((outcome) => {
+              record(outcome, scheduled, marks);
               inFlight.delete(done);
             });
             inFlight.add(done);
@@ -236,6 +301,7 @@ export class PayingClients {
       reasons,
       transactions: [...transactions],
       elapsedMs: performance.now() - started,
+      stages,
     };
   }
 }
@@ -253,6 +319,11 @@ export function mergePhases(parts: readonly PhaseResult[]): PhaseResult {
     reasons,
     transactions: [...new Set(parts.flatMap((p) => p.transactions))],
     elapsedMs: Math.max(0, ...parts.map((p) => p.elapsedMs)),
+    stages: {
+      challenge: parts.flatMap((p) => p.stages.challenge),
+      sign: parts.flatMap((p) => p.stages.sign),
+      paid: parts.flatMap((p) => p.stages.paid),
+    },
   };
 }
 
@@ -266,6 +337,7 @@ export type WorkerRequest = { id: number; phase: Phase | null };
 export type WorkerAnswer =
   | { id: number; ready: true; url?: string }
   | { id: number; result: PhaseResult }
+  | { id: number; stages: ServerStages }
   | { id: number; error: string };
 
 /**
@@ -319,11 +391,19 @@ export async function hostResourceServer(
   spec: RowSchemeSpec,
   facilitatorUrl: string,
   inWorker: boolean,
-): Promise<{ url: string; close(): Promise<void> }> {
-  if (!inWorker) return startResourceServer(spec, facilitatorUrl);
+): Promise<{ url: string; close(): Promise<void>; stages(): Promise<ServerStages> }> {
+  if (!inWorker) {
+    const server = await startResourceServer(spec, facilitatorUrl);
+    return { ...server, stages: async () => server.stages() };
+  }
   const host = new ThreadHost({ role: "server", spec, facilitatorUrl });
   const ready = await host.ask(null, 0);
-  return { url: (ready as { url: string }).url, close: () => host.terminate() };
+  return {
+    url: (ready as { url: string }).url,
+    close: () => host.terminate(),
+    // The server thread answers a request without a phase with its stages so far.
+    stages: async () => ((await host.ask(null)) as { stages: ServerStages }).stages,
+  };
 }
 
 /** A row's paying clients, split over `threads` worker threads (0: in this thread). */

@@ -19,6 +19,9 @@ const answer = (message: WorkerAnswer) => port.postMessage(message);
 async function main(): Promise<void> {
   if (data.role === "server") {
     const server = await startResourceServer(data.spec, data.facilitatorUrl);
+    port.on("message", (request: WorkerRequest) =>
+      answer({ id: request.id, stages: server.stages() }),
+    );
     answer({ id: 0, ready: true, url: server.url });
     return;
   }

@@ -65,6 +65,19 @@ export const benchmarkRunSchema = z
     /** `facilitator`, clearing: latency of each payer's first request (the deposit), reported apart. */
     firstRequestLatencyP50Ms: z.number().nonnegative().optional(),
     firstRequestLatencyP99Ms: z.number().nonnegative().optional(),
+    /**
+     * `facilitator`: medians of a paid request's stages, ms: the 402 round trip (`challenge`), the
+     * client's signing (`sign`), the paid retry (`paid`) and the server's `/verify` and `/settle` calls.
+     */
+    stagesP50Ms: z
+      .object({
+        challenge: z.number().nonnegative(),
+        sign: z.number().nonnegative(),
+        paid: z.number().nonnegative(),
+        verify: z.number().nonnegative(),
+        settle: z.number().nonnegative(),
+      })
+      .optional(),
     /** `facilitator`, routed: fees the fee recipient received over the row, smallest unit. */
     feeReceived: z.number().nonnegative().optional(),
     /** Reason codes of failed payments with their counts, when there were any. */
