@@ -125,6 +125,11 @@ export interface FacilitatorBenchOptions {
   clientThreads?: number;
   /** Run each row's resource server in a worker thread (default: with `payerKeys`). */
   serverThread?: boolean;
+  /**
+   * The resource server calls its facilitator over a keep-alive undici pool (default true) rather
+   * than the SDK's `HTTPFacilitatorClient` over `fetch`; the same for every row.
+   */
+  pooledFacilitatorClient?: boolean;
   /** Receives the routed row's relayer fees and the clearing operator's fees. */
   feeRecipient?: Address;
   /** Our facilitator's `maxWaitMs` (default: the block time, or 100 ms on automine). */
@@ -193,6 +198,11 @@ export interface FacilitatorBenchResult {
    * server's `/verify` and `/settle` calls to the facilitator.
    */
   stagesP50Ms: { challenge: number; sign: number; paid: number; verify: number; settle: number };
+  /**
+   * CPU time of the whole process (chain, facilitator, resource server and clients, every thread)
+   * over the phase / settled payments, ms: what a paid request costs whatever the machine's load.
+   */
+  cpuMsPerPayment?: number;
   failureReasons?: Record<string, number>;
   /** Closed loop, ours: this row divided by the official row (throughput, p50, p99, transactions, gas). */
   vsOfficial?: {
@@ -485,6 +495,15 @@ function latencyFigures(phase: PhaseResult) {
   };
 }
 
+/** User plus system CPU time of the whole process (every thread), ms. */
+function cpuMsOf(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+function perPayment(ms: number, settled: number): number {
+  return settled > 0 ? round(ms / settled, 2) : 0;
+}
+
 /** Runs one row: its facilitator, resource server and clients, closed loop or every open-loop step. */
 async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<FacilitatorBenchResult[]> {
   const { options, client } = ctx;
@@ -508,6 +527,7 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
     payTo: options.payee,
     defaultAsset: isAddressEqual(options.token.address, USDC_ADDRESS),
     depositPayments: requestsPerPayer + 1,
+    pooledFacilitatorClient: options.pooledFacilitatorClient ?? true,
   };
   const threads = ctx.keys ? (options.clientThreads ?? 1) : 0;
   const serverThread = options.serverThread ?? ctx.keys !== undefined;
@@ -601,13 +621,15 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
       // Rounds of every payer once, as the engine's workloads pay.
       const jobs: number[] = [];
       for (let round = 0; round < perPayer; round++) ctx.payers.forEach((_, i) => jobs.push(i));
+      const cpu = process.cpuUsage();
       const phase = await load.run({
         type: "closed",
         jobs,
         clients: Math.max(1, options.clients ?? 50),
       });
+      const cpuMs = cpuMsOf(process.cpuUsage(cpu));
       options.progress?.tick(phase.ok + phase.failed);
-      results.push(await phaseRow(phase, from, {}));
+      results.push(await phaseRow(phase, from, { cpuMsPerPayment: perPayment(cpuMs, phase.ok) }));
     } else {
       let sustainedRate = 0;
       let breaksAt: number | null = null;
@@ -615,9 +637,12 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
         options.progress?.label(`${label}: ${rate}/s`);
         const from = (await client.getBlockNumber()) + 1n;
         const count = Math.max(1, Math.round(rate * duration));
+        const cpu = process.cpuUsage();
         const phase = await load.run({ type: "open", rate, count, maxInFlight: 8_192 });
+        const cpuMs = cpuMsOf(process.cpuUsage(cpu));
         options.progress?.tick(count);
         const row = await phaseRow(phase, from, {
+          cpuMsPerPayment: perPayment(cpuMs, phase.ok),
           rate,
           durationSeconds: duration,
           p99BoundMs: bound,

@@ -9,11 +9,12 @@
 import { createServer, type Server } from "node:http";
 import { Worker } from "node:worker_threads";
 
-import { HTTPFacilitatorClient } from "@x402/core/server";
+import { type FacilitatorClient, HTTPFacilitatorClient } from "@x402/core/server";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@x402/fetch";
 import express from "express";
 
+import { PooledFacilitatorClient } from "./facilitatorClient.js";
 import {
   createClientScheme,
   createServerScheme,
@@ -90,30 +91,26 @@ export async function startResourceServer(
   facilitatorUrl: string,
 ): Promise<{ url: string; close(): Promise<void>; stages(): ServerStages }> {
   const stages: ServerStages = { verify: [], settle: [] };
-  // The SDK's facilitator client calls the global fetch: timed per /verify and /settle.
-  const base = globalThis.fetch;
-  const timed: typeof fetch = async (input, init) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    const stage = url.startsWith(facilitatorUrl)
-      ? url.endsWith("/verify")
-        ? stages.verify
-        : url.endsWith("/settle")
-          ? stages.settle
-          : undefined
-      : undefined;
-    const t0 = performance.now();
-    const response = await base(input, init);
-    if (stage) {
-      await response.clone().arrayBuffer();
-      stage.push(performance.now() - t0);
-    }
-    return response;
-  };
+  const facilitator = spec.pooledFacilitatorClient
+    ? new PooledFacilitatorClient(facilitatorUrl)
+    : new HTTPFacilitatorClient({ url: facilitatorUrl });
+  // Each /verify and /settle call, timed.
+  for (const stage of ["verify", "settle"] as const) {
+    const call = facilitator[stage].bind(facilitator) as FacilitatorClient["verify"];
+    (facilitator as FacilitatorClient)[stage] = (async (payload, requirements) => {
+      const t0 = performance.now();
+      try {
+        return await call(payload, requirements);
+      } finally {
+        stages[stage].push(performance.now() - t0);
+      }
+    }) as FacilitatorClient["verify"] & FacilitatorClient["settle"];
+  }
   const app = express();
-  globalThis.fetch = timed;
-  const resourceServer = new x402ResourceServer(
-    new HTTPFacilitatorClient({ url: facilitatorUrl }),
-  ).register(spec.network, await createServerScheme(spec));
+  const resourceServer = new x402ResourceServer(facilitator).register(
+    spec.network,
+    await createServerScheme(spec),
+  );
   app.use(
     paymentMiddleware(
       {
@@ -140,8 +137,8 @@ export async function startResourceServer(
   return {
     url,
     close: async () => {
-      if (globalThis.fetch === timed) globalThis.fetch = base;
       await closeServer(server);
+      if (facilitator instanceof PooledFacilitatorClient) await facilitator.close();
     },
     stages: () => {
       const taken = { verify: stages.verify.splice(0), settle: stages.settle.splice(0) };

@@ -29,6 +29,11 @@ export interface RowSchemeSpec {
   payTo: Address;
   /** The token is the network's default asset (USDC): the client's spend controls allow it as is. */
   defaultAsset: boolean;
+  /**
+   * The resource server calls its facilitator over a keep-alive undici pool
+   * (`PooledFacilitatorClient`) instead of the SDK's `HTTPFacilitatorClient` over `fetch`.
+   */
+  pooledFacilitatorClient?: boolean;
   /** `clearing`: a payer's deposit covers this many payments (the client's deposit policy). */
   depositPayments?: number;
 }

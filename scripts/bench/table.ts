@@ -51,6 +51,7 @@ const FACILITATOR_COLUMNS: Column[] = [
   { title: "first p50 ms", value: (r) => num(r.firstRequestLatencyP50Ms) },
   { title: "transactions", value: (r) => num(r.transactions) },
   { title: "gas/payment", value: (r) => num(r.gasPerPayment) },
+  { title: "CPU ms/payment", value: (r) => num(r.cpuMsPerPayment) },
   {
     title: "sustained",
     value: (r) => (r.mode === "open" ? (r.sustained ? "yes" : "no") : ""),

@@ -78,6 +78,8 @@ export const benchmarkRunSchema = z
         settle: z.number().nonnegative(),
       })
       .optional(),
+    /** `facilitator`: CPU time of the benchmark's process (every thread) / settled payments, ms. */
+    cpuMsPerPayment: z.number().nonnegative().optional(),
     /** `facilitator`, routed: fees the fee recipient received over the row, smallest unit. */
     feeReceived: z.number().nonnegative().optional(),
     /** Reason codes of failed payments with their counts, when there were any. */
