@@ -59,7 +59,12 @@ import {
   FACILITATOR_ROWS,
   type FacilitatorRowName,
 } from "./facilitatorRows.js";
-import type { PayerKey, RowScheme, RowSchemeSpec } from "./facilitatorSchemes.js";
+import {
+  loadX402Schemes,
+  type PayerKey,
+  type RowScheme,
+  type RowSchemeSpec,
+} from "./facilitatorSchemes.js";
 
 export { DEFAULT_P99_BOUND_MS, DEFAULT_STEP_SECONDS, FACILITATOR_ROW_METHODS, FACILITATOR_ROWS };
 export type { FacilitatorRowName };
@@ -709,6 +714,9 @@ export async function runFacilitatorBenchmark(
     maxWaitMs:
       options.maxWaitMs ?? (options.blockTime > 0 ? Math.round(options.blockTime * 1000) : 100),
   };
+  // The routed and clearing rows need src/x402's scheme classes: fail before any row runs.
+  for (const row of ["routed", "clearing"] as const)
+    if ((options.rows ?? FACILITATOR_ROWS).includes(row)) await loadX402Schemes(row);
   await client.setBalance({ address: RELAYER.address, value: parseEther("1000") });
   const results: FacilitatorBenchResult[] = [];
   try {
