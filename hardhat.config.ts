@@ -48,15 +48,33 @@ const simulatedBaseNetwork: EdrNetworkUserConfig = {
     : {}),
 };
 
+/** Permit2's sources pin solc 0.8.17 exactly; the npm alias `solc-0.8.17` provides it. */
+export const PERMIT2_SOLC_VERSION = "0.8.17";
+
 function solidityProfile() {
   return {
-    version: SOLC_VERSION,
-    path: require.resolve("solc/soljson.js"),
-    settings: {
-      evmVersion: "prague",
-      optimizer: { enabled: true, runs: 10_000 },
-      metadata: { bytecodeHash: "none", appendCBOR: false },
-    },
+    compilers: [
+      {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: {
+          evmVersion: "prague",
+          optimizer: { enabled: true, runs: 10_000 },
+          metadata: { bytecodeHash: "none", appendCBOR: false },
+        },
+      },
+      {
+        // Uniswap's Permit2, built from the sources `@uniswap/v4-periphery` ships (lib/permit2/src)
+        // with its own settings: via-IR, 1,000,000 optimizer runs.
+        version: PERMIT2_SOLC_VERSION,
+        path: require.resolve("solc-0.8.17/soljson.js"),
+        settings: {
+          viaIR: true,
+          optimizer: { enabled: true, runs: 1_000_000 },
+          metadata: { bytecodeHash: "none" },
+        },
+      },
+    ],
   };
 }
 
@@ -73,6 +91,7 @@ export default defineConfig({
     ignitionState,
   ],
   solidity: {
+    npmFilesToBuild: ["@uniswap/v4-periphery/lib/permit2/src/Permit2.sol"],
     // One set of settings for every build profile (tests, `ignition deploy`'s production build): with no metadata
     // hash in the bytecode, the router's CREATE2 address is the same whichever profile compiled it.
     profiles: {

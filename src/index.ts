@@ -14,6 +14,7 @@ export { iEIP3009TokenAbi } from "./abi/iEIP3009Token.js";
 export { iERC3009SignatureAbi } from "./abi/iERC3009Signature.js";
 export { iX402TestTokenAbi } from "./abi/iX402TestToken.js";
 export { multicall3Abi } from "./abi/multicall3.js";
+export { permit2Abi } from "./abi/permit2.js";
 export { x402TestTokenAbi } from "./abi/x402TestToken.js";
 
 // Base constants and the local Base bootstrap.
@@ -25,6 +26,7 @@ export {
   BASE_SEPOLIA_CHAIN_ID,
   CREATEX_ADDRESS,
   MULTICALL3_ADDRESS,
+  PERMIT2_ADDRESS,
   TRANSACTION_GAS_CAP,
   USDC_ADDRESS,
   USDC_DECIMALS,
@@ -40,6 +42,7 @@ export {
   type BootstrapClient,
   type FundUsdcParameters,
 } from "./chain/bootstrap.js";
+export { getPermit2DomainSeparator, permit2RuntimeCode } from "./chain/permit2.js";
 
 // The SettlementRouter deployment this package ships (deployed by `ensureRouter`).
 export { SETTLEMENT_ROUTER_DEPLOYMENT } from "./deploy/router.js";
@@ -326,6 +329,14 @@ export {
   type VerifyVoucherParameters,
   type VerifyVoucherReturnType,
 } from "./clearing/verifyVoucher.js";
+
+// Permit2: witness transfers for any ERC-20 (typed data, signing, offline verification, nonces).
+export * from "./permit2/index.js";
+export {
+  recoverDigestSigner,
+  type RecoverDigestSignerOptions,
+  type RecoverDigestSignerReturnType,
+} from "./crypto/recoverDigestSigner.js";
 
 // Errors and the shared reason vocabulary.
 export { BaseError, type BaseErrorParameters } from "./errors/base.js";

@@ -20,6 +20,12 @@ export const MULTICALL3_ADDRESS: Address = "0xcA11bde05977b3631167028862bE2a1739
 /** CreateX, the CREATE2 factory Hardhat Ignition's create2 strategy deploys through. */
 export const CREATEX_ADDRESS: Address = "0xba5Ed099633D3B313e4D5F7bdc1305d3c28ba5Ed";
 
+/**
+ * Uniswap's Permit2, at the same address on every chain (CREATE2 from the deterministic deployer). Its
+ * EIP-712 domain is `{ name: "Permit2", chainId, verifyingContract: PERMIT2_ADDRESS }` (no version).
+ */
+export const PERMIT2_ADDRESS: Address = "0x000000000022D473030F116dDEE9F6B43aC78BA3";
+
 /** Per-transaction gas cap enforced on Base (EIP-7825): 2^24. */
 export const TRANSACTION_GAS_CAP = 16_777_216n;
 

@@ -15,6 +15,7 @@ import {
 } from "viem";
 import {
   call as ethCall,
+  getChainId,
   getCode,
   getStorageAt,
   impersonateAccount,
@@ -32,11 +33,13 @@ import { linkBytecode, readMulticall3Bytecode, readStablecoinArtifact } from "./
 import {
   CREATEX_ADDRESS,
   MULTICALL3_ADDRESS,
+  PERMIT2_ADDRESS,
   USDC_ADDRESS,
   USDC_DECIMALS,
   USDC_EIP712_NAME,
 } from "./base.js";
 import { CREATEX_PRESIGNED_TRANSACTION } from "./createXDeployment.js";
+import { permit2RuntimeCode } from "./permit2.js";
 import { fiatTokenV2_2Abi } from "../abi/fiatTokenV2_2.js";
 
 /**
@@ -63,8 +66,10 @@ export interface BootstrapBaseReturnType {
   usdc: Address;
   multicall3: Address;
   createX: Address;
+  /** Uniswap's Permit2, with the domain separator its canonical address has on this chain. */
+  permit2: Address;
   /** What this call installed (false: code was already present and left untouched). */
-  installed: { usdc: boolean; multicall3: boolean; createX: boolean };
+  installed: { usdc: boolean; multicall3: boolean; createX: boolean; permit2: boolean };
   /** USDC's master minter, as read from the token. */
   masterMinter: Address;
 }
@@ -231,7 +236,8 @@ export async function installCreateX(anyClient: BootstrapClient): Promise<void> 
 
 /**
  * Makes a local chain look like Base where x402 settlement is concerned: Circle's FiatTokenV2_2 behind its proxy at
- * the canonical USDC address (domain "USD Coin", version "2"), Multicall3 and CreateX at their canonical addresses.
+ * the canonical USDC address (domain "USD Coin", version "2"), Multicall3, CreateX and Uniswap's Permit2 at their
+ * canonical addresses.
  * Code already present (a fork of Base, or a chain bootstrapped before) is kept as it is.
  *
  * @example
@@ -243,7 +249,7 @@ export async function installCreateX(anyClient: BootstrapClient): Promise<void> 
  */
 export async function bootstrapBase(anyClient: BootstrapClient): Promise<BootstrapBaseReturnType> {
   const client = anyClient as NodeClient;
-  const installed = { usdc: false, multicall3: false, createX: false };
+  const installed = { usdc: false, multicall3: false, createX: false, permit2: false };
   if (!(await hasCode(client, USDC_ADDRESS))) {
     await installUsdc(client);
     installed.usdc = true;
@@ -256,6 +262,13 @@ export async function bootstrapBase(anyClient: BootstrapClient): Promise<Bootstr
     await installCreateX(client);
     installed.createX = true;
   }
+  if (!(await hasCode(client, PERMIT2_ADDRESS))) {
+    await setCode(client, {
+      address: PERMIT2_ADDRESS,
+      bytecode: permit2RuntimeCode(await getChainId(client)),
+    });
+    installed.permit2 = true;
+  }
   const masterMinter = await readContract(client, {
     address: USDC_ADDRESS,
     abi: fiatTokenV2_2Abi,
@@ -266,6 +279,7 @@ export async function bootstrapBase(anyClient: BootstrapClient): Promise<Bootstr
     usdc: USDC_ADDRESS,
     multicall3: MULTICALL3_ADDRESS,
     createX: CREATEX_ADDRESS,
+    permit2: PERMIT2_ADDRESS,
     installed,
     masterMinter,
   };

@@ -8,15 +8,15 @@
  * const router = SettlementRouter__factory.connect(SETTLEMENT_ROUTER_ADDRESS, wallet);
  * const tx = await router.settle(USDC_ADDRESS, feeRecipient, encodeItems(items));
  */
-export type { SettlementRouter } from "../typechain/router/SettlementRouter.js";
-export { SettlementRouter__factory } from "../typechain/factories/router/SettlementRouter__factory.js";
-export type { ISettlementRouter } from "../typechain/interfaces/ISettlementRouter.js";
-export { ISettlementRouter__factory } from "../typechain/factories/interfaces/ISettlementRouter__factory.js";
-export type { IEIP3009Token } from "../typechain/interfaces/IERC3009.sol/IEIP3009Token.js";
-export { IEIP3009Token__factory } from "../typechain/factories/interfaces/IERC3009.sol/IEIP3009Token__factory.js";
-export type { IERC3009Signature } from "../typechain/interfaces/IERC3009.sol/IERC3009Signature.js";
-export { IERC3009Signature__factory } from "../typechain/factories/interfaces/IERC3009.sol/IERC3009Signature__factory.js";
-export type { X402TestToken } from "../typechain/token/X402TestToken.js";
-export { X402TestToken__factory } from "../typechain/factories/token/X402TestToken__factory.js";
-export type { IX402TestToken } from "../typechain/interfaces/IX402TestToken.js";
-export { IX402TestToken__factory } from "../typechain/factories/interfaces/IX402TestToken__factory.js";
+export type { SettlementRouter } from "../typechain/contracts/router/SettlementRouter.js";
+export { SettlementRouter__factory } from "../typechain/factories/contracts/router/SettlementRouter__factory.js";
+export type { ISettlementRouter } from "../typechain/contracts/interfaces/ISettlementRouter.js";
+export { ISettlementRouter__factory } from "../typechain/factories/contracts/interfaces/ISettlementRouter__factory.js";
+export type { IEIP3009Token } from "../typechain/contracts/interfaces/IERC3009.sol/IEIP3009Token.js";
+export { IEIP3009Token__factory } from "../typechain/factories/contracts/interfaces/IERC3009.sol/IEIP3009Token__factory.js";
+export type { IERC3009Signature } from "../typechain/contracts/interfaces/IERC3009.sol/IERC3009Signature.js";
+export { IERC3009Signature__factory } from "../typechain/factories/contracts/interfaces/IERC3009.sol/IERC3009Signature__factory.js";
+export type { X402TestToken } from "../typechain/contracts/token/X402TestToken.js";
+export { X402TestToken__factory } from "../typechain/factories/contracts/token/X402TestToken__factory.js";
+export type { IX402TestToken } from "../typechain/contracts/interfaces/IX402TestToken.js";
+export { IX402TestToken__factory } from "../typechain/factories/contracts/interfaces/IX402TestToken__factory.js";

@@ -40,6 +40,12 @@ import { supportedResponse, type SettleResponse, type SupportedResponse } from "
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
 import { RelayerSender, type FacilitatorCheckpoint } from "./sender.js";
 import { findSettlementProof } from "./settlementProof.js";
+import {
+  exactPermit2Reasons,
+  parseExactPermit2Request,
+  settleExactPermit2,
+  verifyExactPermit2,
+} from "./exactPermit2.js";
 import type {
   FacilitatorStore,
   NewPayment,
@@ -198,6 +204,8 @@ function itemOf(payment: StoredPayment): DirectItem {
  */
 export class BatchFacilitator {
   readonly #options: BatchFacilitatorOptions;
+  /** Official Permit2 payments being verified or settled, by `owner:nonce`. */
+  readonly #permit2InFlight = new Set<string>();
   readonly #store: FacilitatorStore;
   readonly #maxBatchSize: number;
   readonly #pollingIntervalMs: number;
@@ -421,6 +429,22 @@ export class BatchFacilitator {
   }
 
   async #verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
+    const permit2 = parseExactPermit2Request(body);
+    if (permit2) {
+      const answer = await this.#exactPermit2(permit2, false);
+      const response = answer.body;
+      return {
+        status: answer.status,
+        body: response.success
+          ? { isValid: true, ...(response.payer ? { payer: response.payer } : {}) }
+          : {
+              isValid: false,
+              invalidReason: response.errorReason!,
+              ...(response.errorMessage ? { invalidMessage: response.errorMessage } : {}),
+              ...(response.payer ? { payer: response.payer } : {}),
+            },
+      };
+    }
     const parsed = parsePaymentRequest(body);
     if (!parsed.ok) {
       const { reason, message, payer } = parsed.rejection;
@@ -488,6 +512,8 @@ export class BatchFacilitator {
   }
 
   async #settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
+    const permit2 = parseExactPermit2Request(body);
+    if (permit2) return this.#exactPermit2(permit2, true);
     const parsed = parsePaymentRequest(body);
     const identifier = paymentIdentifierOf(body);
     if (!parsed.ok || !identifier.ok) {
@@ -648,6 +674,85 @@ export class BatchFacilitator {
       payee: request.authorization.to,
       value: request.authorization.value,
     };
+  }
+
+  /**
+   * An official `exact` payment through Permit2: verified (and settled, one transaction through
+   * x402's proxy, sent in nonce order with the batches) where the proxy is deployed; refused with
+   * `permit2_proxy_not_deployed` where it is not. A payment already being settled is refused.
+   */
+  async #exactPermit2(
+    parsed: NonNullable<ReturnType<typeof parseExactPermit2Request>>,
+    settle: boolean,
+  ): Promise<FacilitatorAnswer<SettleResponse>> {
+    const network = this.#options.network.v2;
+    if (!parsed.ok) {
+      return {
+        status: 400,
+        body: {
+          success: false,
+          errorReason: parsed.reason,
+          errorMessage: parsed.message,
+          transaction: "",
+          network,
+        },
+      };
+    }
+    const { terms, payload } = parsed.request;
+    const payer = payload.permit2Authorization.from;
+    const refuse = (status: number, errorReason: string, errorMessage?: string) => ({
+      status,
+      body: {
+        success: false,
+        errorReason,
+        ...(errorMessage ? { errorMessage } : {}),
+        payer,
+        transaction: "" as const,
+        network,
+      },
+    });
+    if (parsed.request.network !== network) {
+      return refuse(200, reasons.invalidNetwork, `this facilitator serves ${network}`);
+    }
+    if (this.#closed) return refuse(503, reasons.closing, "the facilitator is closing");
+    const unknownAsset = this.#admission.assetPolicy(terms.asset);
+    if (unknownAsset) return refuse(unknownAsset.status, unknownAsset.reason, unknownAsset.message);
+    if (terms.amount < (this.#options.minAmount ?? 1n)) {
+      return refuse(200, reasons.amountBelowMinimum);
+    }
+    const key = `${payer.toLowerCase()}:${payload.permit2Authorization.nonce}`;
+    if (this.#permit2InFlight.has(key)) {
+      return refuse(200, exactPermit2Reasons.invalidNonce, "the payment is already being settled");
+    }
+    const context = {
+      client: this.#options.client,
+      network: this.#options.network,
+      now: this.#options.now ?? (() => Date.now() / 1000),
+      sender: this.#options.relayer.address,
+    };
+    this.#permit2InFlight.add(key);
+    try {
+      if (!settle) {
+        const verdict = await verifyExactPermit2(context, terms, payload);
+        return verdict.isValid
+          ? { status: 200, body: { success: true, payer, transaction: "", network } }
+          : refuse(200, verdict.invalidReason!, verdict.invalidMessage);
+      }
+      const body = await settleExactPermit2(
+        { ...context, send: (call) => this.#sender.sendCall(call) },
+        terms,
+        payload,
+      );
+      return { status: 200, body };
+    } catch (error) {
+      return refuse(
+        503,
+        settle ? reasons.unexpectedSettleError : reasons.unexpectedVerifyError,
+        errorLine(error),
+      );
+    } finally {
+      this.#permit2InFlight.delete(key);
+    }
   }
 
   #verifyContext() {

@@ -217,6 +217,39 @@ export class RelayerSender {
     });
   }
 
+  /**
+   * Signs and broadcasts one call from the relayer with the next nonce, in the same order as the
+   * batches (for settlements that are not router batches, such as an official `exact` Permit2
+   * payment through x402's proxy). Throws {@link BroadcastRefusedError} when the node refused it;
+   * the nonce is then read again.
+   */
+  sendCall(call: { to: Address; data: Hex; gas: bigint }): Promise<Hex> {
+    return this.#serialized(async () => {
+      const fees = await this.#currentFees();
+      this.#nonce ??= await this.#pendingNonce();
+      const nonce = this.#nonce;
+      const rawTx = await this.#options.relayer.signTransaction({
+        type: "eip1559",
+        chainId: this.#options.chainId,
+        to: call.to,
+        data: call.data,
+        gas: call.gas,
+        nonce,
+        value: 0n,
+        ...fees,
+      });
+      const txHash = keccak256(rawTx);
+      this.#nonce = nonce + 1;
+      try {
+        await this.#broadcast(rawTx, txHash);
+      } catch (error) {
+        this.#nonce = await this.#pendingNonce().catch(() => undefined);
+        throw error;
+      }
+      return txHash;
+    });
+  }
+
   async #broadcast(rawTx: Hex, txHash: Hex): Promise<void> {
     const { client } = this.#options;
     try {

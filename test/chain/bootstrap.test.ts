@@ -15,9 +15,12 @@ import {
   BASE_CHAIN_ID,
   CREATEX_ADDRESS,
   MULTICALL3_ADDRESS,
+  PERMIT2_ADDRESS,
   USDC_ADDRESS,
 } from "../../src/chain/base.js";
 import { CREATEX_PRESIGNED_TRANSACTION } from "../../src/chain/createXDeployment.js";
+import { permit2RuntimeCode } from "../../src/chain/permit2.js";
+import { permit2Abi } from "../../src/abi/permit2.js";
 import {
   FUNDING_MINTER,
   LOCAL_USDC_ROLES,
@@ -63,7 +66,12 @@ describe("local Base bootstrap", () => {
     const result = await bootstrapBase(client);
     expect(result.forked).to.equal(false);
     // CreateX is a predeploy of every simulated Base connection (plugins/simulated-base), as on real Base.
-    expect(result.installed).to.deep.equal({ usdc: true, multicall3: true, createX: false });
+    expect(result.installed).to.deep.equal({
+      usdc: true,
+      multicall3: true,
+      createX: false,
+      permit2: true,
+    });
     expect(await publicClient.getChainId()).to.equal(BASE_CHAIN_ID);
 
     const read = <
@@ -88,6 +96,41 @@ describe("local Base bootstrap", () => {
       },
     });
     expect(await read("DOMAIN_SEPARATOR")).to.equal(expected);
+  });
+
+  it("installs Permit2 at its canonical address with the domain separator that address has on Base", async () => {
+    const { client, publicClient } = await freshBase();
+    await bootstrapBase(client);
+    const onBase = hashDomain({
+      domain: { name: "Permit2", chainId: 8453n, verifyingContract: PERMIT2_ADDRESS },
+      types: {
+        EIP712Domain: [
+          { name: "name", type: "string" },
+          { name: "chainId", type: "uint256" },
+          { name: "verifyingContract", type: "address" },
+        ],
+      },
+    });
+    const separator = await publicClient.readContract({
+      address: PERMIT2_ADDRESS,
+      abi: permit2Abi,
+      functionName: "DOMAIN_SEPARATOR",
+    });
+    expect(separator).to.equal(onBase);
+    // Served from the cached immutable (as at the real deployment), not recomputed: a call costs the same as there.
+    expect(permit2RuntimeCode(8453)).to.include(onBase.slice(2));
+    expect(await publicClient.getCode({ address: PERMIT2_ADDRESS })).to.equal(
+      permit2RuntimeCode(8453),
+    );
+    // Nothing is owed to Permit2 until someone approves it.
+    expect(
+      await publicClient.readContract({
+        address: PERMIT2_ADDRESS,
+        abi: permit2Abi,
+        functionName: "nonceBitmap",
+        args: [PERMIT2_ADDRESS, 0n],
+      }),
+    ).to.equal(0n);
   });
 
   it("settles a TransferWithAuthorization signed with viem at the canonical USDC", async () => {
@@ -216,7 +259,12 @@ describe("local Base bootstrap", () => {
 
     const result = await bootstrapBase(client);
     expect(result.forked).to.equal(true);
-    expect(result.installed).to.deep.equal({ usdc: false, multicall3: false, createX: false });
+    expect(result.installed).to.deep.equal({
+      usdc: false,
+      multicall3: false,
+      createX: false,
+      permit2: false,
+    });
     expect(result.masterMinter).to.equal(forkMasterMinter);
     expect(await publicClient.getCode({ address: USDC_ADDRESS })).to.equal(codeBefore);
     expect(await publicClient.getCode({ address: MULTICALL3_ADDRESS })).to.equal(

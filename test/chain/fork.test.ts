@@ -7,7 +7,12 @@ import { promisify } from "node:util";
 import { expect } from "chai";
 import { type Address, createPublicClient, createTestClient, http, publicActions } from "viem";
 
-import { CREATEX_ADDRESS, MULTICALL3_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
+import {
+  CREATEX_ADDRESS,
+  MULTICALL3_ADDRESS,
+  PERMIT2_ADDRESS,
+  USDC_ADDRESS,
+} from "../../src/chain/base.js";
 import {
   FUNDING_MINTER,
   LOCAL_USDC_ROLES,
@@ -74,9 +79,19 @@ describe("a fork of a chain-8453 node (BASE_RPC_URL)", () => {
     expect(atForkBlock).to.equal(LOCAL_USDC_ROLES.masterMinter);
 
     const base = await bootstrapBase(client);
-    expect(base.installed).to.deep.equal({ usdc: false, multicall3: false, createX: false });
+    expect(base.installed).to.deep.equal({
+      usdc: false,
+      multicall3: false,
+      createX: false,
+      permit2: false,
+    });
     expect(base.forked).to.equal(true);
-    for (const address of [USDC_ADDRESS, MULTICALL3_ADDRESS, CREATEX_ADDRESS] as Address[]) {
+    for (const address of [
+      USDC_ADDRESS,
+      MULTICALL3_ADDRESS,
+      CREATEX_ADDRESS,
+      PERMIT2_ADDRESS,
+    ] as Address[]) {
       const code = await client.getCode({ address });
       expect(code, address).to.equal(await upstreamClient.getCode({ address }));
     }
