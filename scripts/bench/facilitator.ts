@@ -29,7 +29,6 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 
-import { clearingHouseAbi } from "../../src/abi/clearingHouse.js";
 import { getReceiptL1Data } from "../../src/batch/getReceiptL1Data.js";
 import { deployBenchContract } from "../../src/bench/contracts.js";
 import { BenchmarkInputError } from "../../src/bench/errors.js";
@@ -328,27 +327,35 @@ interface RunContext {
   maxWaitMs: number;
 }
 
+// The clearing facilitator's durable store is another area's module, loaded when the row runs.
+const CLEARING_STORE_MODULE = "../../src/facilitator/clearing/store.js";
+
 /**
  * What our facilitator is configured with for `scheme` beyond `exact`'s options: the routed fee
- * and its recipient, the clearing operator, its ClearingHouse and terms.
+ * and its recipient; the clearing operator (the relayer's key, registered by the facilitator), its
+ * ClearingHouse, fee terms and durable store.
  */
-function schemeFacilitatorOptions(
+async function schemeFacilitatorOptions(
   ctx: RunContext,
   scheme: RowScheme,
   clearingHouse: Address | undefined,
-): object {
+): Promise<object> {
   if (scheme === "routed") return { fee: ROUTED_BENCH_FEE, feeRecipient: ctx.feeRecipient };
-  if (scheme === "clearing")
-    return {
-      clearing: {
-        clearingHouse,
-        operator: RELAYER,
-        feeBasisPoints: CLEARING_BENCH_FEE_BPS,
-        withdrawalDelay: CLEARING_BENCH_WITHDRAWAL_DELAY,
-        dbPath: path.join(ctx.dir, "clearing.sqlite"),
-      },
-    };
-  return {};
+  if (scheme !== "clearing") return {};
+  const { ClearingStore } = (await import(CLEARING_STORE_MODULE)) as {
+    ClearingStore: new (path: string) => object;
+  };
+  return {
+    clearing: {
+      clearingHouse,
+      operator: RELAYER,
+      store: new ClearingStore(path.join(ctx.dir, "clearing.sqlite")),
+      tokens: [ctx.options.token.address],
+      feeBasisPoints: CLEARING_BENCH_FEE_BPS,
+      feeRecipient: ctx.feeRecipient,
+      withdrawalDelaySeconds: CLEARING_BENCH_WITHDRAWAL_DELAY,
+    },
+  };
 }
 
 /** Our facilitator (BatchFacilitator behind the Fastify server) for one row. */
@@ -373,7 +380,7 @@ async function startOurs(
     ...(options.blockTime > 0
       ? { blockTimeMs: options.blockTime * 1000, flushMarginMs: options.flushMarginMs }
       : {}),
-    ...schemeFacilitatorOptions(ctx, scheme, clearingHouse),
+    ...(await schemeFacilitatorOptions(ctx, scheme, clearingHouse)),
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator);
@@ -431,35 +438,12 @@ async function rowAdapters(ctx: RunContext): Promise<RowAdapter[]> {
           if (!options.deployClearingHouse)
             throw new Error("the clearing row needs deployClearingHouse");
           const clearingHouse = await options.deployClearingHouse();
-          await registerOperator(client, clearingHouse, ctx.feeRecipient);
           return startOurs(ctx, "clearing", batchSize, clearingHouse);
         },
       });
     }
   }
   return adapters;
-}
-
-/** Registers the benchmark's operator (the relayer's key) on `clearingHouse`. */
-async function registerOperator(
-  client: FacilitatorBenchChain["client"],
-  clearingHouse: Address,
-  feeRecipient: Address,
-): Promise<void> {
-  const wallet = client as unknown as {
-    writeContract(args: object): Promise<Hex>;
-  };
-  const hash = await wallet.writeContract({
-    account: RELAYER,
-    chain: client.chain,
-    address: clearingHouse,
-    abi: clearingHouseAbi,
-    functionName: "registerOperator",
-    args: [feeRecipient, CLEARING_BENCH_WITHDRAWAL_DELAY],
-  });
-  const receipt = await client.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success")
-    throw new Error(`registering the benchmark's operator failed (${hash})`);
 }
 
 /** The transactions `senders` had mined in blocks `from`..latest, with their receipts. */

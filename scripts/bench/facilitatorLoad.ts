@@ -133,6 +133,11 @@ export async function startResourceServer(
     response.json({ ok: true });
   });
   const server = createServer(app);
+  // Under an open-loop backlog, idle keep-alive connections must not be cut while the clients
+  // reuse them (undici then fails the request with UND_ERR_SOCKET); requests are timed by the clients.
+  server.keepAliveTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = REQUEST_TIMEOUT_MS + 5_000;
+  server.requestTimeout = 0;
   const url = await listen(server);
   return {
     url,
