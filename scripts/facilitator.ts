@@ -148,8 +148,14 @@ async function main(argv: string[]): Promise<void> {
         return getAddress(asset);
       })
     : undefined;
+  const feeRecipient = config.string("FEE_RECIPIENT");
+  if (feeRecipient !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(feeRecipient)) {
+    fail(`FEE_RECIPIENT: "${feeRecipient}" is not an address`);
+  }
   const policy = {
     ...(assetList ? { assets: assetList } : {}),
+    fee: BigInt(config.integer("ROUTED_FEE")!),
+    ...(feeRecipient !== undefined ? { feeRecipient: getAddress(feeRecipient) } : {}),
     minAmount: BigInt(config.integer("MIN_AMOUNT")!),
     maxPendingPerPayer: config.integer("MAX_PENDING_PER_PAYER"),
     maxPending: config.integer("MAX_PENDING"),

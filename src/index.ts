@@ -403,6 +403,7 @@ export {
   parsePaymentRequest,
   paymentRequirementsV1Schema,
   paymentRequirementsV2Schema,
+  routedPayloadSchema,
   type PaymentRequest,
 } from "./facilitator/schemas.js";
 export type {
@@ -412,7 +413,7 @@ export type {
   StoredBatch,
   StoredPayment,
 } from "./facilitator/store.js";
-export { verifyPayment, type VerifyResponse } from "./facilitator/verify.js";
+export { verifyPayment, type RoutedTerms, type VerifyResponse } from "./facilitator/verify.js";
 
 // Clearing: offline voucher verification and the operator ledger.
 export {

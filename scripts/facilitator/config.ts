@@ -105,6 +105,18 @@ export const SETTINGS = [
     help: "smallest payment accepted, in the token's base units (the relayer pays ~47k gas per payment whatever its value)",
   },
   {
+    env: "ROUTED_FEE",
+    flag: "routed-fee",
+    range: [0, Number.MAX_SAFE_INTEGER],
+    default: 0,
+    help: "the routed scheme's fee, in the token's base units, on top of each routed payment's amount (advertised in /supported; routed payments must commit to at least it)",
+  },
+  {
+    env: "FEE_RECIPIENT",
+    flag: "fee-recipient",
+    help: "where routed fees are paid (every routed nonce commits to it); unset: the relayer",
+  },
+  {
     env: "MAX_PENDING_PER_PAYER",
     flag: "max-pending-per-payer",
     range: [1, 1_000_000],
@@ -234,7 +246,7 @@ function usage(): string {
     "Usage: npm run facilitator -- [flags]",
     "",
     "An x402 facilitator (POST /verify, POST /settle, GET /supported, GET /health, GET /metrics)",
-    "that settles `exact` EVM payments in SettlementRouter batches. Every setting is an",
+    "that settles `exact` and `routed` EVM payments in SettlementRouter batches. Every setting is an",
     "environment variable; most also have a flag, which wins over the variable.",
     "",
   ];

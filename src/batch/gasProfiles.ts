@@ -60,8 +60,24 @@ export const ROUTER_AUTH_STATE_GAS = 30_000n;
  */
 export const ROUTER_ITEM_OVERHEAD_GAS = 15_000n;
 
+/**
+ * The router's own work for one routed group besides its payout call, rounded up: the self-call,
+ * the copy of the items into its call data, its memory and the statuses it returns.
+ */
+export const ROUTER_GROUP_OVERHEAD_GAS = 20_000n;
+/**
+ * Gas allowed for the one fee payout of a call with routed items. The router forwards all gas
+ * left to it and reverts the whole call when it fails, so no payment can fail for want of it;
+ * this covers an allow-listed token's `transfer` to a fresh recipient (USDC: about 30k).
+ */
+export const ROUTER_FEE_PAYOUT_GAS = 100_000n;
+
 /** What the gas bound needs to know about an item. */
 export type GasBoundItem = {
+  /** Default direct. Consecutive routed items with one payee are one group (one payout). */
+  kind?: "direct" | "routed";
+  /** Routed items: the payee (groups are runs of equal payees). */
+  payee?: `0x${string}`;
   /** The item goes through the token's `bytes signature` overload (ERC-1271). */
   contractSignature?: boolean;
   /** The signature as packed (its bytes count as calldata for contract signatures). */
@@ -69,12 +85,14 @@ export type GasBoundItem = {
 };
 
 /**
- * A gas limit no `settle` call of `items` (direct items) can exceed, whatever the token and the
- * payers do: per item the router's whole allowance (ITEM_GAS_LIMIT for the token call, which also
- * bounds an ERC-1271 wallet or an EIP-7702 delegate, the authorization-state read and the failure
- * report), plus the profile's base and the slack the router's 63/64 checks leave. With it, an item
- * that burns its allowance fails alone and never makes the router run short for the items after
- * it. Only gas used is paid, so the bound costs nothing when the items behave.
+ * A gas limit no `settle` call of `items` (direct and routed items) can exceed, whatever the
+ * payers do (and the token, but for the one fee payout of routed items: see
+ * {@link ROUTER_FEE_PAYOUT_GAS}): per item the router's whole allowance (ITEM_GAS_LIMIT for the
+ * token call, which also bounds an ERC-1271 wallet or an EIP-7702 delegate, the
+ * authorization-state read and the failure report), plus the profile's base and the slack the
+ * router's 63/64 checks leave; per routed group its payout's allowance, the self-call's overhead
+ * and the 1/64 the self-call keeps back. With it, an item that burns its allowance fails alone and
+ * never makes the router run short for the items after it. Only gas used is paid, so the bound costs nothing when the items behave.
  *
  * @example
  * const gas = settleGasBound({ items }); // 1 EOA item: 291,750
@@ -85,11 +103,35 @@ export function settleGasBound(parameters: {
 }): bigint {
   const profile = parameters.profile ?? FIAT_TOKEN_V2_2_GAS_PROFILE;
   let gas = profile.base + (ROUTER_ITEM_GAS_LIMIT / 63n + 1n) * 2n;
+  let group = 0n;
+  let groupPayee: string | undefined;
+  // A routed group runs in a self-call, which gets at most 63/64 of the gas left: what it needs
+  // (its items and its payout) is covered with 1/63 on top.
+  const closeGroup = () => {
+    if (groupPayee === undefined) return;
+    const inner = group + ROUTER_ITEM_GAS_LIMIT + ROUTER_GROUP_OVERHEAD_GAS;
+    gas += inner + inner / 63n + 1n;
+    group = 0n;
+    groupPayee = undefined;
+  };
+  let routed = false;
   for (const item of parameters.items) {
-    gas += ROUTER_ITEM_GAS_LIMIT + ROUTER_AUTH_STATE_GAS + ROUTER_ITEM_OVERHEAD_GAS;
+    let itemGas = ROUTER_ITEM_GAS_LIMIT + ROUTER_AUTH_STATE_GAS + ROUTER_ITEM_OVERHEAD_GAS;
     // A contract signature's bytes are calldata, copied into the token call's memory.
-    if (item.contractSignature) gas += 24n * BigInt((item.signature.length - 2) / 2);
+    if (item.contractSignature) itemGas += 24n * BigInt((item.signature.length - 2) / 2);
+    if (item.kind === "routed") {
+      routed = true;
+      const payee = (item.payee ?? "").toLowerCase();
+      if (groupPayee !== payee) closeGroup();
+      groupPayee = payee;
+      group += itemGas;
+    } else {
+      closeGroup();
+      gas += itemGas;
+    }
   }
+  closeGroup();
+  if (routed) gas += ROUTER_FEE_PAYOUT_GAS;
   return gas;
 }
 

@@ -61,6 +61,16 @@ export function fingerprint(request: PaymentRequest): Hex {
         a.validBefore.toString(),
         a.nonce,
         request.signature,
+        // Routed payments also commit to their terms (exact fingerprints are unchanged).
+        ...(r.scheme === "routed"
+          ? [
+              "routed",
+              r.extra.router?.toLowerCase() ?? "",
+              r.extra.fee?.toString() ?? "",
+              r.extra.feeRecipient?.toLowerCase() ?? "",
+              request.salt ?? "",
+            ]
+          : []),
       ]),
     ),
   );

@@ -11,7 +11,6 @@ import {
 import { getAuthorizationStates } from "../authorization/getAuthorizationStates.js";
 import { decodeSettleReceipt, type SettlementResult } from "../batch/decodeSettleReceipt.js";
 import { dropFailures } from "../batch/dropFailures.js";
-import type { DirectItem } from "../batch/encodeItems.js";
 import {
   FIAT_TOKEN_V2_2_GAS_PROFILE,
   maxItemsUnderGasBound,
@@ -31,6 +30,7 @@ import {
 import { BlockGrid } from "./blockGrid.js";
 import { BroadcastRefusedError, FacilitatorConfigurationError } from "./errors.js";
 import { GroupCommit } from "./groupCommit.js";
+import { settlementItemOf } from "./items.js";
 import type { FacilitatorGauges, FacilitatorMetrics } from "./metrics.js";
 import { canonicalUsdc, type X402Network } from "./networks.js";
 import { reasonForVersion, reasons } from "./reasons.js";
@@ -54,7 +54,7 @@ import type {
   StoredPayment,
 } from "./store.js";
 import { TokenQueues } from "./tokenQueues.js";
-import { verifyPayment, type VerifyResponse } from "./verify.js";
+import { verifyPayment, type RoutedTerms, type VerifyResponse } from "./verify.js";
 
 export type { FacilitatorCheckpoint } from "./sender.js";
 
@@ -127,6 +127,17 @@ export interface BatchFacilitatorOptions {
   feeBumpPercent?: number;
   /** The token's gas model, for reporting gas spent on payments that did not settle. */
   gasProfile?: SettleGasProfile;
+  /**
+   * The `routed` scheme's fee, in the token's base units, that every routed payment must commit to
+   * at least (`extra.fee`), on top of what its payee receives (default 0: routed payments are
+   * served without a fee). `/supported` advertises it.
+   */
+  fee?: bigint;
+  /**
+   * Where routed fees are paid: the `feeRecipient` of every `settle` call and of every routed
+   * payment's nonce (default: the relayer).
+   */
+  feeRecipient?: Address;
   /** Wall clock in seconds (the official facilitator checks time windows against it). */
   now?: () => number;
   /** Called with one line per notable event (batches sent and mined, reconciliation). */
@@ -164,18 +175,19 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function itemOf(payment: StoredPayment): DirectItem {
-  return {
-    kind: "direct",
-    from: payment.payer,
-    to: payment.payee,
-    value: payment.value,
-    validAfter: payment.validAfter,
-    validBefore: payment.validBefore,
-    nonce: payment.nonce,
-    signature: payment.signature,
-    contractSignature: payment.contractSignature,
-  };
+const itemOf = settlementItemOf;
+
+/**
+ * A batch's items in the order they are sent: direct items first, then routed items by payee, so
+ * each payee's routed items form one group (one netted payout). Stable otherwise.
+ */
+function batchOrder(payments: readonly StoredPayment[]): StoredPayment[] {
+  const rank = (payment: StoredPayment) =>
+    payment.kind === "routed" ? `1:${payment.payee.toLowerCase()}` : "0:";
+  return payments
+    .map((payment, index) => ({ payment, index, rank: rank(payment) }))
+    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.index - b.index))
+    .map(({ payment }) => payment);
 }
 
 /**
@@ -212,6 +224,7 @@ export class BatchFacilitator {
   readonly #settleTimeoutMs: number;
   readonly #replaceAfterMs: number;
   readonly #gasProfile: SettleGasProfile;
+  readonly #routed: RoutedTerms;
   readonly #log: (line: string) => void;
   readonly #admission: Admission;
   readonly #grid: BlockGrid;
@@ -254,6 +267,19 @@ export class BatchFacilitator {
       });
     }
     this.#gasProfile = options.gasProfile ?? FIAT_TOKEN_V2_2_GAS_PROFILE;
+    const fee = options.fee ?? 0n;
+    if (fee < 0n || fee >= 1n << 128n) {
+      throw new FacilitatorConfigurationError("fee is out of range.", {
+        details: `${fee}; expected 0 ≤ fee < 2^128`,
+      });
+    }
+    const feeRecipient = getAddress(options.feeRecipient ?? options.relayer.address);
+    if (isAddressEqual(feeRecipient, options.router)) {
+      throw new FacilitatorConfigurationError("The fee recipient is the router.", {
+        details: "the router cannot pay fees to itself; pick another fee recipient",
+      });
+    }
+    this.#routed = { router: getAddress(options.router), fee, feeRecipient };
     this.#maxBatchSize = Math.min(
       maxBatchSize,
       maxItemsUnderGasBound(TRANSACTION_GAS_CAP, this.#gasProfile),
@@ -304,6 +330,7 @@ export class BatchFacilitator {
     });
     this.#reconciler = new Reconciler({
       client: options.client,
+      router: options.router,
       maxLogBlockRange: options.maxLogBlockRange,
       now: () => this.#now(),
     });
@@ -385,9 +412,14 @@ export class BatchFacilitator {
     void poll();
   }
 
-  /** The `/supported` answer. */
+  /** The `/supported` answer: `exact` (v1 and v2) and `routed` (v2, with its terms). */
   supported(): SupportedResponse {
-    return supportedResponse(this.#options.network, this.relayer);
+    return supportedResponse(this.#options.network, this.relayer, this.#routed);
+  }
+
+  /** The `routed` scheme's terms: the router, the fee and the fee recipient. */
+  get routedTerms(): RoutedTerms {
+    return { ...this.#routed };
   }
 
   /** A summary for `/health`: payments per status (from the store), batches, the relayer's waste. */
@@ -621,7 +653,7 @@ export class BatchFacilitator {
         network: request.requirements.network,
         token: request.requirements.asset,
         payer: request.authorization.from,
-        payee: request.authorization.to,
+        payee: admitted.payee,
         value: request.authorization.value,
         validAfter: request.authorization.validAfter,
         validBefore: request.authorization.validBefore,
@@ -629,6 +661,14 @@ export class BatchFacilitator {
         signature: verdict.signature,
         contractSignature: verdict.payerHasCode,
         fromBlock: this.#lastKnownBlock,
+        ...(isRouted(request)
+          ? {
+              kind: "routed" as const,
+              fee: request.requirements.extra.fee!,
+              feeRecipient: request.requirements.extra.feeRecipient!,
+              salt: request.salt!,
+            }
+          : {}),
       });
     } catch (error) {
       if (!store.getPayment(id)) this.#admission.release(id);
@@ -666,12 +706,13 @@ export class BatchFacilitator {
     this.#store.close();
   }
 
+  /** A payment as admission sees it: a routed one's payee is `payTo`, its value includes the fee. */
   #admitted(id: string, request: PaymentRequest) {
     return {
       id,
       token: request.requirements.asset,
       payer: request.authorization.from,
-      payee: request.authorization.to,
+      payee: isRouted(request) ? request.requirements.payTo : request.authorization.to,
       value: request.authorization.value,
     };
   }
@@ -760,6 +801,7 @@ export class BatchFacilitator {
       client: this.#options.client,
       network: this.#options.network,
       now: this.#options.now,
+      routed: this.#routed,
     };
   }
 
@@ -836,14 +878,24 @@ export class BatchFacilitator {
         });
       } else items.push(payment);
     }
-    // Contract signatures make items larger: cut the batch to what the bound lets fit.
+    // Routed payments committed to another fee recipient (a previous configuration) are settled
+    // in their own batches, with the recipient their nonces name.
+    const feeRecipient = feeRecipientOf(items, this.#routed.feeRecipient);
+    const others = items.filter((payment) => !sameFeeRecipient(payment, feeRecipient));
+    if (others.length > 0) {
+      items = items.filter((payment) => sameFeeRecipient(payment, feeRecipient));
+      this.#track(this.#dispatch(token, others));
+    }
+    items = batchOrder(items);
+    // Contract signatures and routed groups make items costlier: cut the batch to what the bound
+    // lets fit.
     while (items.length > 1 && settleGasBound({ items: items.map(itemOf) }) > TRANSACTION_GAS_CAP) {
       const rest = items.splice(Math.ceil(items.length / 2));
       this.#track(this.#dispatch(token, rest));
     }
     if (items.length === 0) return;
     try {
-      items = await this.#prepare(token, items);
+      items = await this.#prepare(token, feeRecipient, items);
     } catch (error) {
       this.#log(`batch of ${items.length} not simulated: ${errorLine(error)}`);
       for (const payment of items) this.#track(this.#reconcile(payment, undefined, true));
@@ -854,6 +906,7 @@ export class BatchFacilitator {
     try {
       batch = await this.#sender.send(
         token,
+        feeRecipient,
         items,
         settleGasBound({ items: items.map(itemOf), profile: this.#gasProfile }),
       );
@@ -879,7 +932,11 @@ export class BatchFacilitator {
    * batch simulated with its gas bound; returns the payments predicted to settle and resolves or
    * reconciles the others. Throws when the chain cannot be read (nothing is decided then).
    */
-  async #prepare(token: Address, payments: StoredPayment[]): Promise<StoredPayment[]> {
+  async #prepare(
+    token: Address,
+    feeRecipient: Address,
+    payments: StoredPayment[],
+  ): Promise<StoredPayment[]> {
     const { client, router, relayer } = this.#options;
     const states = await getAuthorizationStates(client, {
       token,
@@ -901,7 +958,7 @@ export class BatchFacilitator {
     const simulation = await simulateBatch(client, {
       router,
       token,
-      feeRecipient: relayer.address,
+      feeRecipient,
       items: kept.map(itemOf),
       account: relayer.address,
       gas: settleGasBound({ items: kept.map(itemOf), profile: this.#gasProfile }),
@@ -1054,7 +1111,7 @@ export class BatchFacilitator {
         result?.status === "success" &&
         isAddressEqual(result.from, payment.payer) &&
         result.nonce.toLowerCase() === payment.nonce.toLowerCase() &&
-        findSettlementProof(receipt.logs, payment) !== undefined;
+        findSettlementProof(receipt.logs, payment, this.#options.router) !== undefined;
       if (own)
         settled.push({ payment, outcome: { status: "settled", txHash: receipt.transactionHash } });
       else if (result?.status === "failure" && result.itemStatus !== "AuthorizationUsed") {
@@ -1072,14 +1129,10 @@ export class BatchFacilitator {
     for (const { payment } of unsettled) this.#pendingTx.delete(payment.id);
     this.#options.metrics?.batchMined(token, all.length, settled.length, receipt.gasUsed);
     if (unsettled.length > 0) {
-      const payees = new Set(settled.map(({ payment }) => payment.payee.toLowerCase())).size;
-      const profile = this.#gasProfile;
-      const expected =
-        settled.length === 0
-          ? 0n
-          : profile.base +
-            profile.perItem.direct * BigInt(settled.length) +
-            profile.perDirectPayee * BigInt(payees);
+      const expected = expectedGas(
+        settled.map(({ payment }) => payment),
+        this.#gasProfile,
+      );
       this.#addWaste(receipt.gasUsed > expected ? receipt.gasUsed - expected : 0n);
     }
     this.#log(
@@ -1127,4 +1180,38 @@ export class BatchFacilitator {
       );
     }
   }
+}
+
+function isRouted(request: PaymentRequest): boolean {
+  return request.requirements.scheme === "routed" && request.x402Version === 2;
+}
+
+/** The fee recipient of a batch: that of its first routed payment, else the configured one. */
+function feeRecipientOf(payments: readonly StoredPayment[], configured: Address): Address {
+  const routed = payments.find((payment) => payment.kind === "routed" && payment.feeRecipient);
+  return routed ? getAddress(routed.feeRecipient!) : configured;
+}
+
+function sameFeeRecipient(payment: StoredPayment, feeRecipient: Address): boolean {
+  return (
+    payment.kind !== "routed" ||
+    (payment.feeRecipient !== null && isAddressEqual(payment.feeRecipient, feeRecipient))
+  );
+}
+
+/** What the settled payments of a batch cost by the gas model (the rest of its gas was waste). */
+function expectedGas(settled: readonly StoredPayment[], profile: SettleGasProfile): bigint {
+  if (settled.length === 0) return 0n;
+  const direct = settled.filter((payment) => payment.kind !== "routed");
+  const routed = settled.filter((payment) => payment.kind === "routed");
+  const payees = new Set(direct.map((payment) => payment.payee.toLowerCase())).size;
+  const groups = new Set(routed.map((payment) => payment.payee.toLowerCase())).size;
+  return (
+    profile.base +
+    profile.perItem.direct * BigInt(direct.length) +
+    profile.perDirectPayee * BigInt(payees) +
+    profile.perItem.routed * BigInt(routed.length) +
+    (routed.length > 0 ? profile.routedFixed : 0n) +
+    profile.perRoutedGroup * BigInt(groups)
+  );
 }

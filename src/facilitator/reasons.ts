@@ -42,6 +42,21 @@ export const reasons = {
   // the project's own (toolkit vocabulary)
   /** A value or time bound does not fit the SettlementRouter's packed layout (uint128 / uint48). */
   unsettleableFieldOutOfRange: "unsettleable_field_out_of_range",
+  // the routed scheme (docs/SCHEMES.md), checked besides every exact check that applies
+  /** The payload's `accepted.scheme` is not the requirements' `routed`. */
+  routedInvalidScheme: "invalid_routed_scheme",
+  /** The requirements' `extra` lacks `router`, `fee` or `feeRecipient` (or one is malformed). */
+  routedMissingExtra: "invalid_routed_missing_extra",
+  /** `extra.router` or the authorization's `to` is not this facilitator's SettlementRouter. */
+  routedRouterMismatch: "invalid_routed_router_mismatch",
+  /** `extra.feeRecipient` is not this facilitator's fee recipient. */
+  routedFeeRecipientMismatch: "invalid_routed_fee_recipient_mismatch",
+  /** `extra.fee` is below this facilitator's fee. */
+  routedFeeBelowMinimum: "invalid_routed_fee_below_minimum",
+  /** The authorization's `value` is not `amount + extra.fee`. */
+  routedValueMismatch: "invalid_routed_value_mismatch",
+  /** The nonce is not `keccak256(abi.encode(payTo, fee, feeRecipient, salt))`. */
+  routedNonceCommitment: "invalid_routed_nonce_commitment",
   // the facilitator's admission policy (see BatchFacilitatorOptions)
   /** The asset is not one this facilitator settles (`assets`). */
   assetNotAllowed: "facilitator_asset_not_allowed",

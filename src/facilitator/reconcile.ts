@@ -1,4 +1,4 @@
-import { getAbiItem, type Hex, type PublicClient } from "viem";
+import { getAbiItem, type Address, type Hex, type PublicClient } from "viem";
 
 import { decodeRevertReason } from "../errors/decodeRevertReason.js";
 import { eip3009Abi } from "./abi.js";
@@ -26,6 +26,8 @@ export type Resolution =
 /** What {@link Reconciler} reads with and decides by. */
 export interface ReconcilerOptions {
   client: PublicClient;
+  /** The SettlementRouter: a routed payment's transfer goes to it (see {@link findSettlementProof}). */
+  router?: Address;
   /** Most blocks one `eth_getLogs` request covers (default 2,000). */
   maxLogBlockRange?: bigint;
   /** Times a payment is put in a batch before it is given up (default 5). */
@@ -49,12 +51,14 @@ export interface ReconcilerOptions {
  */
 export class Reconciler {
   readonly #client: PublicClient;
+  readonly #router: Address | undefined;
   readonly #range: bigint;
   readonly #maxAttempts: number;
   readonly #now: () => number;
 
   constructor(options: ReconcilerOptions) {
     this.#client = options.client;
+    this.#router = options.router;
     this.#range =
       options.maxLogBlockRange && options.maxLogBlockRange > 0n ? options.maxLogBlockRange : 2_000n;
     this.#maxAttempts = options.maxAttempts ?? 5;
@@ -148,7 +152,7 @@ export class Reconciler {
       for (const log of logs) {
         if (!log.transactionHash) continue;
         const receipt = await client.getTransactionReceipt({ hash: log.transactionHash });
-        const proof = findSettlementProof(receipt.logs, payment);
+        const proof = findSettlementProof(receipt.logs, payment, this.#router);
         if (proof) return { kind: "settled", txHash: proof.transactionHash };
         return { kind: "usedElsewhere", txHash: log.transactionHash };
       }

@@ -18,8 +18,10 @@ export interface SettleResponse {
 /** One kind in the x402 `SupportedResponse`. */
 export interface SupportedKind {
   x402Version: 1 | 2;
-  scheme: "exact";
+  scheme: "exact" | "routed";
   network: string;
+  /** `routed`: the terms a resource server copies into its requirements (docs/SCHEMES.md). */
+  extra?: { router: Address; fee: string; feeRecipient: Address };
 }
 
 /** The x402 `SupportedResponse`. */
@@ -31,17 +33,36 @@ export interface SupportedResponse {
 
 /**
  * The `/supported` answer: the `exact` scheme on the served network under both protocol versions,
- * the `payment-identifier` extension (a `/settle` retry with the same identifier gets the same
- * answer), and the relayer as the signer for every EVM chain.
+ * the `routed` scheme under v2 when its terms are given (router, fee as a decimal string, fee
+ * recipient in `extra`), the `payment-identifier` extension (a `/settle` retry with the same
+ * identifier gets the same answer), and the relayer as the signer for every EVM chain.
  *
  * @example
- * supportedResponse(resolveX402Network("base"), relayer.address);
+ * supportedResponse(resolveX402Network("base"), relayer.address, { router, fee: 0n, feeRecipient });
  */
-export function supportedResponse(network: X402Network, relayer: Address): SupportedResponse {
+export function supportedResponse(
+  network: X402Network,
+  relayer: Address,
+  routed?: { router: Address; fee: bigint; feeRecipient: Address },
+): SupportedResponse {
   return {
     kinds: [
       { x402Version: 1, scheme: "exact", network: network.v1 },
       { x402Version: 2, scheme: "exact", network: network.v2 },
+      ...(routed
+        ? [
+            {
+              x402Version: 2 as const,
+              scheme: "routed" as const,
+              network: network.v2,
+              extra: {
+                router: routed.router,
+                fee: routed.fee.toString(),
+                feeRecipient: routed.feeRecipient,
+              },
+            },
+          ]
+        : []),
     ],
     extensions: ["payment-identifier"],
     signers: { "eip155:*": [relayer] },

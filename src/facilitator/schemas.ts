@@ -27,12 +27,27 @@ const signature = z
   .transform((value) => value.toLowerCase() as Hex);
 const shortString = z.string().max(128);
 
+/** An `extra` field read leniently: a malformed one is absent (the verifier names what is missing). */
+function optionalAddress(value: unknown): Address | undefined {
+  const parsed = address.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function optionalUint(value: unknown): bigint | undefined {
+  const parsed = uint256String.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
 const extra = z
   .record(z.unknown())
   .optional()
   .transform((value) => ({
     name: typeof value?.name === "string" ? value.name : undefined,
     version: typeof value?.version === "string" ? value.version : undefined,
+    // The `routed` scheme's terms (docs/SCHEMES.md).
+    router: optionalAddress(value?.router),
+    fee: optionalUint(value?.fee),
+    feeRecipient: optionalAddress(value?.feeRecipient),
   }));
 
 const authorization = z.object({
@@ -46,6 +61,12 @@ const authorization = z.object({
 
 /** The `payload` of the `exact` EVM scheme with an EIP-3009 authorization (x402 v1 and v2). */
 export const exactEvmPayloadSchema = z.object({ signature, authorization });
+
+/**
+ * The `payload` of the `routed` scheme (docs/SCHEMES.md): a `ReceiveWithAuthorization` to the
+ * router whose nonce commits to the payee, the fee, the fee recipient and `salt`.
+ */
+export const routedPayloadSchema = z.object({ signature, authorization, salt: bytes32 });
 
 /** x402 v1 PaymentRequirements. */
 export const paymentRequirementsV1Schema = z
@@ -98,6 +119,16 @@ const requestV2Schema = z.object({
   paymentRequirements: paymentRequirementsV2Schema,
 });
 
+const routedRequestSchema = requestV2Schema.extend({
+  paymentPayload: z
+    .object({
+      x402Version: z.literal(2),
+      accepted: paymentRequirementsV2Schema,
+      payload: routedPayloadSchema,
+    })
+    .passthrough(),
+});
+
 /** The requirements of a payment, the same shape for both protocol versions. */
 export interface NormalizedRequirements {
   scheme: string;
@@ -106,7 +137,16 @@ export interface NormalizedRequirements {
   amount: bigint;
   asset: Address;
   payTo: Address;
-  extra: { name?: string; version?: string };
+  extra: {
+    name?: string;
+    version?: string;
+    /** `routed`: the SettlementRouter. */
+    router?: Address;
+    /** `routed`: the facilitator's fee on top of `amount`. */
+    fee?: bigint;
+    /** `routed`: where the fee goes. */
+    feeRecipient?: Address;
+  };
 }
 
 /** An EIP-3009 `TransferWithAuthorization` as carried in an `exact` payload. */
@@ -122,6 +162,8 @@ export interface PaymentRequest {
   requirements: NormalizedRequirements;
   authorization: ExactAuthorization;
   signature: Hex;
+  /** `routed` payloads: the salt of the routed nonce. */
+  salt?: Hex;
 }
 
 /** Why a body was rejected before any payment check: answered with HTTP 400. */
@@ -154,7 +196,8 @@ function payerOf(body: unknown): Address | undefined {
 
 /**
  * Validates a /verify or /settle body (`{x402Version, paymentPayload, paymentRequirements}`) of
- * x402 v1 or v2 with an `exact` EVM payload, and normalizes it. Semantic checks (scheme, network,
+ * x402 v1 or v2 with an `exact` EVM payload, or x402 v2 with a `routed` payload (its `accepted`
+ * scheme is `routed`: the payload must carry `salt`), and normalizes it. Semantic checks (scheme, network,
  * signature, amounts, time window, chain state) are the verifier's; this only rejects bodies that
  * are not a payment request at all.
  *
@@ -193,7 +236,14 @@ export function parsePaymentRequest(body: unknown): ParseRequestResult {
       },
     };
   }
-  const parsed = version === 1 ? requestV1Schema.safeParse(body) : requestV2Schema.safeParse(body);
+  const acceptedScheme = (body as { paymentPayload?: { accepted?: { scheme?: unknown } } })
+    .paymentPayload?.accepted?.scheme;
+  const parsed =
+    version === 1
+      ? requestV1Schema.safeParse(body)
+      : acceptedScheme === "routed"
+        ? routedRequestSchema.safeParse(body)
+        : requestV2Schema.safeParse(body);
   if (!parsed.success) {
     // The requirements are to blame only when nothing else is wrong: a payload missing its own
     // fields (its `accepted` copy included) is an invalid payload, whatever else is missing.
@@ -255,6 +305,7 @@ export function parsePaymentRequest(body: unknown): ParseRequestResult {
       },
       authorization: payload.authorization,
       signature: payload.signature,
+      ...("salt" in payload ? { salt: payload.salt as Hex } : {}),
     },
   };
 }

@@ -12,6 +12,7 @@ import { settlementRouterAbi } from "../abi/settlementRouter.js";
 import { bumpFees, type Eip1559Fees } from "../batch/bumpFees.js";
 import { encodeItems } from "../batch/encodeItems.js";
 import { BroadcastRefusedError, FacilitatorStoreError } from "./errors.js";
+import { settlementItemOf } from "./items.js";
 import type { FacilitatorStore, StoredBatch, StoredPayment } from "./store.js";
 
 /** See {@link BatchFacilitatorOptions.onCheckpoint}. */
@@ -67,34 +68,23 @@ export class RelayerSender {
   }
 
   /**
-   * Signs a `settle` of `payments` (direct items, in this order) with `gas`, records it with its
-   * payments (write-ahead), broadcasts it. Throws {@link BroadcastRefusedError} when the node
+   * Signs a `settle` of `payments` (direct and routed items, in this order, the routed fees paid to
+   * `feeRecipient`) with `gas`, records it with its payments (write-ahead), broadcasts it. Throws {@link BroadcastRefusedError} when the node
    * refused it and does not know it: the batch is then abandoned and its payments queued again
    * (one store transaction), and the nonce is read again.
    */
-  send(token: Address, payments: readonly StoredPayment[], gas: bigint): Promise<StoredBatch> {
+  send(
+    token: Address,
+    feeRecipient: Address,
+    payments: readonly StoredPayment[],
+    gas: bigint,
+  ): Promise<StoredBatch> {
     return this.#serialized(async () => {
       const { relayer, router, store } = this.#options;
       const data = encodeFunctionData({
         abi: settlementRouterAbi,
         functionName: "settle",
-        args: [
-          token,
-          relayer.address,
-          encodeItems(
-            payments.map((payment) => ({
-              kind: "direct" as const,
-              from: payment.payer,
-              to: payment.payee,
-              value: payment.value,
-              validAfter: payment.validAfter,
-              validBefore: payment.validBefore,
-              nonce: payment.nonce,
-              signature: payment.signature,
-              contractSignature: payment.contractSignature,
-            })),
-          ),
-        ],
+        args: [token, feeRecipient, encodeItems(payments.map(settlementItemOf))],
       });
       const fees = await this.#currentFees();
       this.#nonce ??= await this.#pendingNonce();

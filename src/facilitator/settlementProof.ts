@@ -14,9 +14,16 @@ import { eip3009Abi } from "./abi.js";
 export interface ProvablePayment {
   token: Address;
   payer: Address;
+  /** Direct: the authorization's `to`. Routed: the payee its nonce commits to. */
   payee: Address;
   value: bigint;
   nonce: Hex;
+  /** Default direct. */
+  kind?: "direct" | "routed";
+  /** Routed: the fee paid out of `value`. */
+  fee?: bigint;
+  /** Routed: where the fee is paid. */
+  feeRecipient?: Address | null;
 }
 
 /** The logs that prove a payment settled: its authorization's use and the transfer it made. */
@@ -25,8 +32,12 @@ export interface SettlementProof {
   blockNumber: bigint;
   /** Log index of `AuthorizationUsed(payer, nonce)`. */
   authorizationLogIndex: number;
-  /** Log index of the `Transfer(payer, payee, value)` right after it. */
+  /** Log index of the `Transfer(payer, payee, value)` right after it (routed: to the router). */
   transferLogIndex: number;
+  /** Routed: log index of the router's later payout to the payee (absent when nothing is owed). */
+  payoutLogIndex?: number;
+  /** Routed: log index of the router's later fee payout (absent for a zero fee). */
+  feeLogIndex?: number;
 }
 
 const AUTHORIZATION_USED = toEventSelector(
@@ -43,6 +54,15 @@ const TRANSFER = toEventSelector(getAbiItem({ abi: eip3009Abi, name: "Transfer" 
  * transaction, even one with the same parties and value, belongs to something else. The
  * `(payer, nonce)` pair is used once on chain, so a log pair proves at most one payment.
  *
+ * A routed payment (`kind: "routed"`, `router` given) is proven by its own
+ * `AuthorizationUsed(payer, nonce)` followed at once by `Transfer(payer, router, value)` (its
+ * `receiveWithAuthorization`), and, later in the same transaction, the router's
+ * `Transfer(router, payee, ≥ value − fee)` (the payout of its group, netted with its neighbours)
+ * and, for a non-zero fee, `Transfer(router, feeRecipient, ≥ fee)`. Only the router can execute
+ * the authorization and its nonce binds the payee, fee and fee recipient, so whoever sent the
+ * transaction (a front-runner too) settled this very payment; the payout checks are defence in
+ * depth.
+ *
  * @example
  * const proof = findSettlementProof(receipt.logs, payment);
  * if (proof) resolve(payment, { status: "settled", txHash: proof.transactionHash });
@@ -50,7 +70,11 @@ const TRANSFER = toEventSelector(getAbiItem({ abi: eip3009Abi, name: "Transfer" 
 export function findSettlementProof(
   logs: readonly Log[],
   payment: ProvablePayment,
+  router?: Address,
 ): SettlementProof | undefined {
+  const routed = payment.kind === "routed";
+  if (routed && router === undefined) return undefined;
+  const to = routed ? router! : payment.payee;
   const ordered = [...logs].sort((a, b) => (a.logIndex ?? 0) - (b.logIndex ?? 0));
   for (let i = 0; i < ordered.length - 1; i++) {
     const used = ordered[i]!;
@@ -72,19 +96,62 @@ export function findSettlementProof(
     if (
       !transfer ||
       !isAddressEqual(transfer.from as Address, payment.payer) ||
-      !isAddressEqual(transfer.to as Address, payment.payee) ||
+      !isAddressEqual(transfer.to as Address, to) ||
       transfer.value !== payment.value
     ) {
       return undefined;
     }
-    return {
+    const proof: SettlementProof = {
       transactionHash: used.transactionHash!,
       blockNumber: used.blockNumber ?? 0n,
       authorizationLogIndex: used.logIndex ?? 0,
       transferLogIndex: next.logIndex ?? 0,
     };
+    if (!routed) return proof;
+    const fee = payment.fee ?? 0n;
+    const later = ordered
+      .slice(i + 2)
+      .filter((log) => log.transactionHash === used.transactionHash);
+    if (payment.value > fee) {
+      const payout = findRouterTransfer(
+        later,
+        payment.token,
+        router!,
+        payment.payee,
+        payment.value - fee,
+      );
+      if (!payout) return undefined;
+      proof.payoutLogIndex = payout.logIndex ?? 0;
+    }
+    if (fee > 0n) {
+      if (!payment.feeRecipient) return undefined;
+      const paid = findRouterTransfer(later, payment.token, router!, payment.feeRecipient, fee);
+      if (!paid) return undefined;
+      proof.feeLogIndex = paid.logIndex ?? 0;
+    }
+    return proof;
   }
   return undefined;
+}
+
+/** The first `Transfer(router, to, ≥ atLeast)` of `token` among `logs`. */
+function findRouterTransfer(
+  logs: readonly Log[],
+  token: Address,
+  router: Address,
+  to: Address,
+  atLeast: bigint,
+): Log | undefined {
+  return logs.find((log) => {
+    if (!isAddressEqual(log.address, token) || log.topics[0] !== TRANSFER) return false;
+    const transfer = decode(log, "Transfer");
+    return (
+      transfer !== undefined &&
+      isAddressEqual(transfer.from as Address, router) &&
+      isAddressEqual(transfer.to as Address, to) &&
+      (transfer.value as bigint) >= atLeast
+    );
+  });
 }
 
 function decode(log: Log, eventName: "AuthorizationUsed" | "Transfer") {

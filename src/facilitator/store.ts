@@ -18,8 +18,18 @@ export interface StoredPayment {
   network: string;
   token: Address;
   payer: Address;
+  /** Direct: the authorization's `to`. Routed: the payee its nonce commits to (`payTo`). */
   payee: Address;
+  /** Direct (`exact`: `transferWithAuthorization` to the payee) or routed (through the router). */
+  kind: "direct" | "routed";
+  /** Everything the payer authorized; routed: `amount + fee`. */
   value: bigint;
+  /** Routed: the fee paid to `feeRecipient` out of `value`; direct: 0. */
+  fee: bigint;
+  /** Routed: the fee recipient its nonce commits to; direct: null. */
+  feeRecipient: Address | null;
+  /** Routed: the salt of its nonce; direct: null. */
+  salt: Hex | null;
   validAfter: bigint;
   validBefore: bigint;
   nonce: Hex;
@@ -43,9 +53,16 @@ export interface StoredPayment {
   answerId: string | null;
 }
 
-/** What a newly accepted payment is stored with; the rest is set as it moves along. */
+/**
+ * What a newly accepted payment is stored with; the rest is set as it moves along. `kind`, `fee`,
+ * `feeRecipient` and `salt` default to a direct payment's.
+ */
 export type NewPayment = Omit<
   StoredPayment,
+  | "kind"
+  | "fee"
+  | "feeRecipient"
+  | "salt"
   | "status"
   | "batchId"
   | "batchIndex"
@@ -56,7 +73,8 @@ export type NewPayment = Omit<
   | "createdAt"
   | "answered"
   | "answerId"
->;
+> &
+  Partial<Pick<StoredPayment, "kind" | "fee" | "feeRecipient" | "salt">>;
 
 /** A batch transaction, recorded (write-ahead) after signing and before broadcasting. */
 export interface StoredBatch {
@@ -79,7 +97,11 @@ function toPayment(row: Row): StoredPayment {
     token: row.token as Address,
     payer: row.payer as Address,
     payee: row.payee as Address,
+    kind: row.kind === "routed" ? "routed" : "direct",
     value: BigInt(row.value as string),
+    fee: BigInt((row.fee as string | null) ?? "0"),
+    feeRecipient: (row.fee_recipient as Address | null) ?? null,
+    salt: (row.salt as Hex | null) ?? null,
     validAfter: BigInt(row.valid_after as string),
     validBefore: BigInt(row.valid_before as string),
     nonce: row.nonce as Hex,
@@ -202,13 +224,23 @@ export class FacilitatorStore {
       this.#db.exec("ALTER TABLE payments ADD COLUMN answered INTEGER NOT NULL DEFAULT 0");
     }
     if (!columns.has("answer_id")) this.#db.exec("ALTER TABLE payments ADD COLUMN answer_id TEXT");
+    // Stores written before routed payments gain their columns (existing rows are direct).
+    if (!columns.has("kind")) {
+      this.#db.exec("ALTER TABLE payments ADD COLUMN kind TEXT NOT NULL DEFAULT 'direct'");
+    }
+    if (!columns.has("fee"))
+      this.#db.exec("ALTER TABLE payments ADD COLUMN fee TEXT NOT NULL DEFAULT '0'");
+    if (!columns.has("fee_recipient")) {
+      this.#db.exec("ALTER TABLE payments ADD COLUMN fee_recipient TEXT");
+    }
+    if (!columns.has("salt")) this.#db.exec("ALTER TABLE payments ADD COLUMN salt TEXT");
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insert:
         prepare(`INSERT OR IGNORE INTO payments (id, fingerprint, x402_version, network, token,
         payer, payee, value, valid_after, valid_before, nonce, signature, contract_signature,
-        from_block, status, attempts, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
+        from_block, kind, fee, fee_recipient, salt, status, attempts, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
       get: prepare(`SELECT * FROM payments WHERE id = ?`),
       open: prepare(
         `SELECT * FROM payments WHERE status IN ('queued', 'submitted') ORDER BY created_at, id`,
@@ -271,6 +303,10 @@ export class FacilitatorStore {
       payment.signature,
       payment.contractSignature ? 1 : 0,
       payment.fromBlock.toString(),
+      payment.kind ?? "direct",
+      (payment.fee ?? 0n).toString(),
+      payment.feeRecipient ?? null,
+      payment.salt ?? null,
       now,
       now,
     );

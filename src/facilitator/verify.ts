@@ -1,4 +1,5 @@
 import {
+  hexToBytes,
   isAddressEqual,
   size,
   type Address,
@@ -7,10 +8,13 @@ import {
   type PublicClient,
 } from "viem";
 
+import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { computeRoutedNonce } from "../authorization/computeRoutedNonce.js";
 import { getAuthorizationStates } from "../authorization/getAuthorizationStates.js";
 import { hashAuthorization } from "../authorization/hashAuthorization.js";
-import type { TokenDomain } from "../authorization/types.js";
+import type { Authorization, TokenDomain } from "../authorization/types.js";
 import { verifyAuthorization } from "../authorization/verifyAuthorization.js";
+import { encodeItems } from "../batch/encodeItems.js";
 import { MULTICALL3_ADDRESS } from "../chain/base.js";
 import { eip3009Abi, erc1271Abi, ERC1271_MAGIC_VALUE } from "./abi.js";
 import type { X402Network } from "./networks.js";
@@ -34,6 +38,18 @@ export interface VerifyContext {
   now?: () => number;
   /** ERC-6492 factories allowed to deploy counterfactual wallets (none by default, like the official). */
   allowedFactories?: readonly Address[];
+  /** The `routed` scheme's terms; without them `routed` payments are an unsupported scheme. */
+  routed?: RoutedTerms;
+}
+
+/** What a `routed` payment must commit to for this facilitator to settle it. */
+export interface RoutedTerms {
+  /** The SettlementRouter: the authorization's `to` and `extra.router`. */
+  router: Address;
+  /** The smallest `extra.fee` accepted, in the token's base units. */
+  fee: bigint;
+  /** The fee recipient passed to `settle`: `extra.feeRecipient` must be it. */
+  feeRecipient: Address;
 }
 
 /** Options of {@link verifyPayment}. */
@@ -70,7 +86,8 @@ function invalid(reason: Reason, payer: Address, message?: string): VerifyRespon
 }
 
 /**
- * Verifies an x402 `exact` EVM payment (EIP-3009 `transferWithAuthorization`, x402 v1 or v2)
+ * Verifies an x402 `exact` EVM payment (EIP-3009 `transferWithAuthorization`, x402 v1 or v2), or a
+ * `routed` one (x402 v2, with `context.routed`: its terms checked first, see docs/SCHEMES.md),
  * with every check the official `@x402/evm` facilitator makes, in its order: scheme, EIP-712
  * domain, network, signature (ECDSA for EOAs, ERC-1271 for contract wallets, ERC-6492 only for
  * allowed factories), recipient, `validBefore ≥ now + 6 s`, `validAfter ≤ now`, exact value,
@@ -98,15 +115,25 @@ export async function verifyPayment(
   const servedNetwork = request.x402Version === 1 ? context.network.v1 : context.network.v2;
 
   // What the official x402Facilitator does before reaching the scheme: find a registered kind.
-  if (requirements.scheme !== "exact") return fail(reasons.unsupportedScheme);
+  const routed = requirements.scheme === "routed" && request.x402Version === 2;
+  if (requirements.scheme !== "exact" && !(routed && context.routed)) {
+    return fail(reasons.unsupportedScheme);
+  }
   if (requirements.network !== servedNetwork) {
     return fail(reasons.invalidNetwork, `this facilitator serves ${servedNetwork}`);
   }
-  // The exact EVM scheme's checks, in the official order.
-  if (request.payloadScheme !== "exact") return fail(reasons.invalidScheme);
+  // The exact EVM scheme's checks, in the official order (routed: the same, on its own terms).
+  if (request.payloadScheme !== requirements.scheme) {
+    return fail(routed ? reasons.routedInvalidScheme : reasons.invalidScheme);
+  }
   const { name, version } = requirements.extra;
   if (!name || !version) return fail(reasons.missingEip712Domain);
   if (request.payloadNetwork !== requirements.network) return fail(reasons.networkMismatch);
+  // Routed terms, before anything is read from the chain: a payload on other terms costs no RPC.
+  const terms = routed ? routedTermsOf(request, context.routed!) : undefined;
+  if (terms && "reason" in terms) return fail(terms.reason, terms.message);
+  const expectedTo = terms ? terms.router : requirements.payTo;
+  const expectedValue = terms ? terms.value : requirements.amount;
 
   const domain = {
     name,
@@ -115,7 +142,7 @@ export async function verifyPayment(
     verifyingContract: requirements.asset,
   };
   const simulate = options.simulate ?? true;
-  const state = await readChainState(context.client, request, domain, simulate);
+  const state = await readChainState(context.client, request, domain, simulate, terms);
   const classification = classifySignature(request.signature, state.payerHasCode);
   const outcome = (response: VerifyResponse): VerifyOutcome => ({
     response,
@@ -145,7 +172,7 @@ export async function verifyPayment(
   if (state.payerHasCode) {
     // ERC-1271 wallet: the signature check is the wallet's; then the same checks as for an EOA.
     if (!state.erc1271Valid) return outcome(invalid(reasons.invalidSignature, payer));
-    if (!isAddressEqual(authorization.to, requirements.payTo)) {
+    if (!isAddressEqual(authorization.to, expectedTo)) {
       return outcome(invalid(reasons.recipientMismatch, payer));
     }
     if (authorization.validBefore < BigInt(now + 6)) {
@@ -154,7 +181,7 @@ export async function verifyPayment(
     if (authorization.validAfter > BigInt(now)) {
       return outcome(invalid(reasons.validAfterInFuture, payer));
     }
-    if (authorization.value !== requirements.amount) return outcome(invalid(valueReason, payer));
+    if (authorization.value !== expectedValue) return outcome(invalid(valueReason, payer));
     if (
       authorization.value > MAX_UINT128 ||
       authorization.validAfter > MAX_UINT48 ||
@@ -171,9 +198,16 @@ export async function verifyPayment(
       size(signature) === 65
         ? await verifyAuthorization({
             domain,
-            authorization: { kind: "direct", ...authorization, signature },
+            authorization: { ...authorizationOf(request, terms), signature },
             now,
-            expected: { payTo: requirements.payTo, value: requirements.amount },
+            expected: terms
+              ? {
+                  payTo: requirements.payTo,
+                  value: terms.value,
+                  router: terms.router,
+                  feeRecipient: terms.feeRecipient,
+                }
+              : { payTo: requirements.payTo, value: requirements.amount },
           })
         : ({ valid: false, reason: reasons.invalidSignature } as const);
     if (!offline.valid) {
@@ -190,11 +224,99 @@ export async function verifyPayment(
     // The batched state check alone: the nonce must be unused and the balance sufficient.
     if (state.authorizationStateFailed) return outcome(invalid(reasons.eip3009NotSupported, payer));
     if (state.nonceUsed) return outcome(invalid(reasons.nonceAlreadyUsed, payer));
-    if (state.balance !== undefined && state.balance < requirements.amount) {
+    if (state.balance !== undefined && state.balance < authorization.value) {
       return outcome(invalid(reasons.insufficientBalance, payer));
     }
   }
   return outcome({ isValid: true, payer });
+}
+
+/** A routed payment's terms, checked against this facilitator's. */
+type CheckedRoutedTerms = RoutedTerms & { salt: Hex; value: bigint };
+
+/**
+ * The routed terms a request commits to, or why they are not this facilitator's: `extra.router`,
+ * `extra.fee` and `extra.feeRecipient` present; the router and the fee recipient this
+ * facilitator's, `payTo` not the router; the fee at least its fee; `to` the router; `value = amount + fee`; and the nonce
+ * the commitment to `(payTo, fee, feeRecipient, salt)`. The signature is checked afterwards.
+ */
+function routedTermsOf(
+  request: PaymentRequest,
+  ours: RoutedTerms,
+): CheckedRoutedTerms | { reason: Reason; message: string } {
+  const { requirements, authorization, salt } = request;
+  const { router, fee, feeRecipient } = requirements.extra;
+  if (router === undefined || fee === undefined || feeRecipient === undefined || !salt) {
+    return {
+      reason: reasons.routedMissingExtra,
+      message: "routed requirements carry extra.router, extra.fee and extra.feeRecipient",
+    };
+  }
+  if (!isAddressEqual(router, ours.router)) {
+    return {
+      reason: reasons.routedRouterMismatch,
+      message: `this facilitator's router is ${ours.router}`,
+    };
+  }
+  if (isAddressEqual(requirements.payTo, ours.router)) {
+    // The router's payout to itself undoes the group: refused before any chain read.
+    return {
+      reason: reasons.payToIsRouter,
+      message: "a payment to the SettlementRouter would lock its funds there",
+    };
+  }
+  if (!isAddressEqual(feeRecipient, ours.feeRecipient)) {
+    return {
+      reason: reasons.routedFeeRecipientMismatch,
+      message: `this facilitator's fee recipient is ${ours.feeRecipient}`,
+    };
+  }
+  if (fee < ours.fee) {
+    return {
+      reason: reasons.routedFeeBelowMinimum,
+      message: `this facilitator's fee is ${ours.fee}`,
+    };
+  }
+  if (!isAddressEqual(authorization.to, ours.router)) {
+    return {
+      reason: reasons.routedRouterMismatch,
+      message: `the authorization is to ${authorization.to}, not the router ${ours.router}`,
+    };
+  }
+  if (authorization.value !== requirements.amount + fee) {
+    return {
+      reason: reasons.routedValueMismatch,
+      message: `value ${authorization.value}; expected amount ${requirements.amount} + fee ${fee}`,
+    };
+  }
+  const nonce = computeRoutedNonce({ payee: requirements.payTo, fee, feeRecipient, salt });
+  if (nonce.toLowerCase() !== authorization.nonce.toLowerCase()) {
+    return {
+      reason: reasons.routedNonceCommitment,
+      message: "nonce is not keccak256(abi.encode(payTo, fee, feeRecipient, salt))",
+    };
+  }
+  return {
+    router: ours.router,
+    fee,
+    feeRecipient: ours.feeRecipient,
+    salt,
+    value: authorization.value,
+  };
+}
+
+/** The toolkit's authorization a request carries: direct (`exact`) or routed. */
+function authorizationOf(request: PaymentRequest, terms?: CheckedRoutedTerms): Authorization {
+  return terms
+    ? {
+        kind: "routed",
+        ...request.authorization,
+        payee: request.requirements.payTo,
+        fee: terms.fee,
+        feeRecipient: terms.feeRecipient,
+        salt: terms.salt,
+      }
+    : { kind: "direct", ...request.authorization };
 }
 
 /** Toolkit reasons that the official facilitator spells differently. */
@@ -226,7 +348,7 @@ function diagnose(request: PaymentRequest, state: ChainState, payer: Address): V
   if (state.version !== undefined && state.version !== version) {
     return invalid(reasons.tokenVersionMismatch, payer, message);
   }
-  if (state.balance !== undefined && state.balance < request.requirements.amount) {
+  if (state.balance !== undefined && state.balance < request.authorization.value) {
     return invalid(reasons.insufficientBalance, payer, message);
   }
   return invalid(reasons.simulationFailed, payer, message);
@@ -245,22 +367,47 @@ async function assetHasCode(client: PublicClient, asset: Address): Promise<boole
  * Everything one verification reads, sent together (one round trip with a batching transport):
  * the toolkit's batched state check (balance, nonce state, payer code), the asset's code, and one
  * Multicall3 call holding the transfer simulation, the token's name and version and the payer's
- * ERC-1271 answer.
+ * ERC-1271 answer. A routed payment's transfer is simulated as the router's `settle` of that one
+ * item (only the router may call `receiveWithAuthorization` for it); it passes when the router
+ * reports the item settled.
  */
 async function readChainState(
   client: PublicClient,
   request: PaymentRequest,
   domain: TokenDomain,
   simulate: boolean,
+  terms?: CheckedRoutedTerms,
 ): Promise<ChainState> {
   const { authorization, requirements } = request;
   const asset = requirements.asset;
   const payer = authorization.from;
   const innerSignature = classifySignature(request.signature, true).innerSignature;
-  const digest = hashAuthorization({
-    domain,
-    authorization: { kind: "direct", ...authorization },
-  });
+  const digest = hashAuthorization({ domain, authorization: authorizationOf(request, terms) });
+  const transfer = terms
+    ? ({
+        address: terms.router,
+        abi: settlementRouterAbi,
+        functionName: "settle",
+        args: [
+          asset,
+          terms.feeRecipient,
+          encodeItems([
+            {
+              kind: "routed",
+              from: payer,
+              payee: requirements.payTo,
+              value: authorization.value,
+              validAfter: authorization.validAfter,
+              validBefore: authorization.validBefore,
+              fee: terms.fee,
+              salt: terms.salt,
+              signature: innerSignature,
+              contractSignature: size(innerSignature) !== 65,
+            },
+          ]),
+        ],
+      } as const)
+    : undefined;
   const calls = [
     { address: asset, abi: eip3009Abi, functionName: "name" },
     { address: asset, abi: eip3009Abi, functionName: "version" },
@@ -294,7 +441,9 @@ async function readChainState(
     // Without simulation the multicall is only needed for a contract wallet's ERC-1271 answer;
     // it is sent anyway (cheap, same round trip) so both paths read the same way.
     client.multicall({
-      contracts: (simulate ? calls : [calls[0], calls[1], calls[3]]) as typeof calls,
+      contracts: (simulate
+        ? [calls[0], calls[1], transfer ?? calls[2], calls[3]]
+        : [calls[0], calls[1], calls[3]]) as unknown as typeof calls,
       allowFailure: true,
       multicallAddress: MULTICALL3_ADDRESS,
     }) as Promise<MulticallReturnType<typeof calls, true>>,
@@ -319,10 +468,19 @@ async function readChainState(
     // The token answers no authorizationState (the toolkit's read fails): it is not EIP-3009.
     authorizationStateFailed: state === undefined,
     simulation:
-      simulation.status === "success"
-        ? { ok: true }
-        : { ok: false, message: simulationMessage(simulation.error) },
+      simulation.status !== "success"
+        ? { ok: false, message: simulationMessage(simulation.error) }
+        : transfer && !routedItemSettled(simulation.result)
+          ? { ok: false, message: "the router reports the item not settled" }
+          : { ok: true },
   };
+}
+
+/** The router's `results` of a one-item `settle`: status byte 0 is `Settled`. */
+function routedItemSettled(results: unknown): boolean {
+  if (typeof results !== "string" || !results.startsWith("0x")) return false;
+  const bytes = hexToBytes(results as Hex);
+  return bytes.length === 1 && bytes[0] === 0;
 }
 
 function simulationMessage(error: unknown): string | undefined {

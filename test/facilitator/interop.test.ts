@@ -123,13 +123,19 @@ describe("facilitator: official x402 SDKs paying through our facilitator", funct
     if (base) await base.stop();
   });
 
-  it("answers /supported with both kinds, the payment-identifier extension and the relayer as signer", async function () {
+  it("answers /supported with the exact and routed kinds, the payment-identifier extension and the relayer as signer", async function () {
     const response = await fetch(`${ours.url}/supported`);
     expect(response.status).to.equal(200);
     expect(await response.json()).to.deep.equal({
       kinds: [
         { x402Version: 1, scheme: "exact", network: "base" },
         { x402Version: 2, scheme: "exact", network: "eip155:8453" },
+        {
+          x402Version: 2,
+          scheme: "routed",
+          network: "eip155:8453",
+          extra: { router: base.router, fee: "0", feeRecipient: base.relayer.address },
+        },
       ],
       extensions: ["payment-identifier"],
       signers: { "eip155:*": [base.relayer.address] },

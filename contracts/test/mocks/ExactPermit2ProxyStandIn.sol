@@ -39,8 +39,9 @@ contract ExactPermit2ProxyStandIn {
         uint256 validAfter;
     }
 
-    IPermit2WitnessTransfer private constant PERMIT2 =
-        IPermit2WitnessTransfer(0x000000000022D473030F116dDEE9F6B43aC78BA3);
+    IPermit2WitnessTransfer private constant PERMIT2 = IPermit2WitnessTransfer(
+        0x000000000022D473030F116dDEE9F6B43aC78BA3
+    );
     bytes32 private constant WITNESS_TYPEHASH = keccak256("Witness(address to,uint256 validAfter)");
     string private constant WITNESS_TYPE_STRING =
         "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to,uint256 validAfter)";

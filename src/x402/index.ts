@@ -1,0 +1,14 @@
+export {
+  RoutedClientScheme,
+  RoutedServerScheme,
+  RoutedRequirementsError,
+  RoutedServerSchemeError,
+  ROUTED_NETWORKS,
+  routedDefaultAsset,
+} from "./routed/index.js";
+export type {
+  RoutedClientSchemeOptions,
+  RoutedClientSigner,
+  RoutedDefaultAsset,
+  RoutedPayload,
+} from "./routed/index.js";

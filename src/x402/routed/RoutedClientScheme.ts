@@ -1,0 +1,198 @@
+import type {
+  PaymentPayloadContext,
+  PaymentPayloadResult,
+  PaymentRequirements,
+  SchemeNetworkClient,
+} from "@x402/core/types";
+import { getAddress, isAddress, isAddressEqual, type Address, type Hex } from "viem";
+
+import { buildRoutedAuthorization } from "../../authorization/buildRoutedAuthorization.js";
+import { getAuthorizationTypedData } from "../../authorization/getAuthorizationTypedData.js";
+import { RoutedRequirementsError } from "./errors.js";
+import { ROUTED_NETWORKS, routedDefaultAsset } from "./networks.js";
+
+/** The signer of a routed payment: a viem `LocalAccount`, or `@x402/evm`'s `ClientEvmSigner`. */
+export interface RoutedClientSigner {
+  readonly address: Address;
+  signTypedData(parameters: {
+    domain: Record<string, unknown>;
+    types: Record<string, unknown>;
+    primaryType: string;
+    message: Record<string, unknown>;
+  }): Promise<Hex>;
+}
+
+/** Options of {@link RoutedClientScheme}. */
+export interface RoutedClientSchemeOptions {
+  /**
+   * The highest fee (base units of the asset) the client pays on top of a price; requirements
+   * asking more are refused. Default: no cap of its own (the payment's spend cap, when the
+   * `x402Client` has one, still bounds amount + fee).
+   */
+  maxFee?: bigint;
+  /**
+   * Routers the client signs for (default: any the requirements name). Pin the SettlementRouter's
+   * canonical address here to refuse requirements that name another contract.
+   */
+  routers?: readonly Address[];
+  /** Wall clock in seconds, for the authorization's `validBefore` (default: `Date.now()`). */
+  now?: () => number;
+}
+
+/** The `payload` of a `routed` payment (docs/SCHEMES.md). */
+export interface RoutedPayload {
+  authorization: {
+    from: Address;
+    to: Address;
+    value: string;
+    validAfter: string;
+    validBefore: string;
+    nonce: Hex;
+  };
+  salt: Hex;
+  signature: Hex;
+  [key: string]: unknown;
+}
+
+const UINT = /^[0-9]{1,78}$/;
+const MAX_UINT128 = (1n << 128n) - 1n;
+
+function refuse(field: string, message: string, details?: string): never {
+  throw new RoutedRequirementsError(field, message, details === undefined ? {} : { details });
+}
+
+function addressField(extra: Record<string, unknown>, field: string): Address {
+  const value = extra[field];
+  if (typeof value !== "string" || !isAddress(value, { strict: false })) {
+    refuse(`extra.${field}`, `The requirements carry no valid extra.${field}.`, String(value));
+  }
+  return getAddress(value);
+}
+
+function uintField(value: unknown, field: string): bigint {
+  if (typeof value !== "string" || !UINT.test(value)) {
+    refuse(field, `The requirements carry no valid ${field}.`, String(value));
+  }
+  return BigInt(value);
+}
+
+/**
+ * The client side of the `routed` x402 scheme (an `@x402/core` `SchemeNetworkClient`): when the
+ * requirements name the SettlementRouter (`extra.router`), the facilitator's fee (`extra.fee`)
+ * and its fee recipient (`extra.feeRecipient`), it signs an EIP-3009 `ReceiveWithAuthorization`
+ * of `amount + fee` to the router whose nonce commits to `payTo`, the fee, the fee recipient and a
+ * random salt, so only the router can execute it and nobody can redirect the payment or raise the
+ * fee. It refuses (with {@link RoutedRequirementsError}, nothing signed) x402 v1, networks other
+ * than Base and Base Sepolia, requirements without the routed terms or with malformed ones, a fee
+ * above `maxFee`, a router outside `routers`, and amount + fee above the payment's spend cap.
+ *
+ * @example
+ * const client = new x402Client().register("eip155:8453", new RoutedClientScheme(account, { maxFee: 100n }));
+ * const pay = wrapFetchWithPayment(fetch, client);
+ */
+export class RoutedClientScheme implements SchemeNetworkClient {
+  readonly scheme = "routed";
+  /**
+   * USDC on Base and Base Sepolia, for the `x402Client`'s USD spend controls (as `@x402/evm`'s
+   * `exact` reports it): other assets are not default ones.
+   */
+  readonly findDefaultAsset = (asset: string, network: string) => {
+    const usdc = routedDefaultAsset(network);
+    if (!usdc || !isAddress(asset, { strict: false }) || !isAddressEqual(asset, usdc.asset)) {
+      return undefined;
+    }
+    return { asset: usdc.asset, decimals: usdc.decimals, symbol: "USDC" };
+  };
+  readonly #signer: RoutedClientSigner;
+  readonly #options: RoutedClientSchemeOptions;
+
+  constructor(signer: RoutedClientSigner, options: RoutedClientSchemeOptions = {}) {
+    this.#signer = signer;
+    this.#options = options;
+  }
+
+  async createPaymentPayload(
+    x402Version: number,
+    requirements: PaymentRequirements,
+    context?: PaymentPayloadContext,
+  ): Promise<PaymentPayloadResult> {
+    if (x402Version !== 2) {
+      refuse("x402Version", "The routed scheme is an x402 v2 scheme.", String(x402Version));
+    }
+    if (requirements.scheme !== this.scheme) {
+      refuse("scheme", "The requirements are not for the routed scheme.", requirements.scheme);
+    }
+    const chainId = ROUTED_NETWORKS[requirements.network];
+    if (chainId === undefined) {
+      refuse(
+        "network",
+        "The routed scheme serves Base (eip155:8453) and Base Sepolia (eip155:84532).",
+        requirements.network,
+      );
+    }
+    const extra = (requirements.extra ?? {}) as Record<string, unknown>;
+    const name = extra.name;
+    const version = extra.version;
+    if (typeof name !== "string" || typeof version !== "string" || !name || !version) {
+      refuse("extra.name", "The requirements carry no EIP-712 domain (extra.name, extra.version).");
+    }
+    const router = addressField(extra, "router");
+    const feeRecipient = addressField(extra, "feeRecipient");
+    const fee = uintField(extra.fee, "extra.fee");
+    const amount = uintField(requirements.amount, "amount");
+    if (!isAddress(requirements.payTo, { strict: false })) {
+      refuse("payTo", "The requirements' payTo is not an address.", requirements.payTo);
+    }
+    if (!isAddress(requirements.asset, { strict: false })) {
+      refuse("asset", "The requirements' asset is not an address.", requirements.asset);
+    }
+    const payTo = getAddress(requirements.payTo);
+    if (isAddressEqual(payTo, router)) {
+      refuse("payTo", "The requirements pay the router itself.", payTo);
+    }
+    const { maxFee, routers } = this.#options;
+    if (maxFee !== undefined && fee > maxFee) {
+      refuse("extra.fee", "The fee is above the client's maxFee.", `${fee} > ${maxFee}`);
+    }
+    if (routers && !routers.some((allowed) => isAddressEqual(allowed, router))) {
+      refuse("extra.router", "The router is not one this client signs for.", router);
+    }
+    const value = amount + fee;
+    if (value > MAX_UINT128) refuse("amount", "amount + fee does not fit in uint128.");
+    const cap = context?.maxAmountPerPayment;
+    if (cap !== undefined && UINT.test(cap) && value > BigInt(cap)) {
+      refuse("amount", "amount + fee is above the payment's spend cap.", `${value} > ${cap}`);
+    }
+    const now = this.#options.now?.() ?? Math.floor(Date.now() / 1000);
+    const authorization = buildRoutedAuthorization({
+      from: this.#signer.address,
+      router,
+      payee: payTo,
+      value,
+      fee,
+      feeRecipient,
+      validAfter: 0n,
+      validBefore: BigInt(now + Math.max(1, requirements.maxTimeoutSeconds || 300)),
+    });
+    const typedData = getAuthorizationTypedData({
+      domain: { name, version, chainId, verifyingContract: getAddress(requirements.asset) },
+      authorization,
+    });
+    const signature = await this.#signer.signTypedData(
+      typedData as unknown as Parameters<RoutedClientSigner["signTypedData"]>[0],
+    );
+    const payload: RoutedPayload = {
+      authorization: {
+        from: authorization.from,
+        to: authorization.to,
+        value: authorization.value.toString(),
+        validAfter: authorization.validAfter.toString(),
+        validBefore: authorization.validBefore.toString(),
+        nonce: authorization.nonce,
+      },
+      salt: authorization.salt,
+      signature,
+    };
+    return { x402Version, payload };
+  }
+}

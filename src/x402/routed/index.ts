@@ -1,0 +1,10 @@
+export { RoutedClientScheme } from "./RoutedClientScheme.js";
+export type {
+  RoutedClientSchemeOptions,
+  RoutedClientSigner,
+  RoutedPayload,
+} from "./RoutedClientScheme.js";
+export { RoutedServerScheme } from "./RoutedServerScheme.js";
+export { RoutedRequirementsError, RoutedServerSchemeError } from "./errors.js";
+export { ROUTED_NETWORKS, routedDefaultAsset } from "./networks.js";
+export type { RoutedDefaultAsset } from "./networks.js";
