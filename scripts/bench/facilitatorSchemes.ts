@@ -53,24 +53,26 @@ export interface X402SchemeClasses {
 const X402_MODULE = "../../src/x402/index.js";
 let x402: Promise<X402SchemeClasses> | undefined;
 
-/** Loads `src/x402`'s scheme classes once; a clear usage error when it is missing. */
-export function loadX402Schemes(scheme: RowScheme): Promise<X402SchemeClasses> {
-  x402 ??= (import(X402_MODULE) as Promise<X402SchemeClasses>).then((module) => {
-    for (const name of [
-      "RoutedClientScheme",
-      "RoutedServerScheme",
-      "ClearingClientScheme",
-      "ClearingServerScheme",
-    ] as const)
-      if (typeof module[name] !== "function") throw new Error(`src/x402 exports no ${name}`);
-    return module;
-  });
-  return x402.catch((error: unknown) => {
+/** Loads `src/x402`'s scheme classes of `scheme` once; a clear usage error when they are missing. */
+export async function loadX402Schemes(scheme: RowScheme): Promise<X402SchemeClasses> {
+  x402 ??= import(X402_MODULE) as Promise<X402SchemeClasses>;
+  let module: X402SchemeClasses;
+  try {
+    module = await x402;
+  } catch (error) {
     x402 = undefined;
     throw new BenchUsageError(
       `the ${scheme} row needs the x402 scheme classes of src/x402 (${(error as Error).message})`,
     );
-  });
+  }
+  const names =
+    scheme === "routed"
+      ? (["RoutedClientScheme", "RoutedServerScheme"] as const)
+      : (["ClearingClientScheme", "ClearingServerScheme"] as const);
+  for (const name of names)
+    if (typeof module[name] !== "function")
+      throw new BenchUsageError(`the ${scheme} row needs ${name}, which src/x402 does not export`);
+  return module;
 }
 
 /** The client scheme of `spec` for `payer` (a private key or a local account). */
