@@ -18,7 +18,7 @@ import {
   renderSvg,
 } from "../../scripts/bench/charts.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
-import { createFacilitatorMethod } from "../../scripts/bench/facilitator.js";
+import { createFacilitatorMethod, ROUTED_BENCH_FEE } from "../../scripts/bench/facilitator.js";
 import { estimateRemaining, formatDuration } from "../../scripts/bench/progress.js";
 import { deployBenchRouter } from "../../src/bench/contracts.js";
 import { l1BytesOfReceipt } from "../../src/bench/measure.js";
@@ -508,6 +508,29 @@ describe("npm run bench", () => {
       expect(vs.latencyP50).to.equal(
         Math.round((batching!.latencyP50Ms! / official!.latencyP50Ms!) * 1000) / 1000,
       );
+    });
+
+    it("the facilitator benchmark's routed row pays every request through the router, the relayer fee to its recipient", async () => {
+      const result = await runBenchmark(chain.client, {
+        methods: [createFacilitatorMethod({ rows: ["routed"] })],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [10],
+        payers: 10,
+        paymentsPerPair: 2,
+        clients: 5,
+      });
+      expect(() => benchmarkResultSchema.parse(result)).to.not.throw();
+      const [routed] = result.runs as (BenchmarkRun & Record<string, number>)[];
+      expect([routed!.method, routed!.scheme, routed!.settled, routed!.failed]).to.deep.equal([
+        "facilitator-routed",
+        "routed",
+        20,
+        0,
+      ]);
+      // The fee recipient's balance grew by the row's fee once per paid request.
+      expect(routed!.feeReceived).to.equal(20 * Number(ROUTED_BENCH_FEE));
+      expect(routed!.transactions).to.be.at.least(2).and.lessThan(20);
+      expect(routed!.gasPerPayment).to.be.greaterThan(0);
     });
 
     it("the facilitator benchmark's open loop reports every step until a row breaks, and where", async () => {
