@@ -24,7 +24,14 @@ async function main(argv: string[]): Promise<number> {
   }
   // The facilitator method brings the HTTP stack and SQLite: loaded only when asked for.
   const facilitator = options.methods.includes("facilitator")
-    ? (await import("./bench/facilitator.js")).facilitatorMethod
+    ? (await import("./bench/facilitator.js")).createFacilitatorMethod({
+        rows: options.rows,
+        rates: options.rates,
+        durationSeconds: options.duration,
+        p99BoundMs: options.p99BoundMs,
+        clientThreads: options.threads,
+        serverThread: options.threads > 0,
+      })
     : undefined;
   const opened = await openBenchEndpoint({ rpc: options.rpc });
   const progress = startProgress();

@@ -10,6 +10,15 @@ import {
 } from "../../src/bench/runBenchmark.js";
 import { BENCHMARK_TOKENS, type BenchmarkTokenName } from "../../src/bench/tokens.js";
 import { BenchUsageError } from "./errors.js";
+import {
+  DEFAULT_P99_BOUND_MS,
+  DEFAULT_STEP_SECONDS,
+  FACILITATOR_ROWS,
+  type FacilitatorRowName,
+} from "./facilitatorRows.js";
+
+/** The highest open-loop rate accepted, paid requests per second. */
+export const MAX_RATE = 100_000;
 
 /** The settlement paths the benchmark compares (see docs/BENCHMARKS.md): the library's and `facilitator`. */
 export const BENCH_METHODS = [...DEFAULT_BENCHMARK_METHODS, "facilitator"] as const;
@@ -49,8 +58,18 @@ export interface BenchOptions {
   rpc?: string;
   /** Interval mining in seconds (0: mine each transaction at once). */
   blockTime: number;
-  /** Concurrent paying clients of the facilitator method. */
+  /** Concurrent paying clients of the facilitator method (closed loop). */
   clients: number;
+  /** Open-loop steps of the facilitator method, paid requests per second (empty: closed loop). */
+  rates: number[];
+  /** Seconds per open-loop step. */
+  duration: number;
+  /** An open-loop step is sustained when its p99 latency is at most this, ms. */
+  p99BoundMs: number;
+  /** The facilitator method's rows. */
+  rows: FacilitatorRowName[];
+  /** Worker threads of the facilitator method's paying clients (0: clients and server in the main thread). */
+  threads: number;
   help: boolean;
 }
 
@@ -89,7 +108,14 @@ Options:
   --rpc URL            use a running node (e.g. http://127.0.0.1:8545 from npm run chain)
                        instead of the in-process simulated Base (or the fork set by BASE_RPC_URL)
   --block-time S       interval mining every S seconds instead of one block per transaction
-  --clients N          concurrent paying clients of the facilitator method (default 50)
+  --clients N          concurrent paying clients of the facilitator method, closed loop (default 50)
+  --rows LIST          the facilitator method's rows: ${FACILITATOR_ROWS.join(", ")} (default all)
+  --rate LIST          open loop instead: paid requests per second, one step per value, e.g.
+                       100,200,500,800; a row stops at its first step not sustained
+  --duration S         seconds per open-loop step (default ${DEFAULT_STEP_SECONDS})
+  --threads N          worker threads of the facilitator method's paying clients, the resource
+                       server in one more (default 1; 0: everything in the main thread)
+  --p99-bound-ms MS    a step is sustained when every request was paid and p99 <= MS (default ${DEFAULT_P99_BOUND_MS})
   -h, --help           show this help
 `;
 
@@ -107,6 +133,11 @@ const VALUE_FLAGS = [
   "--rpc",
   "--block-time",
   "--clients",
+  "--rows",
+  "--rate",
+  "--duration",
+  "--p99-bound-ms",
+  "--threads",
 ] as const;
 
 /**
@@ -172,6 +203,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         rpc: { type: "string" },
         "block-time": { type: "string" },
         clients: { type: "string" },
+        rows: { type: "string" },
+        rate: { type: "string" },
+        duration: { type: "string" },
+        "p99-bound-ms": { type: "string" },
+        threads: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -238,10 +274,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     throw new BenchUsageError(
       `payers x payees x payments-per-pair must be at most ${MAX_PAYMENTS}, got ${payers} x ${payees} x ${paymentsPerPair.at(-1)} = ${perRun}`,
     );
-  if (methods.includes("facilitator") && (payees > 1 || perRun > payers))
-    throw new BenchUsageError(
-      "the facilitator method runs only the default workload (no --payees or --payments-per-pair)",
-    );
+  if (methods.includes("facilitator") && payees > 1)
+    throw new BenchUsageError("the facilitator method pays one payee (no --payees)");
 
   let rpc: string | undefined;
   if (v.rpc !== undefined) {
@@ -267,6 +301,57 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   const clients = v.clients === undefined ? 50 : parseInteger("--clients", v.clients, 1, 1000);
 
+  const rows =
+    v.rows === undefined
+      ? [...FACILITATOR_ROWS]
+      : parseList("--rows", v.rows).map((name) => {
+          if (!(FACILITATOR_ROWS as readonly string[]).includes(name))
+            throw new BenchUsageError(
+              `unknown row "${name}" (choose from ${FACILITATOR_ROWS.join(", ")})`,
+            );
+          return name as FacilitatorRowName;
+        });
+  const rates =
+    v.rate === undefined
+      ? []
+      : [
+          ...new Set(
+            parseList("--rate", v.rate).map((s) => parseInteger("--rate", s, 1, MAX_RATE)),
+          ),
+        ].sort((a, b) => a - b);
+  const duration = v.duration === undefined ? DEFAULT_STEP_SECONDS : Number(v.duration);
+  if (!Number.isFinite(duration) || duration <= 0 || duration > 600)
+    throw new BenchUsageError(
+      `--duration must be a number of seconds in (0, 600], got "${v.duration}"`,
+    );
+  const p99BoundMs =
+    v["p99-bound-ms"] === undefined
+      ? DEFAULT_P99_BOUND_MS
+      : parseInteger("--p99-bound-ms", v["p99-bound-ms"], 1, 600_000);
+  const threads = v.threads === undefined ? 1 : parseInteger("--threads", v.threads, 0, 16);
+  for (const [flag, given] of [
+    ["--threads", v.threads],
+    ["--rows", v.rows],
+    ["--rate", v.rate],
+    ["--duration", v.duration],
+    ["--p99-bound-ms", v["p99-bound-ms"]],
+  ] as const)
+    if (given !== undefined && !methods.includes("facilitator"))
+      throw new BenchUsageError(
+        `${flag} applies to the facilitator method only (--methods facilitator)`,
+      );
+  if (rates.length > 0 && v.clients !== undefined)
+    throw new BenchUsageError(
+      "--clients is the closed loop's and --rate the open loop's: give one",
+    );
+  if (rates.length === 0 && (v.duration !== undefined || v["p99-bound-ms"] !== undefined))
+    throw new BenchUsageError("--duration and --p99-bound-ms need --rate (the open loop)");
+  const stepRequests = rates.reduce((n, rate) => n + rate * duration, 0);
+  if (stepRequests > MAX_PAYMENTS)
+    throw new BenchUsageError(
+      `the --rate steps make ${stepRequests} requests per row over ${duration} s each, at most ${MAX_PAYMENTS}`,
+    );
+
   for (const [flag, value] of [
     ["--json", v.json],
     ["--report", v.report],
@@ -289,6 +374,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     rpc,
     blockTime,
     clients,
+    rates,
+    duration,
+    p99BoundMs,
+    rows,
+    threads,
     help: v.help ?? false,
   };
 }

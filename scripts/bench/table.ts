@@ -30,6 +30,54 @@ const CLEARING_COLUMNS: Column[] = [
   { title: "verify µs p50", value: (r) => (r.verifyMicrosP50 ?? 0).toFixed(1) },
 ];
 
+const num = (value: unknown) =>
+  typeof value === "number" ? value.toLocaleString("en-US") : value == null ? "" : String(value);
+
+/** The facilitator method's rows: the HTTP figures (one line per open-loop step). */
+const FACILITATOR_COLUMNS: Column[] = [
+  { title: "token", value: (r) => r.token, left: true },
+  { title: "method", value: (r) => r.method, left: true },
+  { title: "scheme", value: (r) => num(r.scheme), left: true },
+  { title: "batch", value: (r) => String(r.batchSize) },
+  {
+    title: "load",
+    value: (r) => (r.mode === "open" ? `${num(r.rate)}/s` : `${num(r.clients)} clients`),
+  },
+  { title: "requests", value: (r) => String(r.payments) },
+  { title: "failed", value: (r) => String(r.failed) },
+  { title: "paid req/s", value: (r) => num(r.requestsPerSecond) },
+  { title: "p50 ms", value: (r) => num(r.latencyP50Ms) },
+  { title: "p99 ms", value: (r) => num(r.latencyP99Ms) },
+  { title: "first p50 ms", value: (r) => num(r.firstRequestLatencyP50Ms) },
+  { title: "transactions", value: (r) => num(r.transactions) },
+  { title: "gas/payment", value: (r) => num(r.gasPerPayment) },
+  { title: "CPU ms/payment", value: (r) => num(r.cpuMsPerPayment) },
+  {
+    title: "sustained",
+    value: (r) => (r.mode === "open" ? (r.sustained ? "yes" : "no") : ""),
+  },
+];
+
+/** Per open-loop row: the highest rate sustained and the first rate not sustained. */
+const SUSTAINED_COLUMNS: Column[] = [
+  { title: "token", value: (r) => r.token, left: true },
+  { title: "method", value: (r) => r.method, left: true },
+  { title: "batch", value: (r) => String(r.batchSize) },
+  { title: "sustained req/s", value: (r) => num(r.sustainedRate) },
+  { title: "breaks at req/s", value: (r) => (r.breaksAt == null ? "-" : num(r.breaksAt)) },
+  { title: "p99 bound ms", value: (r) => num(r.p99BoundMs) },
+];
+
+const isFacilitatorRun = (run: BenchRun) => typeof run.latencyP50Ms === "number";
+
+/** One run per open-loop row (its last step carries the row's sustained rate). */
+function sustainedRuns(runs: readonly BenchRun[]): BenchRun[] {
+  const last = new Map<string, BenchRun>();
+  for (const run of runs)
+    if (run.mode === "open") last.set(`${run.token}:${run.method}:${run.batchSize}`, run);
+  return [...last.values()];
+}
+
 function plainTable(columns: Column[], runs: readonly BenchRun[]): string {
   const cells = runs.map((run) => columns.map((c) => c.value(run)));
   const widths = columns.map((c, i) =>
@@ -76,15 +124,31 @@ function mainColumns(runs: readonly BenchRun[]): Column[] {
  */
 export function formatTable(runs: readonly BenchRun[]): string {
   const clearing = clearingRuns(runs);
-  return (
-    plainTable(mainColumns(runs), runs) +
-    (clearing.length > 0 ? `\nclearing\n${plainTable(CLEARING_COLUMNS, clearing)}` : "")
-  );
+  const facilitator = runs.filter(isFacilitatorRun);
+  const sustained = sustainedRuns(facilitator);
+  const others = runs.filter((run) => !isFacilitatorRun(run));
+  return [
+    others.length > 0 ? plainTable(mainColumns(others), others) : "",
+    clearing.length > 0 ? `clearing\n${plainTable(CLEARING_COLUMNS, clearing)}` : "",
+    facilitator.length > 0 ? plainTable(FACILITATOR_COLUMNS, facilitator) : "",
+    sustained.length > 0 ? plainTable(SUSTAINED_COLUMNS, sustained) : "",
+  ]
+    .filter((part) => part.length > 0)
+    .join("\n");
 }
 
 /** The same runs as a Markdown table (report and docs). */
 export function formatMarkdownTable(runs: readonly BenchRun[]): string {
-  return markdownTable(mainColumns(runs), runs);
+  const facilitator = runs.filter(isFacilitatorRun);
+  const sustained = sustainedRuns(facilitator);
+  const others = runs.filter((run) => !isFacilitatorRun(run));
+  return [
+    others.length > 0 ? markdownTable(mainColumns(others), others) : "",
+    facilitator.length > 0 ? markdownTable(FACILITATOR_COLUMNS, facilitator) : "",
+    sustained.length > 0 ? markdownTable(SUSTAINED_COLUMNS, sustained) : "",
+  ]
+    .filter((part) => part.length > 0)
+    .join("\n");
 }
 
 /** The `clearing` rows' own figures as a Markdown table; empty when there are none. */

@@ -38,6 +38,50 @@ export const benchmarkRunSchema = z
     firstClearGasPerPair: z.number().nonnegative().optional(),
     /** `clearing`: median µs to verify one voucher offline, signature included. */
     verifyMicrosP50: z.number().nonnegative().optional(),
+    /** `facilitator`: the x402 scheme paid with (`exact`, `routed`, `clearing`). */
+    scheme: z.string().optional(),
+    /** `facilitator`: who settles, `official` (`@x402/evm`) or `x402-clearing`. */
+    facilitator: z.string().optional(),
+    /** `facilitator`: `closed` (concurrent clients) or `open` (requests at `rate` per second). */
+    mode: z.enum(["closed", "open"]).optional(),
+    /** `facilitator`: paid requests per second (the same figure as `paymentsPerSecond`). */
+    requestsPerSecond: z.number().nonnegative().optional(),
+    /** `facilitator`: latency of one paid request, ms (open loop: from its scheduled send time). */
+    latencyP50Ms: z.number().nonnegative().optional(),
+    latencyP99Ms: z.number().nonnegative().optional(),
+    /** `facilitator`, closed loop: concurrent clients. */
+    clients: z.number().int().nonnegative().optional(),
+    /** Seconds between blocks during the run (0: a block per transaction). */
+    blockTime: z.number().nonnegative().optional(),
+    /** `facilitator`, open loop: the step's target rate (paid requests per second) and length (s). */
+    rate: z.number().positive().optional(),
+    durationSeconds: z.number().positive().optional(),
+    /** `facilitator`, open loop: the step was sustained (every request paid, p99 within `p99BoundMs`). */
+    sustained: z.boolean().optional(),
+    p99BoundMs: z.number().positive().optional(),
+    /** `facilitator`, open loop: the row's highest sustained rate (0: none) and first rate not sustained. */
+    sustainedRate: z.number().nonnegative().optional(),
+    breaksAt: z.number().positive().nullable().optional(),
+    /** `facilitator`, clearing: latency of each payer's first request (the deposit), reported apart. */
+    firstRequestLatencyP50Ms: z.number().nonnegative().optional(),
+    firstRequestLatencyP99Ms: z.number().nonnegative().optional(),
+    /**
+     * `facilitator`: medians of a paid request's stages, ms: the 402 round trip (`challenge`), the
+     * client's signing (`sign`), the paid retry (`paid`) and the server's `/verify` and `/settle` calls.
+     */
+    stagesP50Ms: z
+      .object({
+        challenge: z.number().nonnegative(),
+        sign: z.number().nonnegative(),
+        paid: z.number().nonnegative(),
+        verify: z.number().nonnegative(),
+        settle: z.number().nonnegative(),
+      })
+      .optional(),
+    /** `facilitator`: CPU time of the benchmark's process (every thread) / settled payments, ms. */
+    cpuMsPerPayment: z.number().nonnegative().optional(),
+    /** `facilitator`, routed: fees the fee recipient received over the row, smallest unit. */
+    feeReceived: z.number().nonnegative().optional(),
     /** Reason codes of failed payments with their counts, when there were any. */
     failureReasons: z.record(z.string(), z.number().int().positive()).optional(),
   })

@@ -79,9 +79,14 @@ export async function setupBenchToken(
   };
 }
 
+/** The private key of {@link benchAccount}`(role, index)` (a worker thread rebuilds the account from it). */
+export function benchPrivateKey(role: string, index = 0): Hex {
+  return keccak256(toHex(`x402-clearing:${role}:${index}`));
+}
+
 /** A deterministic account for a benchmark role (the same on every run, never funded with ETH). */
 export function benchAccount(role: string, index = 0): LocalAccount {
-  return privateKeyToAccount(keccak256(toHex(`x402-clearing:${role}:${index}`)));
+  return privateKeyToAccount(benchPrivateKey(role, index));
 }
 
 /** A deterministic key-less address for a role (payee, fee recipient). */

@@ -172,6 +172,51 @@ describe("runBenchmark from a user's script, through the built package", () => {
     ]);
   });
 
+  it("the JSON format keeps the facilitator rows' fields and refuses malformed ones", () => {
+    const step = {
+      token: "FiatTokenV2_2",
+      method: "facilitator-clearing",
+      batchSize: 100,
+      payments: 1_000,
+      settled: 1_000,
+      failed: 0,
+      gasPerPayment: 120,
+      l1BytesPerPayment: 1.5,
+      paymentsPerSecond: 498.2,
+      transactions: 3,
+      scheme: "clearing",
+      facilitator: "x402-clearing",
+      mode: "open",
+      requestsPerSecond: 498.2,
+      latencyP50Ms: 9,
+      latencyP99Ms: 41,
+      rate: 500,
+      durationSeconds: 2,
+      sustained: true,
+      p99BoundMs: 250,
+      sustainedRate: 500,
+      breaksAt: null,
+      firstRequestLatencyP50Ms: 2_010,
+      firstRequestLatencyP99Ms: 2_300,
+    };
+    const chainInfo = { chainId: 8453, forked: false, blockNumber: 0 };
+    const parsed = benchmarkResultSchema.parse({ chain: chainInfo, runs: [step] });
+    expect(parsed.runs[0]).to.deep.equal(step);
+    for (const [field, value] of [
+      ["mode", "sideways"],
+      ["latencyP99Ms", -1],
+      ["rate", 0],
+      ["sustained", "yes"],
+      ["breaksAt", -100],
+      ["requestsPerSecond", "fast"],
+    ] as const)
+      expect(
+        () =>
+          benchmarkResultSchema.parse({ chain: chainInfo, runs: [{ ...step, [field]: value }] }),
+        field,
+      ).to.throw();
+  });
+
   it("nothing under src/ imports Hardhat, and the official SDK only as types or lazily", async () => {
     for (const file of await sourceFiles(path.join(projectRoot, "src"))) {
       const source = await readFile(file, "utf8");

@@ -18,7 +18,7 @@ import {
   renderSvg,
 } from "../../scripts/bench/charts.js";
 import { BenchUsageError } from "../../scripts/bench/errors.js";
-import { facilitatorMethod } from "../../scripts/bench/facilitator.js";
+import { createFacilitatorMethod, ROUTED_BENCH_FEE } from "../../scripts/bench/facilitator.js";
 import { estimateRemaining, formatDuration } from "../../scripts/bench/progress.js";
 import { deployBenchRouter } from "../../src/bench/contracts.js";
 import { l1BytesOfReceipt } from "../../src/bench/measure.js";
@@ -138,6 +138,42 @@ describe("npm run bench", () => {
       ]);
     });
 
+    it("parses the facilitator method's open-loop flags: sorted rates, step length, p99 bound, rows", () => {
+      const options = parseBenchArgs([
+        "--methods",
+        "facilitator",
+        "--rate",
+        "800,100,500,200,100",
+        "--duration",
+        "2.5",
+        "--p99-bound-ms",
+        "300",
+        "--rows",
+        "clearing,official",
+        "--threads",
+        "2",
+      ]);
+      expect(options.rates).to.deep.equal([100, 200, 500, 800]);
+      expect([options.duration, options.p99BoundMs, options.threads]).to.deep.equal([2.5, 300, 2]);
+      expect(options.rows).to.deep.equal(["clearing", "official"]);
+      const closed = parseBenchArgs([
+        "--methods",
+        "facilitator",
+        "--payers",
+        "20",
+        "--payments-per-pair",
+        "5",
+      ]);
+      expect([closed.rates, closed.duration, closed.p99BoundMs, closed.threads]).to.deep.equal([
+        [],
+        10,
+        250,
+        1,
+      ]);
+      expect(closed.rows).to.deep.equal(["official", "exact", "routed", "clearing"]);
+      expect([closed.payers, closed.paymentsPerPair]).to.deep.equal([20, [5]]);
+    });
+
     for (const [args, message] of [
       [["--batch", "0"], /--batch must be between 1 and 1000, got 0/],
       [["--batch", "ten"], /--batch must be a whole number, got "ten"/],
@@ -152,10 +188,39 @@ describe("npm run bench", () => {
         ["--payers", "100", "--payees", "100", "--payments-per-pair", "1,11"],
         /at most 100000, got 100 x 100 x 11 = 110000/,
       ],
+      [["--methods", "facilitator", "--payees", "2"], /facilitator method pays one payee/],
       [
-        ["--methods", "facilitator", "--payees", "2"],
-        /facilitator method runs only the default workload/,
+        ["--methods", "facilitator", "--rate", "100,0"],
+        /--rate must be between 1 and 100000, got 0/,
       ],
+      [["--methods", "facilitator", "--rate", "fast"], /--rate must be a whole number, got "fast"/],
+      [["--methods", "facilitator", "--rate", ","], /--rate needs at least one value/],
+      [
+        ["--methods", "facilitator", "--rate", "100", "--duration", "0"],
+        /--duration must be a number of seconds in \(0, 600\], got "0"/,
+      ],
+      [
+        ["--methods", "facilitator", "--rate", "100", "--p99-bound-ms", "-1"],
+        /--p99-bound-ms must be between 1 and 600000, got -1/,
+      ],
+      [
+        ["--methods", "facilitator", "--duration", "5"],
+        /--duration and --p99-bound-ms need --rate/,
+      ],
+      [
+        ["--methods", "facilitator", "--rate", "100", "--clients", "50"],
+        /--clients is the closed loop's and --rate the open loop's/,
+      ],
+      [
+        ["--methods", "facilitator", "--rate", "50000", "--duration", "3"],
+        /the --rate steps make 150000 requests per row/,
+      ],
+      [["--methods", "facilitator", "--rows", "exact,barter"], /unknown row "barter"/],
+      [
+        ["--methods", "facilitator", "--threads", "17"],
+        /--threads must be between 0 and 16, got 17/,
+      ],
+      [["--rate", "100"], /--rate applies to the facilitator method only/],
       [["--block-time", "-2"], /--block-time must be a number of seconds/],
       [["--methods", "carrier-pigeon"], /unknown method "carrier-pigeon"/],
       [["--tokens", "DAI"], /unknown token "DAI"/],
@@ -397,17 +462,19 @@ describe("npm run bench", () => {
     });
 
     it("the facilitator benchmark settles every request with fewer transactions than the official facilitator", async () => {
+      // 10 payers x 2 requests each, the clients and the resource server in worker threads.
       const result = await runBenchmark(chain.client, {
-        methods: [facilitatorMethod],
+        methods: [createFacilitatorMethod({ rows: ["official", "exact"] })],
         tokens: ["FiatTokenV2_2"],
         batchSizes: [10],
-        payments: 20,
+        payers: 10,
+        paymentsPerPair: 2,
         clients: 5,
       });
       expect(() => benchmarkResultSchema.parse(result)).to.not.throw();
-      expect(result.runs.map((r) => [r.method, r.batchSize])).to.deep.equal([
-        ["facilitator-official", 1],
-        ["facilitator-batching", 10],
+      expect(result.runs.map((r) => [r.method, r.scheme, r.mode, r.batchSize])).to.deep.equal([
+        ["facilitator-official", "exact", "closed", 1],
+        ["facilitator-batching", "exact", "closed", 10],
       ]);
       const [official, batching] = result.runs as (BenchmarkRun & Record<string, number>)[];
       for (const run of [official!, batching!]) {
@@ -416,17 +483,21 @@ describe("npm run bench", () => {
         expect(run.settled, run.method).to.equal(20);
         expect(run.failed, run.method).to.equal(0);
         expect(run.clients).to.equal(5);
+        expect(run.payers).to.equal(10);
         for (const field of [
           "gasPerPayment",
           "l1BytesPerPayment",
           "paymentsPerSecond",
+          "requestsPerSecond",
           "latencyP50Ms",
           "latencyP99Ms",
         ])
           expect(run[field], `${run.method} ${field}`).to.be.a("number").and.greaterThan(0);
+        expect(run.requestsPerSecond).to.equal(run.paymentsPerSecond);
         expect(run.latencyP99Ms).to.be.at.least(run.latencyP50Ms!);
+        expect(run.rate, "closed loop has no rate").to.equal(undefined);
       }
-      // One transaction per payment for the official facilitator; batches for ours.
+      // One transaction per payment for the official facilitator (counted from the chain); batches for ours.
       expect(official!.transactions).to.equal(20);
       expect(batching!.transactions).to.be.at.least(2).and.lessThan(official!.transactions!);
       expect(batching!.gasPerPayment).to.be.lessThan(official!.gasPerPayment);
@@ -434,6 +505,83 @@ describe("npm run bench", () => {
       expect(vs.transactions).to.equal(
         Math.round((batching!.transactions! / official!.transactions!) * 1000) / 1000,
       );
+      expect(vs.latencyP50).to.equal(
+        Math.round((batching!.latencyP50Ms! / official!.latencyP50Ms!) * 1000) / 1000,
+      );
+    });
+
+    it("the facilitator benchmark's routed row pays every request through the router, the relayer fee to its recipient", async () => {
+      const result = await runBenchmark(chain.client, {
+        methods: [createFacilitatorMethod({ rows: ["routed"] })],
+        tokens: ["FiatTokenV2_2"],
+        batchSizes: [10],
+        payers: 10,
+        paymentsPerPair: 2,
+        clients: 5,
+      });
+      expect(() => benchmarkResultSchema.parse(result)).to.not.throw();
+      const [routed] = result.runs as (BenchmarkRun & Record<string, number>)[];
+      expect([routed!.method, routed!.scheme, routed!.settled, routed!.failed]).to.deep.equal([
+        "facilitator-routed",
+        "routed",
+        20,
+        0,
+      ]);
+      // The fee recipient's balance grew by the row's fee once per paid request.
+      expect(routed!.feeReceived).to.equal(20 * Number(ROUTED_BENCH_FEE));
+      expect(routed!.transactions).to.be.at.least(2).and.lessThan(20);
+      expect(routed!.gasPerPayment).to.be.greaterThan(0);
+    });
+
+    it("the facilitator benchmark's open loop reports every step until a row breaks, and where", async () => {
+      // Two 1 s steps, in this thread; a p99 bound no paid request meets breaks every row at once.
+      const run = (p99BoundMs: number) =>
+        runBenchmark(chain.client, {
+          methods: [
+            createFacilitatorMethod({
+              rows: ["official", "exact"],
+              rates: [10, 20],
+              durationSeconds: 1,
+              p99BoundMs,
+              clientThreads: 0,
+              serverThread: false,
+            }),
+          ],
+          tokens: ["FiatTokenV2_2"],
+          batchSizes: [10],
+          payments: 5,
+        });
+      const broken = await run(1);
+      expect(() => benchmarkResultSchema.parse(broken)).to.not.throw();
+      expect(broken.runs.map((r) => [r.method, r.mode, r.rate, r.sustained])).to.deep.equal([
+        ["facilitator-official", "open", 10, false],
+        ["facilitator-batching", "open", 10, false],
+      ]);
+      for (const row of broken.runs) {
+        expect([row.sustainedRate, row.breaksAt, row.p99BoundMs]).to.deep.equal([0, 10, 1]);
+        expect(row.payments, row.method).to.equal(10);
+        expect(row.settled, row.method).to.equal(10);
+        expect(row.durationSeconds).to.equal(1);
+      }
+
+      const generous = await run(600_000);
+      expect(generous.runs.map((r) => [r.method, r.rate, r.sustained])).to.deep.equal([
+        ["facilitator-official", 10, true],
+        ["facilitator-official", 20, true],
+        ["facilitator-batching", 10, true],
+        ["facilitator-batching", 20, true],
+      ]);
+      for (const row of generous.runs) {
+        expect([row.sustainedRate, row.breaksAt], row.method).to.deep.equal([20, null]);
+        expect(row.payments, `${row.method} @ ${row.rate}`).to.equal(row.rate);
+        expect(row.settled).to.equal(row.payments);
+        expect(row.requestsPerSecond).to.be.greaterThan(0);
+        expect(row.transactions).to.be.greaterThan(0);
+      }
+      // The official facilitator's transactions are counted per step from the chain: one per payment.
+      expect(
+        generous.runs.filter((r) => r.method === "facilitator-official").map((r) => r.transactions),
+      ).to.deep.equal([10, 20]);
     });
   });
 
