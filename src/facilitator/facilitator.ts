@@ -21,6 +21,8 @@ import {
 import { simulateBatch } from "../batch/simulateBatch.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { Admission } from "./admission.js";
+import { ClearingFacilitator, type ClearingFacilitatorOptions } from "./clearing/facilitator.js";
+import { isClearingBody } from "./clearing/payload.js";
 import {
   answerFor,
   fingerprint,
@@ -133,6 +135,12 @@ export interface BatchFacilitatorOptions {
    * For fault-injection tests (e.g. kill the process there); leave unset in production.
    */
   onCheckpoint?: (checkpoint: FacilitatorCheckpoint) => void;
+  /**
+   * Serves the `clearing` scheme beside `exact` (see {@link ClearingFacilitator}); unset, it is not
+   * offered. When its operator is the relayer, its transactions share the relayer's sender (one
+   * nonce order).
+   */
+  clearing?: Omit<ClearingFacilitatorOptions, "client" | "network" | "sender" | "log" | "now">;
 }
 
 /** An HTTP-ready answer: status code and JSON body. */
@@ -225,6 +233,7 @@ export class BatchFacilitator {
   #batchesMined = 0;
   #wastedGas = 0n;
   #headTimer: NodeJS.Timeout | undefined;
+  readonly #clearing: ClearingFacilitator | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
@@ -299,6 +308,23 @@ export class BatchFacilitator {
       maxLogBlockRange: options.maxLogBlockRange,
       now: () => this.#now(),
     });
+    this.#clearing =
+      options.clearing &&
+      new ClearingFacilitator({
+        ...options.clearing,
+        client: options.client,
+        network: options.network,
+        ...(isAddressEqual(options.clearing.operator.address, options.relayer.address)
+          ? { sender: this.#sender }
+          : {}),
+        ...(options.now ? { now: options.now } : {}),
+        log: this.#log,
+      });
+  }
+
+  /** The `clearing` part, when configured. */
+  get clearing(): ClearingFacilitator | undefined {
+    return this.#clearing;
   }
 
   get relayer(): Address {
@@ -356,6 +382,7 @@ export class BatchFacilitator {
     }
     if (openBatches.length > 0) this.#log(`reconciling ${openBatches.length} open batch(es)`);
     if (this.#options.blockTimeMs) this.#watchHead();
+    await this.#clearing?.start();
   }
 
   /** Polls the head so batches can be aimed just before the next block. */
@@ -379,7 +406,20 @@ export class BatchFacilitator {
 
   /** The `/supported` answer. */
   supported(): SupportedResponse {
-    return supportedResponse(this.#options.network, this.relayer);
+    const response = supportedResponse(this.#options.network, this.relayer);
+    if (this.#clearing) response.kinds.push(this.#clearing.supportedKind());
+    return response;
+  }
+
+  /** `POST /clearing/pair`: the pair's state (404 when `clearing` is not served). */
+  async clearingPair(body: unknown): Promise<FacilitatorAnswer<unknown>> {
+    if (!this.#clearing) {
+      return {
+        status: 404,
+        body: { error: reasons.unsupportedScheme, message: "the clearing scheme is not served" },
+      };
+    }
+    return this.#clearing.pair(body);
   }
 
   /** A summary for `/health`: payments per status (from the store), batches, the relayer's waste. */
@@ -395,6 +435,7 @@ export class BatchFacilitator {
       batchesInFlight: this.#live.size,
       /** Gas the relayer paid for payments that did not settle, so far. */
       wastedGas: Number(this.#wastedGas),
+      ...(this.#clearing ? { clearing: this.#clearing.health() } : {}),
     };
   }
 
@@ -415,9 +456,41 @@ export class BatchFacilitator {
    */
   async verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
     const started = Date.now();
-    const answer = await this.#verify(body);
+    const answer = isClearingBody(body)
+      ? await this.#verifyClearing(body)
+      : await this.#verify(body);
     this.#options.metrics?.verifyAnswered(answer.body.isValid, Date.now() - started);
     return answer;
+  }
+
+  async #verifyClearing(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
+    if (!this.#clearing) {
+      return {
+        status: 200,
+        body: {
+          isValid: false,
+          invalidReason: reasons.unsupportedScheme,
+          invalidMessage: "the clearing scheme is not served",
+        },
+      };
+    }
+    return this.#clearing.verify(body);
+  }
+
+  async #settleClearing(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
+    if (!this.#clearing) {
+      return {
+        status: 200,
+        body: {
+          success: false,
+          errorReason: reasons.unsupportedScheme,
+          errorMessage: "the clearing scheme is not served",
+          transaction: "",
+          network: this.#options.network.v2,
+        },
+      };
+    }
+    return this.#clearing.settle(body);
   }
 
   async #verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
@@ -477,7 +550,9 @@ export class BatchFacilitator {
    */
   async settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
     const started = Date.now();
-    const answer = await this.#settle(body);
+    const answer = isClearingBody(body)
+      ? await this.#settleClearing(body)
+      : await this.#settle(body);
     const outcome = answer.body.success
       ? "success"
       : answer.body.errorReason === reasons.settlementPending
@@ -637,6 +712,7 @@ export class BatchFacilitator {
     this.#queues.flushAll();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake();
+    await this.#clearing?.close();
     this.#store.close();
   }
 

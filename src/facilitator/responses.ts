@@ -13,13 +13,18 @@ export interface SettleResponse {
   /** The settling transaction's hash; `""` when none was sent. */
   transaction: Hex | "";
   network: string;
+  /** Scheme-specific detail (`clearing`: the pair's totals, or `pair` on a refusal). */
+  extra?: Record<string, unknown>;
 }
 
 /** One kind in the x402 `SupportedResponse`. */
 export interface SupportedKind {
   x402Version: 1 | 2;
-  scheme: "exact";
+  /** `exact`; `clearing` when a ClearingHouse is configured. */
+  scheme: string;
   network: string;
+  /** The scheme's terms (`clearing`: ClearingHouse, operator, fee, withdrawal delay, token domain). */
+  extra?: Record<string, unknown>;
 }
 
 /** The x402 `SupportedResponse`. */
