@@ -18,6 +18,8 @@ export interface ClearingSchedulerOptions {
   threshold: bigint;
   /** Clear an account at once when its payer requests a withdrawal. */
   onWithdrawal: boolean;
+  /** How long after a failed clear it is tried again (default 1,000 ms). */
+  retryMs?: number;
   log: (line: string) => void;
 }
 
@@ -103,6 +105,15 @@ export class ClearingScheduler {
     void this.#kick();
   }
 
+  /** Requests `scope` again after `retryMs` (a failed clear: nonce, fees, a node hiccup). */
+  #retry(token: Address, scope: Set<Address> | "all"): void {
+    setTimeout(() => {
+      if (scope === "all") this.#requested.set(token, "all");
+      else for (const payer of scope) this.#request({ payer, token });
+      void this.#kick();
+    }, this.#options.retryMs ?? 1_000).unref?.();
+  }
+
   #kick(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
     this.#running ??= this.#run().finally(() => {
@@ -126,7 +137,10 @@ export class ClearingScheduler {
           await this.#options.clear(token, accounts);
         } catch (error) {
           const text = error instanceof Error ? error.message : String(error);
-          this.#options.log(`clearing: clear failed: ${text.split("\n")[0]!.slice(0, 300)}`);
+          this.#options.log(
+            `clearing: clear failed: ${text.split("\n")[0]!.slice(0, 300)}; trying again`,
+          );
+          this.#retry(token, scope);
         }
       }
       this.#runs += 1;

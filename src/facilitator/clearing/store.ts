@@ -246,10 +246,10 @@ export class ClearingStore implements LedgerStore {
     const { voucher } = record;
     this.#statements.insertVoucher!.run(
       record.key,
-      voucher.token.toLowerCase(),
-      voucher.payer.toLowerCase(),
-      voucher.payee.toLowerCase(),
-      voucher.operator.toLowerCase(),
+      voucher.token,
+      voucher.payer,
+      voucher.payee,
+      voucher.operator,
       voucher.cumulativeValue.toString(),
       voucher.cumulativeFee.toString(),
       voucher.signature,
