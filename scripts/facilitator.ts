@@ -1,6 +1,7 @@
 /**
  * `npm run facilitator`: an x402 facilitator (POST /verify, POST /settle, GET /supported,
- * GET /health, GET /metrics) that settles `exact` EVM payments in SettlementRouter batches.
+ * GET /health, GET /metrics) that settles `exact` EVM payments in SettlementRouter batches and,
+ * with CLEARING_HOUSE_ADDRESS, serves the `clearing` scheme (POST /clearing/pair too).
  * Every setting is an environment variable (the names the x402 e2e harness gives third-party
  * facilitators: PORT, EVM_PRIVATE_KEY, EVM_NETWORK, EVM_RPC_URL as RPC_URL) and most are flags too:
  * `npm run facilitator -- --help` lists them (scripts/facilitator/config.ts). Logs are pino JSON
@@ -171,6 +172,28 @@ async function main(argv: string[]): Promise<void> {
       : {}),
   };
 
+  let clearingHouse: Address | undefined;
+  const clearingHouseAddress = config.string("CLEARING_HOUSE_ADDRESS");
+  if (clearingHouseAddress) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(clearingHouseAddress))
+      fail("CLEARING_HOUSE_ADDRESS is not an address");
+    clearingHouse = getAddress(clearingHouseAddress);
+  }
+  let operatorKey = normalizedKey;
+  const operatorKeyText = process.env.CLEARING_OPERATOR_KEY;
+  if (operatorKeyText) {
+    operatorKey = (
+      operatorKeyText.startsWith("0x") ? operatorKeyText : `0x${operatorKeyText}`
+    ) as Hex;
+    if (!isHex(operatorKey) || operatorKey.length !== 66)
+      fail("CLEARING_OPERATOR_KEY must be 32 bytes of hex");
+  }
+  const feeRecipientText = config.string("CLEARING_FEE_RECIPIENT");
+  if (feeRecipientText && !/^0x[0-9a-fA-F]{40}$/.test(feeRecipientText))
+    fail("CLEARING_FEE_RECIPIENT is not an address");
+  const withdrawalDelay = config.integer("CLEARING_WITHDRAWAL_DELAY")!;
+  if (withdrawalDelay % 60 !== 0) fail("CLEARING_WITHDRAWAL_DELAY must be whole minutes");
+
   const relayer = privateKeyToAccount(normalizedKey);
   const client = createFacilitatorClient(network, rpcUrl, { pollingIntervalMs });
   let chainId: number;
@@ -195,6 +218,22 @@ async function main(argv: string[]): Promise<void> {
   silenceSqliteWarning();
   const { FacilitatorStore } = await import("../src/facilitator/store.js");
   const store = new FacilitatorStore(dbPath);
+  const { ClearingStore } = await import("../src/facilitator/clearing/store.js");
+  const clearing = clearingHouse && {
+    clearingHouse,
+    operator: privateKeyToAccount(operatorKey),
+    store: new ClearingStore(dbPath),
+    ...(assetList ? { tokens: assetList } : {}),
+    feeBasisPoints: config.integer("CLEARING_FEE_BPS")!,
+    ...(feeRecipientText ? { feeRecipient: getAddress(feeRecipientText) } : {}),
+    withdrawalDelaySeconds: withdrawalDelay,
+    clearIntervalMs: config.integer("CLEAR_INTERVAL_MS")!,
+    clearThreshold: BigInt(config.integer("CLEAR_THRESHOLD")!),
+    clearOnWithdrawal: config.integer("CLEAR_ON_WITHDRAWAL") === 1,
+    depositWaitMs: config.integer("CLEARING_DEPOSIT_WAIT_MS")!,
+    settleTimeoutMs,
+    pollingIntervalMs,
+  };
   const metrics = createPrometheusMetrics({
     balance: { client, address: relayer.address },
     processMetrics: true,
@@ -213,6 +252,7 @@ async function main(argv: string[]): Promise<void> {
     onCheckpoint,
     // The facilitator reports batches, answers and gas to the Prometheus metrics it is given.
     metrics,
+    ...(clearing ? { clearing } : {}),
   });
   await facilitator.start();
   const server = createFacilitatorServer(facilitator, { logger, metrics, ...http });
@@ -233,8 +273,15 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGTERM", shutdown);
   const { port: actual } = await server.listen({ port, host });
   logger.info(
-    { port: actual, host, network: network.v2, relayer: relayer.address, router },
-    `Facilitator listening on port ${actual} (network ${network.v2}, relayer ${relayer.address}, router ${router})`,
+    {
+      port: actual,
+      host,
+      network: network.v2,
+      relayer: relayer.address,
+      router,
+      ...(facilitator.clearing ? { clearingHouse, operator: facilitator.clearing.operator } : {}),
+    },
+    `Facilitator listening on port ${actual} (network ${network.v2}, relayer ${relayer.address}, router ${router}${facilitator.clearing ? `, clearing on ${clearingHouse} as ${facilitator.clearing.operator}` : ""})`,
   );
 }
 

@@ -447,6 +447,47 @@ export type {
 } from "./facilitator/store.js";
 export { verifyPayment, type RoutedTerms, type VerifyResponse } from "./facilitator/verify.js";
 
+// The facilitator's `clearing` scheme. `ClearingStore` (node:sqlite) comes from its own subpath,
+// `x402-clearing/facilitator/clearing/store`; here it is a type only.
+export {
+  ClearingFacilitator,
+  type ClearingFacilitatorOptions,
+  type ClearingPairState,
+  type ClearingSender,
+  type ClearingSettleResponse,
+  type ClearingSupportedKind,
+  type ClearingVerifyResponse,
+} from "./facilitator/clearing/facilitator.js";
+export {
+  checkDepositOffline,
+  checkDepositOnChain,
+  decodeDepositResults,
+  DEPOSIT_STATUS_REASONS,
+  DepositBatcher,
+  type DepositBatcherOptions,
+  type DepositCheckReason,
+  type DepositSender,
+} from "./facilitator/clearing/deposits.js";
+export {
+  CLEARING_SCHEME,
+  clearingPayloadSchema,
+  isClearingBody,
+  parseClearingRequest,
+  type ClearingRequest,
+  type ParseClearingRequestResult,
+} from "./facilitator/clearing/payload.js";
+export {
+  ClearingScheduler,
+  type ClearingSchedulerOptions,
+  type ClearRun,
+} from "./facilitator/clearing/scheduler.js";
+export type {
+  ClearingStore,
+  ClearingStoreOptions,
+  DepositState,
+  StoredDeposit,
+} from "./facilitator/clearing/store.js";
+
 // Clearing: offline voucher verification and the operator ledger.
 export {
   FIAT_TOKEN_V2_2_CLEAR_GAS_PROFILE,

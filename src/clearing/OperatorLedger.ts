@@ -68,6 +68,11 @@ export type AcceptVoucherParameters = {
   contractSignatureVerified?: boolean;
   /** Unix ms for the record. Default `Date.now()`. */
   now?: number;
+  /**
+   * Check only (x402 `/verify`): every check runs, nothing is appended or applied, and an
+   * accepted answer promises nothing (a later accept sees the state of that time).
+   */
+  dryRun?: boolean;
 };
 
 export type AcceptVoucherReturnType =
@@ -342,6 +347,8 @@ export class OperatorLedger {
       const available = account.balance - account.withdrawalAmount;
       if (uncleared > (available > 0n ? available : 0n)) return reject("withdrawal_pending");
 
+      if (parameters.dryRun)
+        return { accepted: true, payer, key: voucherKey, chargedValue, uncleared };
       const record: AcceptedVoucherRecord = {
         key: voucherKey,
         voucher,

@@ -20,6 +20,8 @@ import {
 import { simulateBatch } from "../batch/simulateBatch.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { Admission } from "./admission.js";
+import { ClearingFacilitator, type ClearingFacilitatorOptions } from "./clearing/facilitator.js";
+import { isClearingBody } from "./clearing/payload.js";
 import {
   answerFor,
   fingerprint,
@@ -150,6 +152,12 @@ export interface BatchFacilitatorOptions {
    * For fault-injection tests (e.g. kill the process there); leave unset in production.
    */
   onCheckpoint?: (checkpoint: FacilitatorCheckpoint) => void;
+  /**
+   * Serves the `clearing` scheme beside `exact` (see {@link ClearingFacilitator}); unset, it is not
+   * offered. When its operator is the relayer, its transactions share the relayer's sender (one
+   * nonce order).
+   */
+  clearing?: Omit<ClearingFacilitatorOptions, "client" | "network" | "sender" | "log" | "now">;
 }
 
 /** An HTTP-ready answer: status code and JSON body. */
@@ -246,6 +254,7 @@ export class BatchFacilitator {
   #batchesMined = 0;
   #wastedGas = 0n;
   #headTimer: NodeJS.Timeout | undefined;
+  readonly #clearing: ClearingFacilitator | undefined;
 
   constructor(options: BatchFacilitatorOptions) {
     this.#options = options;
@@ -334,6 +343,23 @@ export class BatchFacilitator {
       maxLogBlockRange: options.maxLogBlockRange,
       now: () => this.#now(),
     });
+    this.#clearing =
+      options.clearing &&
+      new ClearingFacilitator({
+        ...options.clearing,
+        client: options.client,
+        network: options.network,
+        ...(isAddressEqual(options.clearing.operator.address, options.relayer.address)
+          ? { sender: this.#sender }
+          : {}),
+        ...(options.now ? { now: options.now } : {}),
+        log: this.#log,
+      });
+  }
+
+  /** The `clearing` part, when configured. */
+  get clearing(): ClearingFacilitator | undefined {
+    return this.#clearing;
   }
 
   get relayer(): Address {
@@ -391,6 +417,7 @@ export class BatchFacilitator {
     }
     if (openBatches.length > 0) this.#log(`reconciling ${openBatches.length} open batch(es)`);
     if (this.#options.blockTimeMs) this.#watchHead();
+    await this.#clearing?.start();
   }
 
   /** Polls the head so batches can be aimed just before the next block. */
@@ -414,7 +441,20 @@ export class BatchFacilitator {
 
   /** The `/supported` answer: `exact` (v1 and v2) and `routed` (v2, with its terms). */
   supported(): SupportedResponse {
-    return supportedResponse(this.#options.network, this.relayer, this.#routed);
+    const response = supportedResponse(this.#options.network, this.relayer, this.#routed);
+    if (this.#clearing) response.kinds.push(this.#clearing.supportedKind());
+    return response;
+  }
+
+  /** `POST /clearing/pair`: the pair's state (404 when `clearing` is not served). */
+  async clearingPair(body: unknown): Promise<FacilitatorAnswer<unknown>> {
+    if (!this.#clearing) {
+      return {
+        status: 404,
+        body: { error: reasons.unsupportedScheme, message: "the clearing scheme is not served" },
+      };
+    }
+    return this.#clearing.pair(body);
   }
 
   /** The `routed` scheme's terms: the router, the fee and the fee recipient. */
@@ -435,6 +475,7 @@ export class BatchFacilitator {
       batchesInFlight: this.#live.size,
       /** Gas the relayer paid for payments that did not settle, so far. */
       wastedGas: Number(this.#wastedGas),
+      ...(this.#clearing ? { clearing: this.#clearing.health() } : {}),
     };
   }
 
@@ -455,9 +496,41 @@ export class BatchFacilitator {
    */
   async verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
     const started = Date.now();
-    const answer = await this.#verify(body);
+    const answer = isClearingBody(body)
+      ? await this.#verifyClearing(body)
+      : await this.#verify(body);
     this.#options.metrics?.verifyAnswered(answer.body.isValid, Date.now() - started);
     return answer;
+  }
+
+  async #verifyClearing(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
+    if (!this.#clearing) {
+      return {
+        status: 200,
+        body: {
+          isValid: false,
+          invalidReason: reasons.unsupportedScheme,
+          invalidMessage: "the clearing scheme is not served",
+        },
+      };
+    }
+    return this.#clearing.verify(body);
+  }
+
+  async #settleClearing(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
+    if (!this.#clearing) {
+      return {
+        status: 200,
+        body: {
+          success: false,
+          errorReason: reasons.unsupportedScheme,
+          errorMessage: "the clearing scheme is not served",
+          transaction: "",
+          network: this.#options.network.v2,
+        },
+      };
+    }
+    return this.#clearing.settle(body);
   }
 
   async #verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
@@ -533,7 +606,9 @@ export class BatchFacilitator {
    */
   async settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
     const started = Date.now();
-    const answer = await this.#settle(body);
+    const answer = isClearingBody(body)
+      ? await this.#settleClearing(body)
+      : await this.#settle(body);
     const outcome = answer.body.success
       ? "success"
       : answer.body.errorReason === reasons.settlementPending
@@ -703,6 +778,7 @@ export class BatchFacilitator {
     this.#queues.flushAll();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     for (const waiters of this.#waiters.values()) for (const wake of [...waiters]) wake();
+    await this.#clearing?.close();
     this.#store.close();
   }
 

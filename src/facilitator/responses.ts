@@ -13,15 +13,21 @@ export interface SettleResponse {
   /** The settling transaction's hash; `""` when none was sent. */
   transaction: Hex | "";
   network: string;
+  /** Scheme-specific detail (`clearing`: the pair's totals, or `pair` on a refusal). */
+  extra?: Record<string, unknown>;
 }
 
 /** One kind in the x402 `SupportedResponse`. */
 export interface SupportedKind {
   x402Version: 1 | 2;
-  scheme: "exact" | "routed";
+  /** `exact`, `routed`; `clearing` when a ClearingHouse is configured. */
+  scheme: string;
   network: string;
-  /** `routed`: the terms a resource server copies into its requirements (docs/SCHEMES.md). */
-  extra?: { router: Address; fee: string; feeRecipient: Address };
+  /**
+   * The scheme's terms: `routed` the router, fee and fee recipient; `clearing` the ClearingHouse,
+   * operator, fee, withdrawal delay and token domain (docs/SCHEMES.md).
+   */
+  extra?: Record<string, unknown>;
 }
 
 /** The x402 `SupportedResponse`. */

@@ -7,25 +7,29 @@ import { reasons, type Reason } from "./reasons.js";
 
 const MAX_UINT256 = (1n << 256n) - 1n;
 
-const address = z
+/** A 20-byte 0x address, checksummed. */
+export const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte 0x address")
   .transform((value) => getAddress(value.toLowerCase()));
-const uint256String = z
+/** A decimal integer string below 2^256, as a bigint. */
+export const uint256String = z
   .string()
   .regex(/^[0-9]{1,78}$/, "expected a decimal integer string")
   .transform((value) => BigInt(value))
   .refine((value) => value <= MAX_UINT256, "does not fit in uint256");
-const bytes32 = z
+/** 32 bytes of 0x hex, lower case. */
+export const bytes32 = z
   .string()
   .regex(/^0x[0-9a-fA-F]{64}$/, "expected a 0x bytes32")
   .transform((value) => value.toLowerCase() as Hex);
 /** ECDSA (65 bytes), ERC-1271 or ERC-6492 signatures; bounded so a body cannot smuggle megabytes. */
-const signature = z
+export const signature = z
   .string()
   .regex(/^0x(?:[0-9a-fA-F]{2}){1,4096}$/, "expected 0x-prefixed signature bytes")
   .transform((value) => value.toLowerCase() as Hex);
-const shortString = z.string().max(128);
+/** A string of at most 128 characters. */
+export const shortString = z.string().max(128);
 
 /** An `extra` field read leniently: a malformed one is absent (the verifier names what is missing). */
 function optionalAddress(value: unknown): Address | undefined {

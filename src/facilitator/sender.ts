@@ -123,6 +123,60 @@ export class RelayerSender {
   }
 
   /**
+   * Signs a plain call from the relayer (`to`, `data`, `gas`) with the next nonce and the node's
+   * fees, hands its hash to `onSigned` before anything leaves the process (a write-ahead record of
+   * the caller's own), then broadcasts it. The ClearingHouse's deposit batches and official `exact`
+   * Permit2 settlements go through here, so they share the relayer's nonce order with the router
+   * batches. Throws
+   * {@link BroadcastRefusedError} when the node refused it (the nonce is read again).
+   */
+  sendCall(
+    call: { to: Address; data: Hex; gas: bigint },
+    onSigned?: (txHash: Hex) => void,
+  ): Promise<Hex> {
+    return this.#serialized(async () => {
+      const { relayer } = this.#options;
+      const fees = await this.#currentFees();
+      this.#nonce ??= await this.#pendingNonce();
+      const nonce = this.#nonce;
+      const rawTx = await relayer.signTransaction({
+        type: "eip1559",
+        chainId: this.#options.chainId,
+        to: call.to,
+        data: call.data,
+        gas: call.gas,
+        nonce,
+        value: 0n,
+        ...fees,
+      });
+      const txHash = keccak256(rawTx);
+      onSigned?.(txHash);
+      this.#nonce = nonce + 1;
+      try {
+        await this.#broadcast(rawTx, txHash);
+      } catch (error) {
+        this.#nonce = await this.#pendingNonce().catch(() => undefined);
+        throw error;
+      }
+      return txHash;
+    });
+  }
+
+  /**
+   * Takes the next relayer nonce for a transaction signed elsewhere (viem's `nonceManager` of an
+   * account that is the relayer, e.g. the clearing operator's `clear` calls), in order with the
+   * batches. The caller must broadcast it, or call {@link resync} when it could not.
+   */
+  reserveNonce(): Promise<number> {
+    return this.#serialized(async () => {
+      this.#nonce ??= await this.#pendingNonce();
+      const nonce = this.#nonce;
+      this.#nonce = nonce + 1;
+      return nonce;
+    });
+  }
+
+  /**
    * Replaces the batch's latest transaction with the same one at higher fees (at least the
    * market's), recorded before it is broadcast. Returns the new hash, or undefined when the node
    * refused the replacement (the previous transaction stays in force).
@@ -204,39 +258,6 @@ export class RelayerSender {
         this.#options.log(`nonce ${nonce} not filled: ${line(error)}`);
         return undefined;
       }
-    });
-  }
-
-  /**
-   * Signs and broadcasts one call from the relayer with the next nonce, in the same order as the
-   * batches (for settlements that are not router batches, such as an official `exact` Permit2
-   * payment through x402's proxy). Throws {@link BroadcastRefusedError} when the node refused it;
-   * the nonce is then read again.
-   */
-  sendCall(call: { to: Address; data: Hex; gas: bigint }): Promise<Hex> {
-    return this.#serialized(async () => {
-      const fees = await this.#currentFees();
-      this.#nonce ??= await this.#pendingNonce();
-      const nonce = this.#nonce;
-      const rawTx = await this.#options.relayer.signTransaction({
-        type: "eip1559",
-        chainId: this.#options.chainId,
-        to: call.to,
-        data: call.data,
-        gas: call.gas,
-        nonce,
-        value: 0n,
-        ...fees,
-      });
-      const txHash = keccak256(rawTx);
-      this.#nonce = nonce + 1;
-      try {
-        await this.#broadcast(rawTx, txHash);
-      } catch (error) {
-        this.#nonce = await this.#pendingNonce().catch(() => undefined);
-        throw error;
-      }
-      return txHash;
     });
   }
 

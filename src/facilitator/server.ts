@@ -26,6 +26,8 @@ export interface FacilitatorService {
   close(): Promise<void>;
   /** Queue and relayer gauges for `GET /metrics`, when the facilitator has them. */
   gauges?(): FacilitatorGauges;
+  /** `POST /clearing/pair` (the `clearing` scheme's pair state), when the facilitator has it. */
+  clearingPair?(body: unknown): Promise<{ status: number; body: unknown }>;
 }
 
 /** Options of {@link createFacilitatorServer}; every limit has a default ({@link FACILITATOR_SERVER_DEFAULTS}). */
@@ -307,6 +309,13 @@ export function createFacilitatorServer(
     });
   }
   app.get("/supported", async () => facilitator.supported());
+  if (facilitator.clearingPair) {
+    const clearingPair = facilitator.clearingPair.bind(facilitator);
+    app.post("/clearing/pair", async (request, reply) => {
+      const answer = await clearingPair(request.body);
+      return reply.code(answer.status).send(answer.body);
+    });
+  }
   app.get("/health", async () => facilitator.health());
   app.get("/metrics", async (_request, reply) =>
     reply.header("content-type", metrics.contentType).send(await metrics.scrape()),

@@ -28,6 +28,8 @@ export interface VerifyResponse {
   invalidReason?: string;
   invalidMessage?: string;
   payer?: Address;
+  /** Scheme-specific detail (`clearing`: the pair's state on a refusal). */
+  extra?: Record<string, unknown>;
 }
 
 /** What the verifier needs: a chain to read and the network it serves. */

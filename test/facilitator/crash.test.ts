@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,19 +11,17 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { USDC_ADDRESS } from "../../src/chain/base.js";
 import { eip3009Abi } from "../../src/facilitator/abi.js";
-import { freePort } from "../helpers/chainProcess.js";
 import {
   fundedPayers,
   network,
   nonceUsed,
   postJson,
-  projectRoot,
-  RELAYER_KEY,
   setIntervalMining,
   startLocalBase,
   usdcBalance,
   type LocalBase,
 } from "./harness.js";
+import { kill9, prng, spawnFacilitator } from "./facilitatorProcess.js";
 
 const TRIALS = 20;
 const PAYMENTS_PER_TRIAL = 4;
@@ -33,18 +30,6 @@ const CHECKPOINTS = ["batchRecorded", "batchBroadcast", "batchMined"] as const;
 type Checkpoint = (typeof CHECKPOINTS)[number];
 /** Trials per checkpoint that the process kills itself at; the other trials are killed at a time. */
 const TRIALS_PER_CHECKPOINT = 4;
-
-/** mulberry32: a small seeded PRNG, so a schedule can be run again from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where each trial is killed: at a checkpoint (by the process itself) or after a delay (by us). */
 type KillPoint = { checkpoint: Checkpoint } | { afterMs: number };
@@ -65,62 +50,6 @@ function killSchedule(seed: number): KillPoint[] {
     [schedule[i], schedule[j]] = [schedule[j]!, schedule[i]!];
   }
   return schedule;
-}
-
-interface Child {
-  process: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-/** `npm run facilitator` as a child process, resolved once it logs that it listens. */
-async function spawnFacilitator(base: LocalBase, dbPath: string, crashAt?: string): Promise<Child> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", "scripts/facilitator.ts"], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      PORT: String(port),
-      EVM_PRIVATE_KEY: RELAYER_KEY,
-      EVM_NETWORK: "base",
-      EVM_RPC_URL: base.rpcUrl,
-      ROUTER_ADDRESS: base.router,
-      FACILITATOR_DB: dbPath,
-      MAX_WAIT_MS: "150",
-      POLLING_INTERVAL_MS: "100",
-      ...(crashAt ? { FACILITATOR_CRASH_AT: crashAt } : {}),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`facilitator did not start:\n${output}`)),
-      60_000,
-    );
-    const check = () => {
-      if (output.includes("Facilitator listening")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", check);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`facilitator exited (${code ?? signal}) before listening:\n${output}`));
-    });
-  });
-  child.removeAllListeners("exit");
-  return { process: child, url: `http://127.0.0.1:${port}`, output: () => output };
-}
-
-async function kill9(child: Child): Promise<void> {
-  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.process.once("exit", () => resolve()));
-  child.process.kill("SIGKILL");
-  await exited;
 }
 
 /** Answers that are not a verdict on the payment: it may still settle. */
@@ -186,7 +115,11 @@ describe("facilitator: crash and restart (kill -9 between accepting and settling
     for (let trial = 0; trial < TRIALS; trial += 1) {
       const killPoint = schedule[trial]!;
       const crashAt = "checkpoint" in killPoint ? killPoint.checkpoint : undefined;
-      const child = await spawnFacilitator(base, dbPath, crashAt);
+      const child = await spawnFacilitator(
+        base,
+        dbPath,
+        crashAt ? { FACILITATOR_CRASH_AT: crashAt } : {},
+      );
       const batch: Payment[] = [];
       for (let i = 0; i < PAYMENTS_PER_TRIAL; i += 1) {
         const payer = payers[(trial * PAYMENTS_PER_TRIAL + i) % payers.length]!;

@@ -122,11 +122,12 @@ describe("toolkit: built package", () => {
         "--input-type=module",
         "-e",
         `import { FacilitatorStore } from "x402-clearing/facilitator/store";
-         console.log(typeof FacilitatorStore);`,
+         import { ClearingStore } from "x402-clearing/facilitator/clearing/store";
+         console.log(typeof FacilitatorStore, typeof ClearingStore);`,
       ],
       { cwd: path.join(workdir, "app") },
     );
-    expect(store.stdout.trim()).to.equal("function");
+    expect(store.stdout.trim()).to.equal("function function");
     // The ethers bindings come from their own subpath, with ethers (an optional peer) installed.
     expect(files).to.include("dist/ethers/index.js");
     expect(

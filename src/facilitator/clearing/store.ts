@@ -1,0 +1,350 @@
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+import type { Address, Hex } from "viem";
+
+import type { AcceptedVoucherRecord, LedgerStore } from "../../clearing/ledgerStore.js";
+import type { SignedDepositAuthorization } from "../../clearing/types.js";
+import { FacilitatorStoreError } from "../errors.js";
+
+/** Where a deposit is in its life: received → submitted (in a signed transaction) → mined | failed. */
+export type DepositState = "received" | "submitted" | "mined" | "failed";
+
+/** A deposit authorization the facilitator took from a `clearing` payload, as persisted. */
+export interface StoredDeposit {
+  /** `token:from:nonce`, lower case: the EIP-3009 authorization's identity. */
+  id: string;
+  token: Address;
+  deposit: SignedDepositAuthorization;
+  state: DepositState;
+  /** The deposit transaction (set when it is signed, before it is broadcast). */
+  txHash: Hex | null;
+  /** Why it failed (a `clearing_deposit_*` reason). */
+  errorReason: string | null;
+  createdAt: number;
+}
+
+type Row = Record<string, unknown>;
+
+function toRecord(row: Row): AcceptedVoucherRecord {
+  return {
+    key: row.key as string,
+    voucher: {
+      payer: row.payer as Address,
+      payee: row.payee as Address,
+      token: row.token as Address,
+      operator: row.operator as Address,
+      cumulativeValue: BigInt(row.cumulative_value as string),
+      cumulativeFee: BigInt(row.cumulative_fee as string),
+      signature: row.signature as Hex,
+      ...(Number(row.contract_signature) === 1 ? { contractSignature: true } : {}),
+    },
+    price: BigInt(row.price as string),
+    signer: row.signer as Address,
+    acceptedAt: Number(row.accepted_at),
+  };
+}
+
+function toDeposit(row: Row): StoredDeposit {
+  return {
+    id: row.id as string,
+    token: row.token as Address,
+    deposit: {
+      kind: "deposit",
+      from: row.payer as Address,
+      to: row.clearing_house as Address,
+      value: BigInt(row.value as string),
+      validAfter: BigInt(row.valid_after as string),
+      validBefore: BigInt(row.valid_before as string),
+      nonce: row.nonce as Hex,
+      operator: row.operator as Address,
+      voucherSigner: row.voucher_signer as Address,
+      salt: row.salt as Hex,
+      signature: row.signature as Hex,
+    },
+    state: row.state as DepositState,
+    txHash: (row.tx_hash as Hex | null) ?? null,
+    errorReason: (row.error_reason as string | null) ?? null,
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** The key of a deposit: `token:from:nonce`, lower case. */
+export function depositKey(token: Address, deposit: { from: Address; nonce: Hex }): string {
+  return `${token}:${deposit.from}:${deposit.nonce}`.toLowerCase();
+}
+
+/** Options of a {@link ClearingStore}. */
+export interface ClearingStoreOptions {
+  /**
+   * How long accepted vouchers are gathered before one SQLite transaction (one disk sync) writes
+   * them all (default 2 ms).
+   */
+  gatherMs?: number;
+}
+
+/**
+ * The `clearing` facilitator's durable state in SQLite (`node:sqlite`, WAL, `synchronous=FULL`):
+ * the vouchers the operator ledger accepted (a {@link LedgerStore}) and the deposits taken from
+ * payloads with their state.
+ *
+ * Vouchers are written by group commit: {@link append} (called by the ledger inside its accept)
+ * queues the record, and every record queued within `gatherMs` is written by one transaction;
+ * {@link commit} resolves once every record appended so far is on disk. The facilitator answers a
+ * voucher only after `commit`, so a crash loses nothing that was answered. A failed write stops
+ * the store: that group's callers get the error, and every later `append` throws (the ledger then
+ * rejects, nothing more is answered), since the ledger's memory already holds the lost records.
+ * Transactions never span an `await`, so the store may share its file with a `FacilitatorStore`.
+ *
+ * @example
+ * const store = new ClearingStore("facilitator.sqlite");
+ * const ledger = new OperatorLedger({ ..., store });
+ * const result = await ledger.accept({ voucher, price, payee });
+ * if (result.accepted) await store.commit(); // durable: answer success now
+ */
+export class ClearingStore implements LedgerStore {
+  readonly #db: DatabaseSync;
+  readonly #statements: Record<string, StatementSync>;
+  readonly #gatherMs: number;
+  #queue: AcceptedVoucherRecord[] = [];
+  #waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #failed: unknown;
+  #closed = false;
+
+  constructor(path: string, options: ClearingStoreOptions = {}) {
+    this.#gatherMs = Math.max(0, options.gatherMs ?? 2);
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      PRAGMA busy_timeout = 5000;
+      CREATE TABLE IF NOT EXISTS clearing_vouchers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        token TEXT NOT NULL,
+        payer TEXT NOT NULL,
+        payee TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        cumulative_value TEXT NOT NULL,
+        cumulative_fee TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        contract_signature INTEGER NOT NULL,
+        price TEXT NOT NULL,
+        signer TEXT NOT NULL,
+        accepted_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS clearing_deposits (
+        id TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        payer TEXT NOT NULL,
+        clearing_house TEXT NOT NULL,
+        value TEXT NOT NULL,
+        valid_after TEXT NOT NULL,
+        valid_before TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        voucher_signer TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        state TEXT NOT NULL,
+        tx_hash TEXT,
+        error_reason TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS clearing_deposits_open ON clearing_deposits (state)
+        WHERE state IN ('received', 'submitted');
+    `);
+    const prepare = (sql: string) => this.#db.prepare(sql);
+    this.#statements = {
+      insertVoucher: prepare(`INSERT INTO clearing_vouchers (key, token, payer, payee, operator,
+        cumulative_value, cumulative_fee, signature, contract_signature, price, signer, accepted_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      vouchers: prepare(`SELECT * FROM clearing_vouchers ORDER BY seq`),
+      insertDeposit: prepare(`INSERT OR IGNORE INTO clearing_deposits (id, token, payer,
+        clearing_house, value, valid_after, valid_before, nonce, operator, voucher_signer, salt,
+        signature, state, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)`),
+      getDeposit: prepare(`SELECT * FROM clearing_deposits WHERE id = ?`),
+      openDeposits: prepare(
+        `SELECT * FROM clearing_deposits WHERE state IN ('received', 'submitted') ORDER BY created_at, id`,
+      ),
+      setDeposit: prepare(`UPDATE clearing_deposits SET state = ?, tx_hash = COALESCE(?, tx_hash),
+        error_reason = ?, updated_at = ? WHERE id = ?`),
+      depositCounts: prepare(`SELECT state, COUNT(*) AS n FROM clearing_deposits GROUP BY state`),
+      voucherCount: prepare(`SELECT COUNT(*) AS n FROM clearing_vouchers`),
+    };
+  }
+
+  /** Queues an accepted voucher for the next group write (see the class); throws once the store failed. */
+  append(record: AcceptedVoucherRecord): void {
+    if (this.#failed !== undefined) {
+      throw new FacilitatorStoreError("The clearing store stopped after a failed write.", {
+        cause: this.#failed,
+      });
+    }
+    if (this.#closed) throw new FacilitatorStoreError("The clearing store is closed.");
+    this.#queue.push(record);
+    this.#timer ??= setTimeout(() => this.#flush(), this.#gatherMs);
+  }
+
+  /** Resolves once every voucher appended so far is written and synced; rejects if its group failed. */
+  commit(): Promise<void> {
+    if (this.#failed !== undefined) {
+      return Promise.reject(
+        new FacilitatorStoreError("The clearing store stopped after a failed write.", {
+          cause: this.#failed,
+        }),
+      );
+    }
+    if (this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Every accepted voucher, in append order (the ledger's `load`). */
+  load(): AcceptedVoucherRecord[] {
+    return (this.#statements.vouchers!.all() as Row[]).map(toRecord);
+  }
+
+  /** Vouchers written so far. */
+  voucherCount(): number {
+    return Number((this.#statements.voucherCount!.get() as Row).n);
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    const group = this.#queue;
+    const waiters = this.#waiters;
+    this.#queue = [];
+    this.#waiters = [];
+    if (group.length === 0) {
+      for (const waiter of waiters) waiter.resolve();
+      return;
+    }
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const record of group) this.#insertVoucher(record);
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    } catch (error) {
+      this.#failed = error;
+      const failure = new FacilitatorStoreError("Accepted vouchers could not be written.", {
+        cause: error,
+        details: `${group.length} voucher(s)`,
+      });
+      for (const waiter of waiters) waiter.reject(failure);
+      return;
+    }
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  #insertVoucher(record: AcceptedVoucherRecord): void {
+    const { voucher } = record;
+    this.#statements.insertVoucher!.run(
+      record.key,
+      voucher.token,
+      voucher.payer,
+      voucher.payee,
+      voucher.operator,
+      voucher.cumulativeValue.toString(),
+      voucher.cumulativeFee.toString(),
+      voucher.signature,
+      voucher.contractSignature ? 1 : 0,
+      record.price.toString(),
+      record.signer,
+      record.acceptedAt,
+    );
+  }
+
+  /**
+   * Persists a deposit taken from a payload (state `received`). When one with the same key exists,
+   * nothing is written and it is returned with `created: false`.
+   */
+  insertDeposit(
+    token: Address,
+    deposit: SignedDepositAuthorization,
+  ): { deposit: StoredDeposit; created: boolean } {
+    const id = depositKey(token, deposit);
+    const now = Date.now();
+    const result = this.#statements.insertDeposit!.run(
+      id,
+      token,
+      deposit.from,
+      deposit.to,
+      deposit.value.toString(),
+      deposit.validAfter.toString(),
+      deposit.validBefore.toString(),
+      deposit.nonce,
+      deposit.operator,
+      deposit.voucherSigner,
+      deposit.salt,
+      deposit.signature,
+      now,
+      now,
+    );
+    const stored = this.getDeposit(id);
+    if (!stored) {
+      throw new FacilitatorStoreError("The deposit is not stored after its insert.", {
+        details: id,
+      });
+    }
+    return { deposit: stored, created: Number(result.changes) === 1 };
+  }
+
+  getDeposit(id: string): StoredDeposit | undefined {
+    const row = this.#statements.getDeposit!.get(id) as Row | undefined;
+    return row ? toDeposit(row) : undefined;
+  }
+
+  /** Deposits received or submitted and not yet mined or failed, oldest first. */
+  openDeposits(): StoredDeposit[] {
+    return (this.#statements.openDeposits!.all() as Row[]).map(toDeposit);
+  }
+
+  /** Moves deposits to `state` in one transaction (a transaction hash is kept once set). */
+  setDeposits(
+    ids: readonly string[],
+    state: DepositState,
+    extra: { txHash?: Hex; errorReason?: string } = {},
+  ): void {
+    const now = Date.now();
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const id of ids) {
+        this.#statements.setDeposit!.run(
+          state,
+          extra.txHash ?? null,
+          extra.errorReason ?? null,
+          now,
+          id,
+        );
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Number of deposits per state. */
+  depositCounts(): Record<DepositState, number> {
+    const counts: Record<DepositState, number> = { received: 0, submitted: 0, mined: 0, failed: 0 };
+    for (const row of this.#statements.depositCounts!.all() as Row[]) {
+      counts[row.state as DepositState] = Number(row.n);
+    }
+    return counts;
+  }
+
+  /** Writes what is queued, then closes the database. */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+}
