@@ -355,6 +355,48 @@ describe("SettlementRouter Permit2 items", function () {
     expect(verifyRouterPermit2Signature({ chainId, payment: okItem }).valid).to.equal(true);
   });
 
+  it("differential: the compact-signature hot path and the plain-Solidity signature path agree item by item", async function () {
+    const token: Permit2TokenName = "NoReturnToken";
+    const outcome = async (path: "compact" | "bytes") => {
+      const payee = account(`p2-diff-payee-${path}`).address;
+      const [ok, used, forged, expired, poor, fee] = [
+        "ok",
+        "used",
+        "forged",
+        "expired",
+        "poor",
+        "fee",
+      ].map((l) => account(`p2-diff-${path}-${l}`));
+      for (const payer of [ok!, used!, forged!, expired!, fee!])
+        await s.fundAndApprove(token, payer, AMOUNT * 2n);
+      await s.fundAndApprove(token, poor!, 1n);
+      const usedItem = await s.sign(token, used!, payee, { label: `diff-${path}-used` });
+      await s.settle([usedItem]);
+      const other = await s.sign(token, account("p2-diff-other"), payee, {
+        label: `diff-${path}-forged`,
+      });
+      const items = [
+        await s.sign(token, ok!, payee, { label: `diff-${path}-ok` }),
+        usedItem,
+        { ...other, owner: forged!.address },
+        await s.sign(token, expired!, payee, { label: `diff-${path}-expired`, deadline: 1_100n }),
+        await s.sign(token, poor!, payee, { label: `diff-${path}-poor` }),
+        await s.sign(token, fee!, payee, { label: `diff-${path}-fee`, fee: 0n }),
+      ].map((item) => ({ ...item, contractSignature: path === "bytes" }));
+      const before = await s.balanceOf(token, payee);
+      const { results } = await s.settle(items);
+      return {
+        results: results.map((r) =>
+          r.status === "success" ? "Settled" : `${r.itemStatus}:${r.revertData}`,
+        ),
+        paid: (await s.balanceOf(token, payee)) - before,
+      };
+    };
+    const compact = await outcome("compact");
+    expect(compact.results.filter((r) => r === "Settled")).to.have.length(2);
+    expect(await outcome("bytes")).to.deep.equal(compact);
+  });
+
   it("refuses outside callers of the group entry point and malformed items", async function () {
     const [, outsider] = await s.conn.viem.getWalletClients();
     const outside = await rejection(
