@@ -1,7 +1,7 @@
 import { type Hex, decodeAbiParameters, decodeErrorResult, isHex, size, slice } from "viem";
 
 import { revertErrorsAbi } from "./abi.js";
-import { REVERT_STRING_REASONS } from "./errorStrings.js";
+import { PERMIT2_REVERT_STRING_REASONS, REVERT_STRING_REASONS } from "./errorStrings.js";
 import { findRevertData } from "./findRevertData.js";
 import type { RevertReason } from "./reasons.js";
 import { walkCauses } from "./walkCauses.js";
@@ -139,7 +139,9 @@ export function decodeRevertReason(
       const [message] = decodeAbiParameters([{ type: "string" }], slice(data, 4));
       const reason = Object.hasOwn(REVERT_STRING_REASONS, message)
         ? REVERT_STRING_REASONS[message]!
-        : "unknown_revert";
+        : Object.hasOwn(PERMIT2_REVERT_STRING_REASONS, message)
+          ? PERMIT2_REVERT_STRING_REASONS[message]!
+          : "unknown_revert";
       return { reason, errorName: "Error", args: [message], data };
     }
     if (selector === PANIC_SELECTOR) {
