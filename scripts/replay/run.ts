@@ -201,6 +201,7 @@ export async function runReplay(
       name: "TetherLikeToken" as BenchToken["name"],
       address: await installTetherLikeToken(testClient),
       domain: { name: TETHER_LIKE_NAME, version: "" },
+      eip3009: false,
       fund: (recipients, amount) => fundTetherLike(testClient, { recipients, amount }),
     };
     for (const tokenName of PERMIT2_REPLAY_TOKENS) {

@@ -1,7 +1,7 @@
 import { type Hex, decodeAbiParameters, decodeErrorResult, isHex, size, slice } from "viem";
 
 import { revertErrorsAbi } from "./abi.js";
-import { REVERT_STRING_REASONS } from "./errorStrings.js";
+import { PERMIT2_REVERT_STRING_REASONS, REVERT_STRING_REASONS } from "./errorStrings.js";
 import { findRevertData } from "./findRevertData.js";
 import type { RevertReason } from "./reasons.js";
 import { walkCauses } from "./walkCauses.js";
@@ -34,6 +34,20 @@ const CUSTOM_ERROR_REASONS: Readonly<Record<KnownErrorName, RevertReason>> = {
   SettlementRouterInsufficientGas: "router_insufficient_gas",
   SettlementRouterFeePayoutFailed: "router_fee_payout_failed",
   SettlementRouterUnauthorizedCaller: "router_unauthorized_caller",
+  SettlementRouterPermit2HasNoCode: "router_permit2_has_no_code",
+  // Permit2 (SignatureTransfer, SignatureVerification, PermitErrors; AllowanceTransfer's are no
+  // payment failure of a signature transfer)
+  InvalidNonce: "permit2_invalid_nonce",
+  SignatureExpired: "permit2_deadline_expired",
+  InvalidSigner: "invalid_permit2_signature",
+  InvalidSignature: "invalid_permit2_signature",
+  InvalidSignatureLength: "invalid_permit2_signature",
+  InvalidContractSignature: "invalid_permit2_signature",
+  InvalidAmount: "permit2_invalid_amount",
+  LengthMismatch: "unknown_revert",
+  AllowanceExpired: "unknown_revert",
+  InsufficientAllowance: "unknown_revert",
+  ExcessiveInvalidation: "unknown_revert",
   // Known errors that no EIP-3009 payment raises: decoded (errorName says which), no payment reason.
   AccessControlBadConfirmation: "unknown_revert",
   AccessControlUnauthorizedAccount: "unknown_revert",
@@ -125,7 +139,9 @@ export function decodeRevertReason(
       const [message] = decodeAbiParameters([{ type: "string" }], slice(data, 4));
       const reason = Object.hasOwn(REVERT_STRING_REASONS, message)
         ? REVERT_STRING_REASONS[message]!
-        : "unknown_revert";
+        : Object.hasOwn(PERMIT2_REVERT_STRING_REASONS, message)
+          ? PERMIT2_REVERT_STRING_REASONS[message]!
+          : "unknown_revert";
       return { reason, errorName: "Error", args: [message], data };
     }
     if (selector === PANIC_SELECTOR) {

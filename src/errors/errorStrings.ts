@@ -26,3 +26,11 @@ export const REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
   // v1/Pausable.sol
   "Pausable: paused": "token_paused",
 };
+
+/**
+ * `Error(string)` reverts of Permit2 (its solmate `SafeTransferLib`), matched exactly: the token
+ * refused Permit2's `transferFrom`.
+ */
+export const PERMIT2_REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
+  TRANSFER_FROM_FAILED: "permit2_transfer_from_failed",
+};

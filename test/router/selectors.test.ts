@@ -2,9 +2,17 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Abi, type AbiParameter, keccak256, toEventSelector, toHex } from "viem";
+import {
+  type Abi,
+  type AbiParameter,
+  keccak256,
+  toEventSelector,
+  toFunctionSelector,
+  toHex,
+} from "viem";
 
 import { fiatTokenV2_2Abi } from "../../src/abi/fiatTokenV2_2.js";
+import { permit2Abi } from "../../src/abi/permit2.js";
 import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
 
 const ROUTER_SOURCE = path.resolve(
@@ -62,6 +70,17 @@ describe("SettlementRouter: selector and topic literals", function () {
       selector(usdc, "function", "receiveWithAuthorization", BYTES),
     _AUTHORIZATION_STATE: () => selector(usdc, "function", "authorizationState"),
     _TRANSFER: () => selector(usdc, "function", "transfer"),
+    // Permit2's single (not batch) permitWitnessTransferFrom: one SignatureTransferDetails.
+    _PERMIT_WITNESS_TRANSFER_FROM: () => {
+      const fn = permit2Abi.find(
+        (item) =>
+          item.type === "function" &&
+          item.name === "permitWitnessTransferFrom" &&
+          item.inputs[1]?.type === "tuple",
+      );
+      expect(fn, "the single permitWitnessTransferFrom in Permit2's ABI").to.not.equal(undefined);
+      return toFunctionSelector(fn as Parameters<typeof toFunctionSelector>[0]);
+    },
     _SETTLE_ROUTED_GROUP: () => selector(router, "function", "settleRoutedGroup"),
     _MALFORMED_ITEMS_ERROR: () => selector(router, "error", "SettlementRouterMalformedItems"),
     _INSUFFICIENT_GAS_ERROR: () => selector(router, "error", "SettlementRouterInsufficientGas"),

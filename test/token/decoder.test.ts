@@ -610,6 +610,30 @@ describe("revert decoder", function () {
       expectReason(data.slice(0, 40) as Hex, "unknown_revert");
     });
 
+    it("Permit2's errors and its TRANSFER_FROM_FAILED decode to their reasons", function () {
+      const permit2 = (errorName: string, args: readonly unknown[] = []) =>
+        encodeErrorResult({ abi: revertErrorsAbi, errorName, args } as never);
+      expectReason(permit2("InvalidNonce"), "permit2_invalid_nonce", "InvalidNonce");
+      expectReason(
+        permit2("SignatureExpired", [1n]),
+        "permit2_deadline_expired",
+        "SignatureExpired",
+      );
+      expectReason(permit2("InvalidSigner"), "invalid_permit2_signature", "InvalidSigner");
+      expectReason(permit2("InvalidContractSignature"), "invalid_permit2_signature");
+      expectReason(permit2("InvalidAmount", [5n]), "permit2_invalid_amount", "InvalidAmount");
+      expectReason(
+        permit2("SettlementRouterPermit2HasNoCode", ["0x000000000022D473030F116dDEE9F6B43aC78BA3"]),
+        "router_permit2_has_no_code",
+      );
+      const transferFromFailed = encodeErrorResult({
+        abi: parseAbi(["error Error(string message)"]),
+        errorName: "Error",
+        args: ["TRANSFER_FROM_FAILED"],
+      });
+      expectReason(transferFromFailed, "permit2_transfer_from_failed", "Error");
+    });
+
     it("Error(string) messages match exactly, not by pattern", function () {
       const encode = (message: string) =>
         encodeErrorResult({
@@ -636,7 +660,7 @@ describe("revert decoder", function () {
       expect(itemStatusReason(ItemStatus.InvalidSignatureLength)).to.equal(
         "router_invalid_signature_length",
       );
-      expect(() => itemStatusReason(6)).to.throw(UnknownItemStatusError);
+      expect(() => itemStatusReason(8)).to.throw(UnknownItemStatusError);
       const used = encodeErrorResult({
         abi: revertErrorsAbi,
         errorName: "ERC3009UsedAuthorization",
