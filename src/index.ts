@@ -214,6 +214,15 @@ export {
   type SubmitBatchReturnType,
   type SubmitClient,
 } from "./batch/submitBatch.js";
+export {
+  decodePermit2SettleReceipt,
+  planPermit2Batches,
+  submitPermit2Batch,
+  verifyRouterPermit2Payments,
+  type Permit2SettlementResult,
+  type RouterPermit2Verdict,
+  type SubmitPermit2BatchParameters,
+} from "./batch/permit2Items.js";
 
 // Benchmarks: the settlement methods side by side on any Hardhat or Anvil node (npm run bench's engine).
 export { deployBenchRouter } from "./bench/contracts.js";

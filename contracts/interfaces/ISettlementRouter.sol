@@ -69,6 +69,47 @@ pragma solidity ^0.8.24;
 ///   estimate never silently fails a payment); or the accumulated fees cannot be paid to
 ///   `feeRecipient` ({SettlementRouterFeePayoutFailed}).
 /// - The router holds no funds when a call ends.
+///
+/// ## Permit2 items ({settlePermit2})
+/// For any ERC-20 (USDT included: `transfer`/`transferFrom` may return nothing), after the payer's
+/// one-time approval of Permit2. The payer signs Permit2's `PermitWitnessTransferFrom` with
+/// `spender` = this router, `permitted` = (`token`, `amount`), and the witness
+/// `RouterPayment(address payee,uint256 fee,address feeRecipient,uint256 validAfter)`
+/// ({PERMIT2_WITNESS_TYPE_STRING}), where `feeRecipient` is the argument of {settlePermit2}. The
+/// router rebuilds the witness from the item and the call, so the payee, the fee and the fee
+/// recipient cannot be substituted, and only the router can spend the signature (Permit2 hashes
+/// `msg.sender` as the spender). Packed items, big-endian, without padding:
+///
+/// | offset | size | field                                                                  |
+/// |-------:|-----:|------------------------------------------------------------------------|
+/// |      0 |    1 | flags: bit 0 `EIP2612_PERMIT`, bit 1 `CONTRACT_SIGNATURE`; bits 2..7 zero |
+/// |      1 |   20 | `owner`: the payer                                                     |
+/// |     21 |   20 | `payee`                                                                |
+/// |     41 |   16 | `amount` (uint128): `permitted.amount`, all of it pulled               |
+/// |     57 |   16 | `fee` (uint128), out of `amount`                                       |
+/// |     73 |    6 | `validAfter` (uint48): valid only when `block.timestamp > validAfter`  |
+/// |     79 |    6 | `deadline` (uint48): Permit2's deadline                                |
+/// |     85 |   32 | `nonce`: Permit2's unordered nonce                                     |
+/// |    117 |   64 | `CONTRACT_SIGNATURE` unset: `r` ‖ `yParityAndS` (EIP-2098, 64 bytes)    |
+/// |    117 |  2+n | `CONTRACT_SIGNATURE` set: uint16 `n`, then `n` signature bytes          |
+/// |      q |  128 | `EIP2612_PERMIT` set: `value`, `deadline` (uint256 each), `r` ‖ `yParityAndS` |
+///
+/// An EOA item is 181 bytes, 309 with a permit. The signature bytes go to Permit2 unchanged (it
+/// takes 64- and 65-byte ECDSA signatures, or ERC-1271 bytes for a contract owner).
+/// `EIP2612_PERMIT` carries the payer's EIP-2612 permit approving Permit2 (`spender` =
+/// {PERMIT2}), the one-time approval riding with the payer's first payment: the router calls
+/// `token.permit(owner, PERMIT2, value, deadline, v, r, s)` with at most {PERMIT_GAS_LIMIT} gas
+/// before the transfer; if it reverts (front-run, already used) the item goes on when Permit2's
+/// allowance covers `amount`, and is reported `PermitFailed` with the permit's revert data
+/// otherwise. Each item pulls `amount` to the router (`permitWitnessTransferFrom` with at most
+/// {ITEM_GAS_LIMIT} gas); consecutive items with one payee form a group paid with one transfer of
+/// their `amount - fee`, the call's fees are paid with one transfer at the end, and the policy
+/// above holds: `AuthorizationUsed` when Permit2's nonce bitmap marks the nonce used after a
+/// failure, `TokenReverted` with Permit2's revert data (`InvalidSigner`, `SignatureExpired`,
+/// `TRANSFER_FROM_FAILED` for the token's own refusal...) otherwise, `FeeExceedsValue`,
+/// `NotYetValid` and `InvalidSignatureLength` without any call, `PayoutFailed` for the items of a
+/// group whose payout failed (undone: their nonces stay unused). A payout succeeds only when the
+/// token's `transfer` did not revert and returned nothing or `true`.
 interface ISettlementRouter {
     /// @notice The outcome of one item; `results[i]` is `uint8(ItemStatus)` of item `i`.
     enum ItemStatus {
@@ -85,7 +126,12 @@ interface ISettlementRouter {
         /// The netted payout of the item's routed group reverted; the group was undone.
         PayoutFailed,
         /// A `CONTRACT_SIGNATURE` item carries an empty signature; the token was not called.
-        InvalidSignatureLength
+        InvalidSignatureLength,
+        /// A Permit2 item's `validAfter` is not yet past; Permit2 was not called.
+        NotYetValid,
+        /// A Permit2 item's EIP-2612 permit reverted and Permit2's allowance is below `amount`;
+        /// Permit2 was not called. The event's `reason` is the permit's revert data.
+        PermitFailed
     }
 
     /// @notice One per {settle} call, after all items: `results[i]` is `uint8(ItemStatus)` of
@@ -118,7 +164,10 @@ interface ISettlementRouter {
     /// @notice The accumulated fees `amount` could not be transferred to `feeRecipient`.
     error SettlementRouterFeePayoutFailed(address feeRecipient, uint256 amount);
 
-    /// @notice {settleRoutedGroup} was called by `caller`, not by the router itself.
+    /// @notice {settlePermit2} was called on a chain without Permit2 at {PERMIT2}.
+    error SettlementRouterPermit2HasNoCode(address permit2);
+
+    /// @notice {settleRoutedGroup} or {settlePermit2Group} was called by `caller`, not by the router itself.
     error SettlementRouterUnauthorizedCaller(address caller);
 
     /// @notice Settles the packed `items` (see the layout above) on `token`, which must implement
@@ -134,6 +183,45 @@ interface ISettlementRouter {
         address feeRecipient,
         bytes calldata items
     ) external returns (bytes memory results);
+
+    /// @notice Settles the packed Permit2 `items` (see "Permit2 items" above) of `token`, any
+    /// ERC-20 the payers approved Permit2 for, with the same per-item isolation and results as
+    /// {settle}. Emits {BatchSettled}.
+    /// @param token The ERC-20 all items are denominated in (`permitted.token`).
+    /// @param feeRecipient Receives the fees; bound by every item's witness.
+    /// @param items The packed Permit2 items.
+    /// @return results One byte per item: `uint8(ItemStatus)`, in item order.
+    function settlePermit2(
+        address token,
+        address feeRecipient,
+        bytes calldata items
+    ) external returns (bytes memory results);
+
+    /// @notice Executes one group of Permit2 items (one payee) inside the router's own self-call,
+    /// so that a failed payout undoes the group. Reverts with
+    /// {SettlementRouterUnauthorizedCaller} for any caller other than the router itself.
+    /// @param firstIndex The index in the batch of the group's first item.
+    /// @param items The group's packed items.
+    /// @return fees The settled items' fees.
+    /// @return statuses One status byte per item of the group.
+    function settlePermit2Group(
+        address token,
+        address feeRecipient,
+        uint256 firstIndex,
+        bytes calldata items
+    ) external returns (uint256 fees, bytes memory statuses);
+
+    /// @notice The canonical Permit2 address the router calls.
+    function PERMIT2() external view returns (address);
+
+    /// @notice The `witnessTypeString` the router passes to Permit2.
+    function PERMIT2_WITNESS_TYPE_STRING() external view returns (string memory);
+
+    /// @notice `keccak256("RouterPayment(address payee,uint256 fee,address feeRecipient,uint256 validAfter)")`.
+    function ROUTER_PAYMENT_TYPEHASH() external view returns (bytes32);
+
+    /// @notice The most gas an item's EIP-2612 permit may consume.
+    function PERMIT_GAS_LIMIT() external view returns (uint256);
 
     /// @notice The nonce a payer signs for a routed item:
     /// `keccak256(abi.encode(payee, fee, feeRecipient, salt))`.

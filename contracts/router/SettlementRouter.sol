@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ISignatureTransfer} from "@uniswap/v4-periphery/lib/permit2/src/interfaces/ISignatureTransfer.sol";
 
 import {ISettlementRouter} from "../interfaces/ISettlementRouter.sol";
 
@@ -17,13 +21,47 @@ import {ISettlementRouter} from "../interfaces/ISettlementRouter.sol";
 /// routed items of one payee are adjacent (each run of equal payees is paid separately). The
 /// bounds of an EOA item are checked once after its loop, so a truncated last item may reach the
 /// token (with zeros for its missing bytes) before the whole call reverts. It keeps no storage
-/// besides the transient reentrancy lock.
+/// besides the transient reentrancy lock. {settlePermit2} (Permit2 items, any ERC-20) is plain
+/// Solidity; it copies the whole return data of a failed token call (the token is the submitter's
+/// choice, not a payment's), and trusts Permit2 not to bomb it.
 contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @inheritdoc ISettlementRouter
     uint256 public constant ITEM_GAS_LIMIT = 200_000;
 
     /// @inheritdoc ISettlementRouter
     uint256 public constant MAX_REASON_LENGTH = 256;
+
+    /// @inheritdoc ISettlementRouter
+    address public constant PERMIT2 = 0x000000000022D473030F116dDEE9F6B43aC78BA3;
+
+    /// @inheritdoc ISettlementRouter
+    string public constant PERMIT2_WITNESS_TYPE_STRING =
+        "RouterPayment witness)"
+        "RouterPayment(address payee,uint256 fee,address feeRecipient,uint256 validAfter)"
+        "TokenPermissions(address token,uint256 amount)";
+
+    /// @inheritdoc ISettlementRouter
+    bytes32 public constant ROUTER_PAYMENT_TYPEHASH =
+        keccak256("RouterPayment(address payee,uint256 fee,address feeRecipient,uint256 validAfter)");
+
+    /// @inheritdoc ISettlementRouter
+    uint256 public constant PERMIT_GAS_LIMIT = 100_000;
+
+    /// @dev Permit2 item flags.
+    uint8 private constant _P2_EIP2612_PERMIT = 1;
+    uint8 private constant _P2_CONTRACT_SIGNATURE = 2;
+
+    /// @dev A Permit2 item's fixed part, its compact signature and its EIP-2612 permit.
+    uint256 private constant _P2_FIXED_SIZE = 117;
+    uint256 private constant _P2_COMPACT_SIGNATURE_SIZE = 64;
+    uint256 private constant _P2_PERMIT_SIZE = 128;
+
+    /// @dev Gas for the `nonceBitmap` and `allowance` reads after a failed call.
+    uint256 private constant _READ_GAS = 30_000;
+
+    /// @dev Reverts {settlePermit2Group} when its payout failed, with the payout's capped revert
+    /// data: every item of the group is reported `PayoutFailed`.
+    error SettlementRouterPermit2GroupUndone(bytes reason);
 
     /// @dev Gas for the `authorizationState` read after a failed token call.
     uint256 private constant _AUTH_STATE_GAS = 30_000;
@@ -128,6 +166,338 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             mstore(sub(statuses, 0x20), fees)
             return(sub(statuses, 0x20), add(0x40, count))
         }
+    }
+
+    /// @inheritdoc ISettlementRouter
+    function settlePermit2(
+        address token,
+        address feeRecipient,
+        bytes calldata items
+    ) external nonReentrant returns (bytes memory results) {
+        require(token.code.length != 0, SettlementRouterTokenHasNoCode(token));
+        require(PERMIT2.code.length != 0, SettlementRouterPermit2HasNoCode(PERMIT2));
+        uint256 count;
+        for (uint256 pos = 0; pos < items.length; ++count) pos += _permit2ItemSize(items, pos);
+        results = new bytes(count);
+        uint256 fees;
+        uint256 index;
+        for (uint256 pos = 0; pos < items.length; ) {
+            (uint256 end, uint256 runLength) = _permit2Run(items, pos);
+            fees += _settlePermit2Run(token, feeRecipient, items[pos:end], index, results);
+            pos = end;
+            index += runLength;
+        }
+        if (fees != 0) _payFees(token, feeRecipient, fees);
+        emit BatchSettled(token, results);
+    }
+
+    /// @inheritdoc ISettlementRouter
+    function settlePermit2Group(
+        address token,
+        address feeRecipient,
+        uint256 firstIndex,
+        bytes calldata items
+    ) external returns (uint256 fees, bytes memory statuses) {
+        require(msg.sender == address(this), SettlementRouterUnauthorizedCaller(msg.sender));
+        Permit2Group memory g = Permit2Group(token, feeRecipient, 0, 0);
+        statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
+        uint256 count;
+        for (uint256 pos = 0; pos < items.length; ++count) {
+            uint256 size = _permit2ItemSize(items, pos);
+            statuses[count] = bytes1(
+                uint8(_executePermit2(g, firstIndex + count, items[pos:pos + size]))
+            );
+            pos += size;
+        }
+        assembly ("memory-safe") {
+            mstore(statuses, count)
+        }
+        fees = g.fees;
+        if (g.credit != 0) {
+            address payee = address(bytes20(items[21:41]));
+            // A payout to the router itself would leave the credit here: undo the group.
+            if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
+            (bool ok, bytes memory reason) = _tryTransfer(token, payee, g.credit, firstIndex);
+            if (!ok) revert SettlementRouterPermit2GroupUndone(reason);
+        }
+    }
+
+    /// @dev What one group of Permit2 items shares, and what its settled items accumulate.
+    struct Permit2Group {
+        address token;
+        address feeRecipient;
+        uint256 credit;
+        uint256 fees;
+    }
+
+    /// @dev The end of the run of consecutive items with the payee of the item at `pos`, and
+    /// how many items it has.
+    function _permit2Run(
+        bytes calldata items,
+        uint256 pos
+    ) private pure returns (uint256 end, uint256 runLength) {
+        address payee = address(bytes20(items[pos + 21:pos + 41]));
+        end = pos;
+        do {
+            end += _permit2ItemSize(items, end);
+            ++runLength;
+        } while (end < items.length && address(bytes20(items[end + 21:end + 41])) == payee);
+    }
+
+    /// @dev Settles one run (`run`: its items, the first at batch index `index`) through
+    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees; reports
+    /// every item `PayoutFailed` when the group was undone.
+    function _settlePermit2Run(
+        address token,
+        address feeRecipient,
+        bytes calldata run,
+        uint256 index,
+        bytes memory results
+    ) private returns (uint256) {
+        try this.settlePermit2Group(token, feeRecipient, index, run) returns (
+            uint256 groupFees,
+            bytes memory statuses
+        ) {
+            for (uint256 i = 0; i < statuses.length; ++i) results[index + i] = statuses[i];
+            return groupFees;
+        } catch (bytes memory err) {
+            if (bytes4(err) != SettlementRouterPermit2GroupUndone.selector) {
+                // Not a payout failure (too little gas, out of gas): the submitter's error.
+                Address.verifyCallResult(false, err);
+            }
+            bytes memory reason = abi.decode(_tail(err), (bytes));
+            for (uint256 pos = 0; pos < run.length; ++index) {
+                _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
+                results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
+                pos += _permit2ItemSize(run, pos);
+            }
+            return 0;
+        }
+    }
+
+    /// @dev One Permit2 item (`item`: exactly its bytes): checks what the router checks itself,
+    /// runs its EIP-2612 permit if it carries one, then pulls `amount` to the router through
+    /// Permit2 and credits the group. Emits {PaymentFailed} when it fails.
+    function _executePermit2(
+        Permit2Group memory g,
+        uint256 index,
+        bytes calldata item
+    ) private returns (ItemStatus) {
+        uint256 amount = uint128(bytes16(item[41:57]));
+        uint256 fee = uint128(bytes16(item[57:73]));
+        if (fee > amount) return _fail(item, index, ItemStatus.FeeExceedsValue, "");
+        // As EIP-3009's validAfter: valid only strictly after it.
+        if (block.timestamp <= uint48(bytes6(item[73:79]))) {
+            return _fail(item, index, ItemStatus.NotYetValid, "");
+        }
+        uint256 sigStart = _P2_FIXED_SIZE;
+        uint256 sigEnd = _P2_FIXED_SIZE + _P2_COMPACT_SIGNATURE_SIZE;
+        if (uint8(item[0]) & _P2_CONTRACT_SIGNATURE != 0) {
+            sigStart += 2;
+            sigEnd = sigStart + uint16(bytes2(item[_P2_FIXED_SIZE:sigStart]));
+            if (sigEnd == sigStart) return _fail(item, index, ItemStatus.InvalidSignatureLength, "");
+        }
+        if (uint8(item[0]) & _P2_EIP2612_PERMIT != 0) {
+            bytes memory permitReason = _tryPermit(g.token, item, amount, index, item[sigEnd:]);
+            if (permitReason.length != 0) {
+                return _fail(item, index, ItemStatus.PermitFailed, permitReason);
+            }
+        }
+        (bool ok, bytes memory reason) = _pull(g, item, item[sigStart:sigEnd], amount);
+        if (ok) {
+            // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
+            g.credit += amount - fee;
+            g.fees += fee;
+            return ItemStatus.Settled;
+        }
+        _checkGas(index, ITEM_GAS_LIMIT);
+        ItemStatus status = _permit2NonceUsed(item, index)
+            ? ItemStatus.AuthorizationUsed
+            : ItemStatus.TokenReverted;
+        return _fail(item, index, status, _capped(reason));
+    }
+
+    /// @dev The item's `permitWitnessTransferFrom`, pulling `amount` to the router, with at most
+    /// {ITEM_GAS_LIMIT} gas; returns Permit2's revert data when it fails.
+    function _pull(
+        Permit2Group memory g,
+        bytes calldata item,
+        bytes calldata signature,
+        uint256 amount
+    ) private returns (bool, bytes memory) {
+        ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer
+            .PermitTransferFrom({
+                permitted: ISignatureTransfer.TokenPermissions({token: g.token, amount: amount}),
+                nonce: uint256(bytes32(item[85:117])),
+                deadline: uint48(bytes6(item[79:85]))
+            });
+        bytes32 witness = _routerPaymentHash(item, g.feeRecipient);
+        try
+            ISignatureTransfer(PERMIT2).permitWitnessTransferFrom{gas: ITEM_GAS_LIMIT}(
+                permit,
+                ISignatureTransfer.SignatureTransferDetails({
+                    to: address(this),
+                    requestedAmount: amount
+                }),
+                address(bytes20(item[1:21])),
+                witness,
+                PERMIT2_WITNESS_TYPE_STRING,
+                signature
+            )
+        {
+            return (true, "");
+        } catch (bytes memory reason) {
+            return (false, reason);
+        }
+    }
+
+    /// @dev The EIP-712 struct hash of the item's `RouterPayment` witness.
+    function _routerPaymentHash(
+        bytes calldata item,
+        address feeRecipient
+    ) private pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    ROUTER_PAYMENT_TYPEHASH,
+                    address(bytes20(item[21:41])),
+                    uint128(bytes16(item[57:73])),
+                    feeRecipient,
+                    uint48(bytes6(item[73:79]))
+                )
+            );
+    }
+
+    /// @dev Runs an item's EIP-2612 permit (`permit`: value, deadline, r, yParityAndS) approving
+    /// Permit2 for the item's owner. Returns empty bytes when Permit2 may pull `amount`
+    /// afterwards (the permit succeeded, or failed but the allowance suffices: front-run or
+    /// already approved), otherwise the permit's capped revert data (one zero byte when it
+    /// reverted without data).
+    function _tryPermit(
+        address token,
+        bytes calldata item,
+        uint256 amount,
+        uint256 index,
+        bytes calldata permit
+    ) private returns (bytes memory) {
+        address owner = address(bytes20(item[1:21]));
+        uint256 vs = uint256(bytes32(permit[96:128]));
+        try
+            IERC20Permit(token).permit{gas: PERMIT_GAS_LIMIT}(
+                owner,
+                PERMIT2,
+                uint256(bytes32(permit[0:32])),
+                uint256(bytes32(permit[32:64])),
+                uint8(27 + (vs >> 255)),
+                bytes32(permit[64:96]),
+                bytes32(vs & ((1 << 255) - 1))
+            )
+        {
+            return "";
+        } catch (bytes memory reason) {
+            _checkGas(index, PERMIT_GAS_LIMIT);
+            try IERC20(token).allowance{gas: _READ_GAS}(owner, PERMIT2) returns (uint256 allowed) {
+                if (allowed >= amount) return "";
+            } catch {
+                _checkGas(index, _READ_GAS);
+            }
+            return reason.length == 0 ? new bytes(1) : _capped(reason);
+        }
+    }
+
+    /// @dev Whether Permit2 marks the item's nonce used by its owner (a bounded read; false if
+    /// it fails).
+    function _permit2NonceUsed(bytes calldata item, uint256 index) private view returns (bool) {
+        uint256 nonce = uint256(bytes32(item[85:117]));
+        try
+            ISignatureTransfer(PERMIT2).nonceBitmap{gas: _READ_GAS}(
+                address(bytes20(item[1:21])),
+                nonce >> 8
+            )
+        returns (uint256 bitmap) {
+            return (bitmap >> (nonce & 0xff)) & 1 == 1;
+        } catch {
+            _checkGas(index, _READ_GAS);
+            return false;
+        }
+    }
+
+    /// @dev Transfers `amount` of `token` to `to` with at most {ITEM_GAS_LIMIT} gas. Success is a
+    /// call that did not revert and returned nothing (USDT) or `true`; `token` has code (checked
+    /// on entry), so an empty return is never a call to nothing.
+    function _tryTransfer(
+        address token,
+        address to,
+        uint256 amount,
+        uint256 index
+    ) private returns (bool ok, bytes memory reason) {
+        bytes memory ret;
+        (ok, ret) = token.call{gas: ITEM_GAS_LIMIT}(abi.encodeCall(IERC20.transfer, (to, amount)));
+        if (!ok) {
+            _checkGas(index, ITEM_GAS_LIMIT);
+            return (false, _capped(ret));
+        }
+        if (ret.length != 0 && (ret.length < 32 || abi.decode(ret, (uint256)) != 1)) {
+            return (false, _capped(ret));
+        }
+        return (true, "");
+    }
+
+    /// @dev Reports item `index` failed (`item`: its bytes) and returns `status`.
+    function _fail(
+        bytes calldata item,
+        uint256 index,
+        ItemStatus status,
+        bytes memory reason
+    ) private returns (ItemStatus) {
+        // {_tryPermit}'s marker for a permit that reverted without data.
+        if (reason.length == 1 && reason[0] == 0) reason = "";
+        emit PaymentFailed(
+            index,
+            address(bytes20(item[1:21])),
+            bytes32(item[85:117]),
+            status,
+            reason
+        );
+        return status;
+    }
+
+    /// @dev After a call with a gas limit of `callGas` failed: if less than `callGas / 63` is
+    /// left, it may have failed only for want of gas (the 63/64 rule): revert the whole call.
+    function _checkGas(uint256 index, uint256 callGas) private view {
+        if (gasleft() < callGas / 63) revert SettlementRouterInsufficientGas(index);
+    }
+
+    /// @dev The size of the Permit2 item at `pos`; reverts if it runs past the end of `items` or
+    /// its flags set unknown bits.
+    function _permit2ItemSize(bytes calldata items, uint256 pos) private pure returns (uint256) {
+        uint256 size = _P2_FIXED_SIZE;
+        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
+        uint8 flags = uint8(items[pos]);
+        require(flags <= 3, SettlementRouterMalformedItems(pos));
+        if (flags & _P2_CONTRACT_SIGNATURE == 0) {
+            size += _P2_COMPACT_SIGNATURE_SIZE;
+        } else {
+            require(pos + size + 2 <= items.length, SettlementRouterMalformedItems(pos));
+            size += 2 + uint16(bytes2(items[pos + size:pos + size + 2]));
+        }
+        if (flags & _P2_EIP2612_PERMIT != 0) size += _P2_PERMIT_SIZE;
+        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
+        return size;
+    }
+
+    /// @dev The first `MAX_REASON_LENGTH` bytes of `data`.
+    function _capped(bytes memory data) private pure returns (bytes memory) {
+        if (data.length <= MAX_REASON_LENGTH) return data;
+        bytes memory capped = new bytes(MAX_REASON_LENGTH);
+        for (uint256 i = 0; i < MAX_REASON_LENGTH; ++i) capped[i] = data[i];
+        return capped;
+    }
+
+    /// @dev `data` without its first 4 bytes (an error's arguments).
+    function _tail(bytes memory data) private pure returns (bytes memory tail) {
+        tail = new bytes(data.length - 4);
+        for (uint256 i = 0; i < tail.length; ++i) tail[i] = data[i + 4];
     }
 
     /// @inheritdoc ISettlementRouter

@@ -8,11 +8,18 @@ import {
   MAX_BENCHMARK_PAYEES,
   MAX_BENCHMARK_PAYMENTS,
 } from "../../src/bench/runBenchmark.js";
-import { BENCHMARK_TOKENS, type BenchmarkTokenName } from "../../src/bench/tokens.js";
+import {
+  BENCHMARK_TOKENS,
+  DEFAULT_BENCHMARK_TOKENS,
+  type BenchmarkTokenName,
+} from "../../src/bench/tokens.js";
 import { BenchUsageError } from "./errors.js";
 
 /** The settlement paths the benchmark compares (see docs/BENCHMARKS.md): the library's and `facilitator`. */
-export const BENCH_METHODS = [...DEFAULT_BENCHMARK_METHODS, "facilitator"] as const;
+export const BENCH_METHODS = [
+  ...(Object.keys(BENCHMARK_METHODS) as BenchmarkMethodName[]),
+  "facilitator",
+] as const;
 export type BenchMethod = BenchmarkMethodName | "facilitator";
 
 /** The methods of a run without `--methods`: the library's on-chain paths. */
@@ -27,6 +34,8 @@ const TOKEN_ALIASES: Record<string, BenchTokenName> = {
   x402testtoken: "X402TestToken",
   test: "X402TestToken",
   testtoken: "X402TestToken",
+  usdtlike: "UsdtLike",
+  usdt: "UsdtLike",
 };
 
 /** Validated options of one benchmark run. */
@@ -81,8 +90,10 @@ Options:
                        payments from each payer to each payee per run, e.g. 1,10,100 (default 1);
                        every method runs once per value and the report charts gas against it
   --batch LIST         batch sizes, e.g. 50,100,200 (default ${FULL_DEFAULTS.batchSizes.join(",")}; --quick ${QUICK_DEFAULTS.batchSizes.join(",")})
-  --methods LIST       comma-separated methods (default: every method but facilitator)
-  --tokens LIST        FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
+  --methods LIST       comma-separated methods (default: every method but facilitator,
+                       permit2-single and router-permit2)
+  --tokens LIST        FiatTokenV2_2 (alias usdc), X402TestToken (alias test), UsdtLike (alias usdt:
+                       no EIP-3009, only the Permit2 methods run on it); default the first two
   --quick              CI-sized run: batch ${QUICK_DEFAULTS.batchSizes.join(",")}, ${QUICK_DEFAULTS.payments} payments per run
   --json FILE          write the results as JSON (format in docs/BENCHMARKS.md)
   --report DIR         write a Markdown report and SVG charts into DIR
@@ -195,12 +206,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
 
   const tokens =
     v.tokens === undefined
-      ? [...BENCH_TOKENS]
+      ? [...DEFAULT_BENCHMARK_TOKENS]
       : parseList("--tokens", v.tokens).map((name) => {
           const token = TOKEN_ALIASES[name.toLowerCase()];
           if (!token)
             throw new BenchUsageError(
-              `unknown token "${name}" (choose from ${BENCH_TOKENS.join(", ")}, usdc, test)`,
+              `unknown token "${name}" (choose from ${BENCH_TOKENS.join(", ")}, usdc, test, usdt)`,
             );
           return token;
         });

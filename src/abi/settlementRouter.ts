@@ -2,6 +2,7 @@
 
 /** ABI of `SettlementRouter`. */
 export const settlementRouterAbi = [
+  { inputs: [], name: "FailedCall", type: "error" },
   { inputs: [], name: "ReentrancyGuardReentrantCall", type: "error" },
   {
     inputs: [
@@ -19,6 +20,16 @@ export const settlementRouterAbi = [
   {
     inputs: [{ internalType: "uint256", name: "offset", type: "uint256" }],
     name: "SettlementRouterMalformedItems",
+    type: "error",
+  },
+  {
+    inputs: [{ internalType: "bytes", name: "reason", type: "bytes" }],
+    name: "SettlementRouterPermit2GroupUndone",
+    type: "error",
+  },
+  {
+    inputs: [{ internalType: "address", name: "permit2", type: "address" }],
+    name: "SettlementRouterPermit2HasNoCode",
     type: "error",
   },
   {
@@ -72,6 +83,34 @@ export const settlementRouterAbi = [
     type: "function",
   },
   {
+    inputs: [],
+    name: "PERMIT2",
+    outputs: [{ internalType: "address", name: "", type: "address" }],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "PERMIT2_WITNESS_TYPE_STRING",
+    outputs: [{ internalType: "string", name: "", type: "string" }],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "PERMIT_GAS_LIMIT",
+    outputs: [{ internalType: "uint256", name: "", type: "uint256" }],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "ROUTER_PAYMENT_TYPEHASH",
+    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
     inputs: [
       { internalType: "address", name: "payee", type: "address" },
       { internalType: "uint256", name: "fee", type: "uint256" },
@@ -91,6 +130,32 @@ export const settlementRouterAbi = [
     ],
     name: "settle",
     outputs: [{ internalType: "bytes", name: "results", type: "bytes" }],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      { internalType: "address", name: "token", type: "address" },
+      { internalType: "address", name: "feeRecipient", type: "address" },
+      { internalType: "bytes", name: "items", type: "bytes" },
+    ],
+    name: "settlePermit2",
+    outputs: [{ internalType: "bytes", name: "results", type: "bytes" }],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      { internalType: "address", name: "token", type: "address" },
+      { internalType: "address", name: "feeRecipient", type: "address" },
+      { internalType: "uint256", name: "firstIndex", type: "uint256" },
+      { internalType: "bytes", name: "items", type: "bytes" },
+    ],
+    name: "settlePermit2Group",
+    outputs: [
+      { internalType: "uint256", name: "fees", type: "uint256" },
+      { internalType: "bytes", name: "statuses", type: "bytes" },
+    ],
     stateMutability: "nonpayable",
     type: "function",
   },

@@ -32,8 +32,10 @@ export type SubmitBatchParameters = {
   router: Address;
   token: Address;
   feeRecipient: Address;
-  /** The items, or already packed `items` bytes. */
+  /** The items, or already packed `items` bytes (for `settlePermit2`: `encodePermit2Items`). */
   items: readonly SettlementItem[] | Hex;
+  /** The router entry point: `settle` (EIP-3009 items, the default) or `settlePermit2`. */
+  entryPoint?: "settle" | "settlePermit2";
   /** Sender; default: the client's account. */
   account?: Account;
   /** Explicit account nonce (a relayer sending several batches). Default: the pending count. */
@@ -69,7 +71,7 @@ export type SubmitBatchReturnType = {
 };
 
 /**
- * Sends one `settle` transaction and waits for its receipt: gas from `estimateGas` (with a
+ * Sends one `settle` (or `settlePermit2`) transaction and waits for its receipt: gas from `estimateGas` (with a
  * margin, refusing batches over the 2^24 cap), EIP-1559 fees from `estimateFeesPerGas`, an
  * explicit nonce, and when no receipt arrives within `timeoutMs` the same nonce is re-sent with
  * fees bumped by `feeBumpPercent` (up to `maxReplacements` times). Whichever of the broadcast
@@ -90,12 +92,19 @@ export async function submitBatch(
     throw new InvalidBatchInputError("account", "the client has no account; pass `account`");
   }
   const router = getAddress(parameters.router);
+  const entryPoint = parameters.entryPoint ?? "settle";
+  if (entryPoint === "settlePermit2" && typeof parameters.items !== "string") {
+    throw new InvalidBatchInputError(
+      "items",
+      "settlePermit2 takes packed items (encodePermit2Items)",
+    );
+  }
   const packed =
     typeof parameters.items === "string" ? parameters.items : encodeItems(parameters.items);
   if (packed === "0x") throw new InvalidBatchInputError("items", "the batch is empty");
   const data = encodeFunctionData({
     abi: settlementRouterAbi,
-    functionName: "settle",
+    functionName: entryPoint,
     args: [getAddress(parameters.token), getAddress(parameters.feeRecipient), packed],
   });
   const cap = parameters.gasCap ?? TRANSACTION_GAS_CAP;

@@ -11,6 +11,7 @@ const ARTIFACTS = {
   ClearingHouse: "artifacts/contracts/clearing/ClearingHouse.sol/ClearingHouse.json",
   SettlementRouter: "artifacts/contracts/router/SettlementRouter.sol/SettlementRouter.json",
   X402TestToken: "artifacts/contracts/token/X402TestToken.sol/X402TestToken.json",
+  UsdtLikeMock: "artifacts/contracts/test/router/mocks/UsdtLikeMock.sol/UsdtLikeMock.json",
 } as const;
 
 export type BenchContractName = keyof typeof ARTIFACTS;

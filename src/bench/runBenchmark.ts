@@ -18,11 +18,15 @@ import {
   type BenchmarkTokenName,
   benchAddress,
   benchPayers,
+  DEFAULT_BENCHMARK_TOKENS,
+  isEip3009BenchToken,
   setupBenchToken,
 } from "./tokens.js";
 
-/** The methods of a run without `methods`: every built-in method. */
-export const DEFAULT_BENCHMARK_METHODS = Object.keys(BENCHMARK_METHODS) as BenchmarkMethodName[];
+/** The methods of a run without `methods`: every built-in method but the opt-in ones. */
+export const DEFAULT_BENCHMARK_METHODS = (
+  Object.keys(BENCHMARK_METHODS) as BenchmarkMethodName[]
+).filter((name) => !(BENCHMARK_METHODS[name] as BenchmarkMethod).optIn);
 /** Amount per payment: 0.01 of a 6-decimal token. */
 export const BENCHMARK_PAYMENT_AMOUNT = 10_000n;
 /** The largest batch size `runBenchmark` accepts (the router's planner splits by the gas cap). */
@@ -105,7 +109,7 @@ function plan(options: RunBenchmarkOptions): Plan {
     if (!method)
       throw new BenchmarkInputError(
         "methods",
-        `unknown method "${m}" (choose from ${DEFAULT_BENCHMARK_METHODS.join(", ")})`,
+        `unknown method "${m}" (choose from ${Object.keys(BENCHMARK_METHODS).join(", ")})`,
       );
     return method;
   });
@@ -113,7 +117,7 @@ function plan(options: RunBenchmarkOptions): Plan {
   const names = methods.map((m) => m.name);
   if (new Set(names).size !== names.length)
     throw new BenchmarkInputError("methods", `a method is listed twice: ${names.join(", ")}`);
-  const tokens = [...new Set(options.tokens ?? BENCHMARK_TOKENS)];
+  const tokens = [...new Set(options.tokens ?? DEFAULT_BENCHMARK_TOKENS)];
   for (const token of tokens)
     if (!(BENCHMARK_TOKENS as readonly string[]).includes(token))
       throw new BenchmarkInputError(
@@ -238,14 +242,22 @@ export async function runBenchmark(
   }));
 
   // Payments each payer makes over one token's runs.
-  const perToken = workloads.reduce(
-    (total, workload) =>
-      total + p.methods.reduce((n, m) => n + paymentsPerPayer(m, p.batchSizes, workload), 0),
-    0,
-  );
+  // A method runs on a token with EIP-3009, or on any token when it settles any ERC-20.
+  const runsOn = (method: BenchmarkMethod, token: BenchmarkTokenName) =>
+    method.anyErc20 === true || isEip3009BenchToken(token);
+  const paymentsOf = (token: BenchmarkTokenName) =>
+    workloads.reduce(
+      (total, workload) =>
+        total +
+        p.methods.reduce(
+          (n, m) => n + (runsOn(m, token) ? paymentsPerPayer(m, p.batchSizes, workload) : 0),
+          0,
+        ),
+      0,
+    );
   const progress: BenchmarkProgress = {
     done: 0,
-    total: perToken * p.payers * p.tokens.length,
+    total: p.tokens.reduce((n, token) => n + paymentsOf(token), 0) * p.payers,
     task: "",
   };
   const report = () => options.onProgress?.({ ...progress });
@@ -272,7 +284,7 @@ export async function runBenchmark(
       // relayer do in steady state: no method's first payment pays for creating their balance slots.
       await token.fund(
         [...payers.map((payer) => payer.address), ...payees, feeRecipient],
-        p.amount * BigInt(2 * perToken + 2),
+        p.amount * BigInt(2 * paymentsOf(tokenName) + 2),
       );
       for (const workload of workloads) {
         const payments = benchPayments(payers, payees, workload.paymentsPerPair);
@@ -281,6 +293,7 @@ export async function runBenchmark(
             ? `, ${workload.paymentsPerPair} per pair`
             : "";
         for (const method of p.methods) {
+          if (!runsOn(method, tokenName)) continue;
           for (const batchSize of method.batched ? p.batchSizes : [1]) {
             label(
               `${tokenName}: ${method.name}${method.batched ? ` @ ${batchSize}` : ""}${suffix}`,

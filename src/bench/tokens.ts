@@ -8,9 +8,24 @@ import { deployBenchContract } from "./contracts.js";
 import { BenchmarkChainError } from "./errors.js";
 import type { BenchNode, NodeWallet } from "./node.js";
 
-/** The tokens a benchmark settles, by the name the results report. */
-export const BENCHMARK_TOKENS = ["FiatTokenV2_2", "X402TestToken"] as const;
+/**
+ * The tokens a benchmark settles, by the name the results report. `UsdtLike` behaves like USDT
+ * (`transfer`/`transferFrom` return nothing, no EIP-3009, no EIP-2612): only the Permit2 methods
+ * settle it, and it runs only when named.
+ */
+export const BENCHMARK_TOKENS = ["FiatTokenV2_2", "X402TestToken", "UsdtLike"] as const;
 export type BenchmarkTokenName = (typeof BENCHMARK_TOKENS)[number];
+
+/** Whether every method settles `name` (EIP-3009), or only the `anyErc20` (Permit2) ones. */
+export function isEip3009BenchToken(name: BenchmarkTokenName): boolean {
+  return name !== "UsdtLike";
+}
+
+/** The tokens of a run that names none: the EIP-3009 tokens. */
+export const DEFAULT_BENCHMARK_TOKENS = [
+  "FiatTokenV2_2",
+  "X402TestToken",
+] as const satisfies readonly BenchmarkTokenName[];
 
 /** A token ready for settlement: where it is, its EIP-712 domain and how to fund payers. */
 export interface BenchToken {
@@ -18,6 +33,8 @@ export interface BenchToken {
   address: Address;
   /** EIP-712 domain name and version (the chain id and address complete the domain). */
   domain: { name: string; version: string };
+  /** The token implements EIP-3009 (every method settles it); false: only the Permit2 methods. */
+  eip3009: boolean;
   /** Gives each recipient `amount` (smallest unit). */
   fund(recipients: readonly Address[], amount: bigint): Promise<void>;
 }
@@ -44,8 +61,19 @@ export async function setupBenchToken(
       name,
       address: USDC_ADDRESS,
       domain: { name: USDC_EIP712_NAME, version: USDC_EIP712_VERSION },
+      eip3009: true,
       fund: (recipients, amount) => fundUsdc(node.client, { recipients, amount }),
     };
+  if (name === "UsdtLike") {
+    const address = await deployBenchContract(node, wallet, "UsdtLikeMock", []);
+    return {
+      name,
+      address,
+      domain: { name: "No Return Dollar", version: "1" },
+      eip3009: false,
+      fund: (recipients, amount) => mintEach(node, wallet, address, recipients, amount),
+    };
+  }
   const address = await deployBenchContract(node, wallet, "X402TestToken", [
     TEST_TOKEN_DOMAIN.name,
     TEST_TOKEN_SYMBOL,
@@ -56,27 +84,37 @@ export async function setupBenchToken(
     name,
     address,
     domain: { ...TEST_TOKEN_DOMAIN },
-    async fund(recipients, amount) {
-      const hashes: Hex[] = [];
-      for (const to of recipients)
-        hashes.push(
-          await wallet.writeContract({
-            address,
-            abi: x402TestTokenAbi,
-            functionName: "mint",
-            args: [to, amount],
-            gas: 120_000n,
-          }),
-        );
-      for (const hash of hashes) {
-        const receipt = await node.client.waitForTransactionReceipt({ hash });
-        if (receipt.status !== "success")
-          throw new BenchmarkChainError("Funding a payer with the test token failed.", {
-            details: `transaction ${hash}`,
-          });
-      }
-    },
+    eip3009: true,
+    fund: (recipients, amount) => mintEach(node, wallet, address, recipients, amount),
   };
+}
+
+/** Mints `amount` to each recipient with the token's open or minter-only `mint`. */
+async function mintEach(
+  node: BenchNode,
+  wallet: NodeWallet,
+  address: Address,
+  recipients: readonly Address[],
+  amount: bigint,
+): Promise<void> {
+  const hashes: Hex[] = [];
+  for (const to of recipients)
+    hashes.push(
+      await wallet.writeContract({
+        address,
+        abi: x402TestTokenAbi,
+        functionName: "mint",
+        args: [to, amount],
+        gas: 120_000n,
+      }),
+    );
+  for (const hash of hashes) {
+    const receipt = await node.client.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success")
+      throw new BenchmarkChainError("Funding a payer with the test token failed.", {
+        details: `transaction ${hash}`,
+      });
+  }
 }
 
 /** A deterministic account for a benchmark role (the same on every run, never funded with ETH). */

@@ -34,6 +34,20 @@ const CUSTOM_ERROR_REASONS: Readonly<Record<KnownErrorName, RevertReason>> = {
   SettlementRouterInsufficientGas: "router_insufficient_gas",
   SettlementRouterFeePayoutFailed: "router_fee_payout_failed",
   SettlementRouterUnauthorizedCaller: "router_unauthorized_caller",
+  SettlementRouterPermit2HasNoCode: "router_permit2_has_no_code",
+  // Permit2 (SignatureTransfer, SignatureVerification, PermitErrors; AllowanceTransfer's are no
+  // payment failure of a signature transfer)
+  InvalidNonce: "permit2_invalid_nonce",
+  SignatureExpired: "permit2_deadline_expired",
+  InvalidSigner: "invalid_permit2_signature",
+  InvalidSignature: "invalid_permit2_signature",
+  InvalidSignatureLength: "invalid_permit2_signature",
+  InvalidContractSignature: "invalid_permit2_signature",
+  InvalidAmount: "permit2_invalid_amount",
+  LengthMismatch: "unknown_revert",
+  AllowanceExpired: "unknown_revert",
+  InsufficientAllowance: "unknown_revert",
+  ExcessiveInvalidation: "unknown_revert",
   // Known errors that no EIP-3009 payment raises: decoded (errorName says which), no payment reason.
   AccessControlBadConfirmation: "unknown_revert",
   AccessControlUnauthorizedAccount: "unknown_revert",

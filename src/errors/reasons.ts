@@ -18,6 +18,13 @@ export const REVERT_REASONS = [
   "token_paused",
   "invalid_recipient",
   "authorization_outside_validity_window",
+  // Permit2 (x402's spelling where its Permit2 path names the same failure)
+  "invalid_permit2_signature",
+  "permit2_invalid_nonce",
+  "permit2_deadline_expired",
+  "permit2_not_yet_valid",
+  "permit2_invalid_amount",
+  "permit2_transfer_from_failed",
   // SettlementRouter-level
   "router_fee_exceeds_value",
   "router_payout_failed",
@@ -27,6 +34,8 @@ export const REVERT_REASONS = [
   "router_insufficient_gas",
   "router_fee_payout_failed",
   "router_unauthorized_caller",
+  "router_permit_failed",
+  "router_permit2_has_no_code",
   // anything else
   "panic",
   "out_of_gas",
@@ -55,6 +64,17 @@ export const REVERT_REASON_DESCRIPTIONS: Readonly<Record<RevertReason, string>> 
   invalid_recipient: "The payee is not a valid recipient (the zero address).",
   authorization_outside_validity_window:
     "The token rejected the time bounds without saying which edge (OpenZeppelin's draft ERC3009).",
+  invalid_permit2_signature:
+    "Permit2 rejected the signature: it does not recover to the owner (wrong signer, spender, witness, " +
+    "chain, token or amount), is malformed, or the owner's ERC-1271 wallet rejected it.",
+  permit2_invalid_nonce: "The owner's Permit2 nonce was already used or invalidated.",
+  permit2_deadline_expired: "The Permit2 signature's deadline has passed.",
+  permit2_not_yet_valid:
+    "Not valid yet: the block timestamp is not strictly after the router payment's validAfter.",
+  permit2_invalid_amount: "The requested amount exceeds the permitted amount.",
+  permit2_transfer_from_failed:
+    "The token refused Permit2's transferFrom (insufficient balance or allowance to Permit2, a " +
+    "blacklisted owner, a paused token...).",
   router_fee_exceeds_value: "A routed item's fee is larger than its value.",
   router_payout_failed:
     "The payout to the item's payee reverted (e.g. a blacklisted payee); the payee's group was undone.",
@@ -67,6 +87,9 @@ export const REVERT_REASON_DESCRIPTIONS: Readonly<Record<RevertReason, string>> 
   router_fee_payout_failed: "The accumulated fees could not be transferred to the fee recipient.",
   router_unauthorized_caller:
     "The router's internal self-call entry point was called from outside.",
+  router_permit_failed:
+    "The item's EIP-2612 permit approving Permit2 reverted and Permit2's allowance does not cover the amount.",
+  router_permit2_has_no_code: "There is no Permit2 at its canonical address on this chain.",
   panic: "The contract hit a Solidity panic (assertion, arithmetic, array bounds...).",
   out_of_gas: "The call ran out of gas without revert data.",
   unknown_revert:

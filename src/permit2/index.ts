@@ -20,3 +20,22 @@ export {
   type VerifyPermitWitnessTransferFromParameters,
   type VerifyPermitWitnessTransferFromReturnType,
 } from "./verify.js";
+export {
+  buildRouterPermit2Payment,
+  checkRouterPermit2Payment,
+  encodePermit2Items,
+  getPermit2ApprovalTypedData,
+  getRouterPermit2TypedData,
+  hashRouterPaymentWitness,
+  PERMIT2_ITEM_FLAGS,
+  ROUTER_PAYMENT_WITNESS_TYPE,
+  ROUTER_PAYMENT_WITNESS_TYPE_STRING,
+  routerPaymentWitness,
+  signPermit2Approval,
+  signRouterPermit2Payment,
+  verifyRouterPermit2Signature,
+  type BuildRouterPermit2PaymentParameters,
+  type Permit2ApprovalPermit,
+  type RouterPermit2Payment,
+  type SignedRouterPermit2Payment,
+} from "./router.js";

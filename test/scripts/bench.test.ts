@@ -380,6 +380,37 @@ describe("npm run bench", () => {
       ]);
     });
 
+    it("the Permit2 methods settle every payment on USDC and the USDT-like token, and the router batch costs less gas per payment", async () => {
+      const { runs } = await runBenchmark(chain.client, {
+        methods: ["permit2-single", "router-permit2"],
+        tokens: ["FiatTokenV2_2", "UsdtLike"],
+        batchSizes: [6],
+        payments: 6,
+      });
+      expect(runs.map((r) => [r.token, r.method, r.batchSize, r.settled, r.failed])).to.deep.equal([
+        ["FiatTokenV2_2", "permit2-single", 1, 6, 0],
+        ["FiatTokenV2_2", "router-permit2", 6, 6, 0],
+        ["UsdtLike", "permit2-single", 1, 6, 0],
+        ["UsdtLike", "router-permit2", 6, 6, 0],
+      ]);
+      for (const token of ["FiatTokenV2_2", "UsdtLike"]) {
+        const gas = (method: string) =>
+          runs.find((r) => r.token === token && r.method === method)!.gasPerPayment;
+        expect(gas("router-permit2")).to.be.greaterThan(0);
+        expect(gas("router-permit2")).to.be.lessThan(gas("permit2-single"));
+      }
+    });
+
+    it("skips the EIP-3009 methods on the USDT-like token", async () => {
+      const { runs } = await runBenchmark(chain.client, {
+        methods: ["router-direct", "router-permit2"],
+        tokens: ["UsdtLike"],
+        batchSizes: [2],
+        payments: 2,
+      });
+      expect(runs.map((r) => [r.method, r.settled])).to.deep.equal([["router-permit2", 2]]);
+    });
+
     it("settles through a router the caller deployed, when given one", async () => {
       const router = await deployBenchRouter(chain, chain.wallets[0]!);
       const from = await chain.client.getBlockNumber();

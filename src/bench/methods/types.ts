@@ -86,6 +86,10 @@ export interface BenchmarkMethod {
   readonly batched: boolean;
   /** Deploy the SettlementRouter for it (`ctx.router`). */
   readonly usesRouter?: boolean;
+  /** Settles any ERC-20 (Permit2): it also runs on tokens without EIP-3009. Default false. */
+  readonly anyErc20?: boolean;
+  /** Runs only when named in `methods`, not in a run that names none. Default false. */
+  readonly optIn?: boolean;
   /**
    * Payments each payer makes over one token's runs at `batchSizes` under `workload` (the
    * progress counts them; each payer is funded twice their amount). Default: one run per batch

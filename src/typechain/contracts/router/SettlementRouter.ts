@@ -6,20 +6,32 @@ import type { TypedContractEvent, TypedDeferredTopicFilter, TypedEventLog, Typed
   
 
   export interface SettlementRouterInterface extends Interface {
-    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_REASON_LENGTH" | "routedNonce" | "settle" | "settleRoutedGroup"): FunctionFragment;
+    getFunction(nameOrSignature: "ITEM_GAS_LIMIT" | "MAX_REASON_LENGTH" | "PERMIT2" | "PERMIT2_WITNESS_TYPE_STRING" | "PERMIT_GAS_LIMIT" | "ROUTER_PAYMENT_TYPEHASH" | "routedNonce" | "settle" | "settlePermit2" | "settlePermit2Group" | "settleRoutedGroup"): FunctionFragment;
 
     getEvent(nameOrSignatureOrTopic: "BatchSettled" | "PaymentFailed"): EventFragment;
 
     encodeFunctionData(functionFragment: 'ITEM_GAS_LIMIT', values?: undefined): string;
 encodeFunctionData(functionFragment: 'MAX_REASON_LENGTH', values?: undefined): string;
+encodeFunctionData(functionFragment: 'PERMIT2', values?: undefined): string;
+encodeFunctionData(functionFragment: 'PERMIT2_WITNESS_TYPE_STRING', values?: undefined): string;
+encodeFunctionData(functionFragment: 'PERMIT_GAS_LIMIT', values?: undefined): string;
+encodeFunctionData(functionFragment: 'ROUTER_PAYMENT_TYPEHASH', values?: undefined): string;
 encodeFunctionData(functionFragment: 'routedNonce', values: [AddressLike, BigNumberish, AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'settle', values: [AddressLike, AddressLike, BytesLike]): string;
+encodeFunctionData(functionFragment: 'settlePermit2', values: [AddressLike, AddressLike, BytesLike]): string;
+encodeFunctionData(functionFragment: 'settlePermit2Group', values: [AddressLike, AddressLike, BigNumberish, BytesLike]): string;
 encodeFunctionData(functionFragment: 'settleRoutedGroup', values: [AddressLike, AddressLike, BigNumberish, BigNumberish]): string;
 
     decodeFunctionResult(functionFragment: 'ITEM_GAS_LIMIT', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'MAX_REASON_LENGTH', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'PERMIT2', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'PERMIT2_WITNESS_TYPE_STRING', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'PERMIT_GAS_LIMIT', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'ROUTER_PAYMENT_TYPEHASH', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'routedNonce', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'settle', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'settlePermit2', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'settlePermit2Group', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'settleRoutedGroup', data: BytesLike): Result;
   }
 
@@ -98,6 +110,38 @@ decodeFunctionResult(functionFragment: 'settleRoutedGroup', data: BytesLike): Re
     
 
     
+    PERMIT2: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
+    PERMIT2_WITNESS_TYPE_STRING: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
+    PERMIT_GAS_LIMIT: TypedContractMethod<
+      [],
+      [bigint],
+      'view'
+    >
+    
+
+    
+    ROUTER_PAYMENT_TYPEHASH: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
     routedNonce: TypedContractMethod<
       [payee: AddressLike, fee: BigNumberish, feeRecipient: AddressLike, salt: BytesLike, ],
       [string],
@@ -109,6 +153,22 @@ decodeFunctionResult(functionFragment: 'settleRoutedGroup', data: BytesLike): Re
     settle: TypedContractMethod<
       [token: AddressLike, feeRecipient: AddressLike, items: BytesLike, ],
       [string],
+      'nonpayable'
+    >
+    
+
+    
+    settlePermit2: TypedContractMethod<
+      [token: AddressLike, feeRecipient: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >
+    
+
+    
+    settlePermit2Group: TypedContractMethod<
+      [token: AddressLike, feeRecipient: AddressLike, firstIndex: BigNumberish, items: BytesLike, ],
+      [[bigint, string] & {fees: bigint, statuses: string }],
       'nonpayable'
     >
     
@@ -134,6 +194,26 @@ getFunction(nameOrSignature: 'MAX_REASON_LENGTH'): TypedContractMethod<
       [bigint],
       'view'
     >;
+getFunction(nameOrSignature: 'PERMIT2'): TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >;
+getFunction(nameOrSignature: 'PERMIT2_WITNESS_TYPE_STRING'): TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >;
+getFunction(nameOrSignature: 'PERMIT_GAS_LIMIT'): TypedContractMethod<
+      [],
+      [bigint],
+      'view'
+    >;
+getFunction(nameOrSignature: 'ROUTER_PAYMENT_TYPEHASH'): TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >;
 getFunction(nameOrSignature: 'routedNonce'): TypedContractMethod<
       [payee: AddressLike, fee: BigNumberish, feeRecipient: AddressLike, salt: BytesLike, ],
       [string],
@@ -142,6 +222,16 @@ getFunction(nameOrSignature: 'routedNonce'): TypedContractMethod<
 getFunction(nameOrSignature: 'settle'): TypedContractMethod<
       [token: AddressLike, feeRecipient: AddressLike, items: BytesLike, ],
       [string],
+      'nonpayable'
+    >;
+getFunction(nameOrSignature: 'settlePermit2'): TypedContractMethod<
+      [token: AddressLike, feeRecipient: AddressLike, items: BytesLike, ],
+      [string],
+      'nonpayable'
+    >;
+getFunction(nameOrSignature: 'settlePermit2Group'): TypedContractMethod<
+      [token: AddressLike, feeRecipient: AddressLike, firstIndex: BigNumberish, items: BytesLike, ],
+      [[bigint, string] & {fees: bigint, statuses: string }],
       'nonpayable'
     >;
 getFunction(nameOrSignature: 'settleRoutedGroup'): TypedContractMethod<

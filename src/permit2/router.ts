@@ -1,0 +1,389 @@
+import {
+  encodePacked,
+  getAddress,
+  hexToBigInt,
+  isAddress,
+  parseSignature,
+  size,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from "viem";
+
+import { PERMIT2_ADDRESS } from "../chain/base.js";
+import { InvalidPermit2InputError } from "./errors.js";
+import { createPermit2Nonce } from "./nonces.js";
+import { signPermitWitnessTransferFrom } from "./sign.js";
+import {
+  getPermitWitnessTransferFromTypedData,
+  hashPermit2Witness,
+  permit2WitnessTypeString,
+} from "./typedData.js";
+import type { Permit2Witness } from "./types.js";
+import {
+  verifyPermitWitnessTransferFrom,
+  type VerifyPermitWitnessTransferFromReturnType,
+} from "./verify.js";
+
+/**
+ * The witness a payer signs for a SettlementRouter Permit2 item: it binds the payee, the fee, the
+ * fee recipient (the `settlePermit2` argument) and a not-before time. Its name sorts before
+ * `TokenPermissions`, as Permit2's type string requires.
+ */
+export const ROUTER_PAYMENT_WITNESS_TYPE = {
+  typeName: "RouterPayment",
+  fields: [
+    { name: "payee", type: "address" },
+    { name: "fee", type: "uint256" },
+    { name: "feeRecipient", type: "address" },
+    { name: "validAfter", type: "uint256" },
+  ],
+} as const;
+
+/** The `witnessTypeString` the router passes to Permit2 (its `PERMIT2_WITNESS_TYPE_STRING`). */
+export const ROUTER_PAYMENT_WITNESS_TYPE_STRING = permit2WitnessTypeString(
+  ROUTER_PAYMENT_WITNESS_TYPE,
+);
+
+/** A router Permit2 payment before signing: what the item carries and the payer signs. */
+export type RouterPermit2Payment = {
+  /** The payer, Permit2's `owner`. */
+  owner: Address;
+  token: Address;
+  /** The SettlementRouter: Permit2's `spender`. */
+  router: Address;
+  payee: Address;
+  /** All of it is pulled; `amount - fee` goes to the payee. Below 2^128. */
+  amount: bigint;
+  /** Out of `amount`, to `feeRecipient`. */
+  fee: bigint;
+  feeRecipient: Address;
+  /** Valid only when the block timestamp is strictly after it (unix seconds, below 2^48). */
+  validAfter: bigint;
+  /** Permit2's deadline (unix seconds, below 2^48). */
+  deadline: bigint;
+  /** Permit2's unordered nonce. */
+  nonce: bigint;
+};
+
+/** An EIP-2612 permit approving Permit2 for `value`, riding with the payer's first payment. */
+export type Permit2ApprovalPermit = {
+  value: bigint;
+  deadline: bigint;
+  /** The owner's 65- or 64-byte signature of the token's `Permit`. */
+  signature: Hex;
+};
+
+/** A signed router Permit2 payment, ready to pack into `settlePermit2` items. */
+export type SignedRouterPermit2Payment = RouterPermit2Payment & {
+  /** The owner's signature: 65 or 64 bytes (packed compact), or ERC-1271 bytes with `contractSignature`. */
+  signature: Hex;
+  /** Pack the signature length-prefixed and unchanged (an owner with code). Default false. */
+  contractSignature?: boolean;
+  /** The owner's EIP-2612 permit approving Permit2 (tokens with `permit`, e.g. USDC). */
+  permit?: Permit2ApprovalPermit;
+};
+
+const UINT48_MAX = (1n << 48n) - 1n;
+const UINT128_MAX = (1n << 128n) - 1n;
+const UINT256_MAX = (1n << 256n) - 1n;
+
+function checkUint(field: string, value: bigint, max: bigint): void {
+  if (typeof value !== "bigint" || value < 0n || value > max) {
+    throw new InvalidPermit2InputError(field, `out of range: ${String(value)}`);
+  }
+}
+
+function checkAddress(field: string, value: string): Address {
+  if (!isAddress(value, { strict: false })) {
+    throw new InvalidPermit2InputError(field, `not an address: ${value}`);
+  }
+  return getAddress(value);
+}
+
+/** Checks a payment's fields against the item layout's ranges and normalizes its addresses. */
+export function checkRouterPermit2Payment<T extends RouterPermit2Payment>(payment: T): T {
+  checkUint("amount", payment.amount, UINT128_MAX);
+  checkUint("fee", payment.fee, UINT128_MAX);
+  if (payment.fee > payment.amount) {
+    throw new InvalidPermit2InputError(
+      "fee",
+      `fee ${payment.fee} exceeds amount ${payment.amount}`,
+    );
+  }
+  checkUint("validAfter", payment.validAfter, UINT48_MAX);
+  checkUint("deadline", payment.deadline, UINT48_MAX);
+  checkUint("nonce", payment.nonce, UINT256_MAX);
+  return {
+    ...payment,
+    owner: checkAddress("owner", payment.owner),
+    token: checkAddress("token", payment.token),
+    router: checkAddress("router", payment.router),
+    payee: checkAddress("payee", payment.payee),
+    feeRecipient: checkAddress("feeRecipient", payment.feeRecipient),
+  };
+}
+
+export type BuildRouterPermit2PaymentParameters = Omit<
+  RouterPermit2Payment,
+  "fee" | "validAfter" | "deadline" | "nonce"
+> & {
+  fee?: bigint;
+  /** Default: now minus 10 minutes, as x402 clients do. */
+  validAfter?: bigint;
+  /** Default: now plus `maxTimeoutSeconds`. */
+  deadline?: bigint;
+  /** Default 300. */
+  maxTimeoutSeconds?: number;
+  /** Default: a random nonce (`createPermit2Nonce`). */
+  nonce?: bigint;
+  /** Unix seconds; default: the system clock. */
+  now?: number;
+};
+
+/**
+ * A router Permit2 payment with the usual defaults (no fee, a 10-minute back-dated `validAfter`,
+ * a deadline `maxTimeoutSeconds` ahead, a random nonce), checked against the item layout.
+ *
+ * @example
+ * const payment = buildRouterPermit2Payment({
+ *   owner: payer.address, token, router, payee, amount: 10_000n, feeRecipient,
+ * });
+ */
+export function buildRouterPermit2Payment(
+  parameters: BuildRouterPermit2PaymentParameters,
+): RouterPermit2Payment {
+  const now = BigInt(parameters.now ?? Math.floor(Date.now() / 1000));
+  return checkRouterPermit2Payment({
+    owner: parameters.owner,
+    token: parameters.token,
+    router: parameters.router,
+    payee: parameters.payee,
+    amount: parameters.amount,
+    fee: parameters.fee ?? 0n,
+    feeRecipient: parameters.feeRecipient,
+    validAfter: parameters.validAfter ?? (now > 600n ? now - 600n : 0n),
+    deadline: parameters.deadline ?? now + BigInt(parameters.maxTimeoutSeconds ?? 300),
+    nonce: parameters.nonce ?? createPermit2Nonce(),
+  });
+}
+
+/** The payment's `RouterPayment` witness. */
+export function routerPaymentWitness(payment: RouterPermit2Payment): Permit2Witness {
+  return {
+    ...ROUTER_PAYMENT_WITNESS_TYPE,
+    value: {
+      payee: payment.payee,
+      fee: payment.fee,
+      feeRecipient: payment.feeRecipient,
+      validAfter: payment.validAfter,
+    },
+  };
+}
+
+/** The witness hash the router passes to Permit2 for this payment. */
+export function hashRouterPaymentWitness(payment: RouterPermit2Payment): Hex {
+  return hashPermit2Witness(routerPaymentWitness(payment));
+}
+
+function permitOf(payment: RouterPermit2Payment) {
+  return {
+    token: payment.token,
+    amount: payment.amount,
+    nonce: payment.nonce,
+    deadline: payment.deadline,
+    spender: payment.router,
+  };
+}
+
+/**
+ * The EIP-712 typed data the payer signs for a router Permit2 payment.
+ *
+ * @example
+ * const signature = await wallet.signTypedData(getRouterPermit2TypedData({ chainId, payment }));
+ */
+export function getRouterPermit2TypedData({
+  chainId,
+  payment,
+  permit2 = PERMIT2_ADDRESS,
+}: {
+  chainId: number;
+  payment: RouterPermit2Payment;
+  permit2?: Address;
+}) {
+  return getPermitWitnessTransferFromTypedData({
+    chainId,
+    permit2,
+    permit: permitOf(payment),
+    witness: routerPaymentWitness(payment),
+  });
+}
+
+/**
+ * Signs a router Permit2 payment with the payer's local account.
+ *
+ * @example
+ * const signed = await signRouterPermit2Payment(payer, { chainId: 8453, payment });
+ */
+export async function signRouterPermit2Payment(
+  owner: LocalAccount,
+  {
+    chainId,
+    payment,
+    permit2 = PERMIT2_ADDRESS,
+  }: { chainId: number; payment: RouterPermit2Payment; permit2?: Address },
+): Promise<SignedRouterPermit2Payment> {
+  const checked = checkRouterPermit2Payment(payment);
+  if (getAddress(owner.address) !== checked.owner) {
+    throw new InvalidPermit2InputError("owner", `the account ${owner.address} is not the owner`);
+  }
+  const signature = await signPermitWitnessTransferFrom(owner, {
+    chainId,
+    permit2,
+    permit: permitOf(checked),
+    witness: routerPaymentWitness(checked),
+  });
+  return { ...checked, signature };
+}
+
+/**
+ * Checks a signed router Permit2 payment's EOA signature offline, as Permit2 will (spender the
+ * router, the witness rebuilt from the payment): no RPC call.
+ *
+ * @example
+ * const result = verifyRouterPermit2Signature({ chainId, payment: signed });
+ * if (!result.valid) refuse(result.reason);
+ */
+export function verifyRouterPermit2Signature({
+  chainId,
+  payment,
+  permit2 = PERMIT2_ADDRESS,
+}: {
+  chainId: number;
+  payment: SignedRouterPermit2Payment;
+  permit2?: Address;
+}): VerifyPermitWitnessTransferFromReturnType {
+  return verifyPermitWitnessTransferFrom({
+    chainId,
+    permit2,
+    permit: permitOf(payment),
+    witness: routerPaymentWitness(payment),
+    owner: payment.owner,
+    signature: payment.signature,
+  });
+}
+
+/** The EIP-2612 `Permit` typed data approving Permit2, for the owner to sign. */
+export function getPermit2ApprovalTypedData({
+  token,
+  owner,
+  value,
+  nonce,
+  deadline,
+  permit2 = PERMIT2_ADDRESS,
+}: {
+  /** The token's EIP-712 domain. */
+  token: { name: string; version: string; chainId: number; verifyingContract: Address };
+  owner: Address;
+  value: bigint;
+  /** The owner's EIP-2612 nonce (`nonces(owner)`). */
+  nonce: bigint;
+  deadline: bigint;
+  permit2?: Address;
+}) {
+  return {
+    domain: token,
+    types: {
+      Permit: [
+        { name: "owner", type: "address" },
+        { name: "spender", type: "address" },
+        { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" },
+        { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit" as const,
+    message: { owner, spender: permit2, value, nonce, deadline },
+  };
+}
+
+/**
+ * Signs the EIP-2612 permit approving Permit2 that rides with the payer's first router payment.
+ *
+ * @example
+ * const permit = await signPermit2Approval(payer, { token: usdcDomain, nonce: 0n, value: maxUint256, deadline });
+ * const item = { ...signed, permit };
+ */
+export async function signPermit2Approval(
+  owner: LocalAccount,
+  parameters: Omit<Parameters<typeof getPermit2ApprovalTypedData>[0], "owner">,
+): Promise<Permit2ApprovalPermit> {
+  if (!owner.signTypedData) {
+    throw new InvalidPermit2InputError("owner", `a ${owner.type} account cannot sign typed data`);
+  }
+  const signature = await owner.signTypedData(
+    getPermit2ApprovalTypedData({ ...parameters, owner: owner.address }) as never,
+  );
+  return { value: parameters.value, deadline: parameters.deadline, signature };
+}
+
+/** Flag bits of a packed Permit2 item. */
+export const PERMIT2_ITEM_FLAGS = { EIP2612_PERMIT: 1, CONTRACT_SIGNATURE: 2 } as const;
+
+function toCompact(field: string, signature: Hex): Hex {
+  if (size(signature) === 64) return signature;
+  if (size(signature) !== 65) {
+    throw new InvalidPermit2InputError(
+      field,
+      `expected a 64- or 65-byte signature, got ${size(signature)}`,
+    );
+  }
+  const { r, s, yParity } = parseSignature(signature);
+  const vs = hexToBigInt(s) | (BigInt(yParity ?? 0) << 255n);
+  return encodePacked(["bytes32", "uint256"], [r, vs]);
+}
+
+/**
+ * Packs signed payments into `settlePermit2`'s items (see ISettlementRouter, "Permit2 items"):
+ * EOA signatures as 64-byte EIP-2098, contract signatures length-prefixed, the EIP-2612 permit
+ * appended when present.
+ *
+ * @example
+ * const items = encodePermit2Items(signedPayments);
+ */
+export function encodePermit2Items(payments: readonly SignedRouterPermit2Payment[]): Hex {
+  const parts: Hex[] = payments.map((raw, i) => {
+    const p = checkRouterPermit2Payment(raw);
+    const flags =
+      (p.permit ? PERMIT2_ITEM_FLAGS.EIP2612_PERMIT : 0) |
+      (p.contractSignature ? PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE : 0);
+    const head = encodePacked(
+      ["uint8", "address", "address", "uint128", "uint128", "uint48", "uint48", "uint256"],
+      [flags, p.owner, p.payee, p.amount, p.fee, Number(p.validAfter), Number(p.deadline), p.nonce],
+    );
+    let signature: Hex;
+    if (p.contractSignature) {
+      if (size(p.signature) > 0xffff) {
+        throw new InvalidPermit2InputError(`items[${i}].signature`, "longer than 65,535 bytes");
+      }
+      signature = encodePacked(["uint16", "bytes"], [size(p.signature), p.signature]);
+    } else {
+      signature = toCompact(`items[${i}].signature`, p.signature);
+    }
+    let permit: Hex = "0x";
+    if (p.permit) {
+      checkUint(`items[${i}].permit.value`, p.permit.value, UINT256_MAX);
+      checkUint(`items[${i}].permit.deadline`, p.permit.deadline, UINT256_MAX);
+      permit = encodePacked(
+        ["uint256", "uint256", "bytes"],
+        [
+          p.permit.value,
+          p.permit.deadline,
+          toCompact(`items[${i}].permit.signature`, p.permit.signature),
+        ],
+      );
+    }
+    return `${head}${signature.slice(2)}${permit.slice(2)}` as Hex;
+  });
+  return `0x${parts.map((part) => part.slice(2)).join("")}`;
+}
