@@ -355,8 +355,14 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
       txHash: receipt.transactionHash,
     });
     // The same nonce under another witness (say the payer signed a second one and it went first).
-    const otherFee = { ...stored, fee: stored.fee + 1n };
-    expect((await reconciler.verdict(otherFee)).kind).to.equal("usedElsewhere");
+    // Its payouts would match this one's too: only the item itself tells them apart.
+    for (const other of [
+      { ...stored, fee: stored.fee + 1n },
+      { ...stored, validAfter: stored.validAfter + 1n },
+      { ...stored, validBefore: stored.validBefore + 1n },
+    ]) {
+      expect((await reconciler.verdict(other)).kind).to.equal("usedElsewhere");
+    }
     // The facilitator refuses the payload now: its nonce is used.
     const settle = await postJson(`${facilitator.url}/settle`, body);
     expect(settle.json.success).to.equal(false);
