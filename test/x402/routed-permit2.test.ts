@@ -289,6 +289,52 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
     };
   }
 
+  it("the client signs a Permit2 payload only within its router allow-list, max fee and spend cap", async () => {
+    const account = privateKeyToAccount(generatePrivateKey());
+    const requirements = {
+      scheme: "routed",
+      network: CAIP,
+      amount: PRICE.toString(),
+      asset: usdt,
+      payTo,
+      maxTimeoutSeconds: 300,
+      extra: {
+        router: base.router,
+        fee: FEE.toString(),
+        feeRecipient,
+        assetTransferMethod: "permit2",
+      },
+    } as never;
+    const other = privateKeyToAccount(generatePrivateKey()).address;
+    const refusals = [
+      () =>
+        new RoutedClientScheme(account, { routers: [other] }).createPaymentPayload(2, requirements),
+      () =>
+        new RoutedClientScheme(account, { maxFee: FEE - 1n }).createPaymentPayload(2, requirements),
+      () =>
+        new RoutedClientScheme(account).createPaymentPayload(2, requirements, {
+          maxAmountPerPayment: String(PRICE + FEE - 1n),
+        } as never),
+    ];
+    for (const refusal of refusals) {
+      let error: unknown;
+      await refusal().catch((caught: unknown) => (error = caught));
+      expect((error as Error | undefined)?.name).to.equal("RoutedRequirementsError");
+    }
+    const { payload } = await new RoutedClientScheme(account, {
+      routers: [base.router],
+      maxFee: FEE,
+    }).createPaymentPayload(2, requirements, { maxAmountPerPayment: String(PRICE + FEE) } as never);
+    const permit = (payload as { permit2Authorization: Record<string, unknown> })
+      .permit2Authorization;
+    expect(permit.spender).to.equal(getAddress(base.router));
+    expect(permit.permitted).to.deep.equal({
+      token: getAddress(usdt),
+      amount: String(PRICE + FEE),
+    });
+    expect(permit.witness).to.include({ payee: getAddress(payTo), fee: FEE.toString() });
+  });
+
   it("a replayed payload is refused (after it settled, and with another payee)", async () => {
     const [account] = await payers(usdt, 1);
     const body = await settleBody(account!, usdt);
