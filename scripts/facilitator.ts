@@ -149,12 +149,21 @@ async function main(argv: string[]): Promise<void> {
         return getAddress(asset);
       })
     : undefined;
+  const permit2Assets = (config.string("PERMIT2_ASSETS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "")
+    .map((asset) => {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(asset)) fail(`PERMIT2_ASSETS: "${asset}" is not an address`);
+      return getAddress(asset);
+    });
   const feeRecipient = config.string("FEE_RECIPIENT");
   if (feeRecipient !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(feeRecipient)) {
     fail(`FEE_RECIPIENT: "${feeRecipient}" is not an address`);
   }
   const policy = {
     ...(assetList ? { assets: assetList } : {}),
+    ...(permit2Assets.length > 0 ? { permit2Assets } : {}),
     fee: BigInt(config.integer("ROUTED_FEE")!),
     ...(feeRecipient !== undefined ? { feeRecipient: getAddress(feeRecipient) } : {}),
     minAmount: BigInt(config.integer("MIN_AMOUNT")!),

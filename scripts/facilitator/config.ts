@@ -98,6 +98,11 @@ export const SETTINGS = [
     help: "comma-separated token addresses accepted; unset: Circle's USDC at its canonical address on the network",
   },
   {
+    env: "PERMIT2_ASSETS",
+    flag: "permit2-assets",
+    help: "comma-separated tokens without EIP-3009 (each also in ASSETS) whose routed payments go through Permit2",
+  },
+  {
     env: "MIN_AMOUNT",
     flag: "min-amount",
     range: [1, Number.MAX_SAFE_INTEGER],

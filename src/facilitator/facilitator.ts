@@ -1,6 +1,8 @@
 import {
+  erc20Abi,
   getAddress,
   isAddressEqual,
+  parseTransaction,
   type Address,
   type Hex,
   type LocalAccount,
@@ -17,6 +19,7 @@ import {
   settleGasBound,
   type SettleGasProfile,
 } from "../batch/gasProfiles.js";
+import { decodePermit2SettleReceipt, verifyRouterPermit2Payments } from "../batch/permit2Items.js";
 import { simulateBatch } from "../batch/simulateBatch.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { Admission } from "./admission.js";
@@ -41,7 +44,17 @@ import { ReceiptTracker } from "./receipts.js";
 import { supportedResponse, type SettleResponse, type SupportedResponse } from "./responses.js";
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
 import { RelayerSender, type FacilitatorCheckpoint } from "./sender.js";
-import { findSettlementProof } from "./settlementProof.js";
+import {
+  checkRoutedPermit2Terms,
+  newPermit2Payment,
+  parseRoutedPermit2Request,
+  permit2Fingerprint,
+  permit2ItemOf,
+  permit2PaymentKey,
+  settlePermit2GasBound,
+  type RoutedPermit2Request,
+} from "./routedPermit2.js";
+import { findPermit2SettlementProof, findSettlementProof } from "./settlementProof.js";
 import {
   exactPermit2Reasons,
   parseExactPermit2Request,
@@ -140,6 +153,12 @@ export interface BatchFacilitatorOptions {
    * payment's nonce (default: the relayer).
    */
   feeRecipient?: Address;
+  /**
+   * Assets without EIP-3009 (each also in `assets`): `/supported` lists them in the routed kind's
+   * `extra.permit2Assets`, so servers ask for `routed` payments through Permit2 in them. Routed
+   * Permit2 payloads are accepted in any allowed asset.
+   */
+  permit2Assets?: readonly Address[];
   /** Wall clock in seconds (the official facilitator checks time windows against it). */
   now?: () => number;
   /** Called with one line per notable event (batches sent and mined, reconciliation). */
@@ -191,7 +210,7 @@ const itemOf = settlementItemOf;
  */
 function batchOrder(payments: readonly StoredPayment[]): StoredPayment[] {
   const rank = (payment: StoredPayment) =>
-    payment.kind === "routed" ? `1:${payment.payee.toLowerCase()}` : "0:";
+    payment.kind === "direct" ? "0:" : `1:${payment.payee.toLowerCase()}`;
   return payments
     .map((payment, index) => ({ payment, index, rank: rank(payment) }))
     .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : a.index - b.index))
@@ -233,6 +252,7 @@ export class BatchFacilitator {
   readonly #replaceAfterMs: number;
   readonly #gasProfile: SettleGasProfile;
   readonly #routed: RoutedTerms;
+  readonly #permit2Assets: readonly Address[];
   readonly #log: (line: string) => void;
   readonly #admission: Admission;
   readonly #grid: BlockGrid;
@@ -289,6 +309,7 @@ export class BatchFacilitator {
       });
     }
     this.#routed = { router: getAddress(options.router), fee, feeRecipient };
+    this.#permit2Assets = (options.permit2Assets ?? []).map((asset) => getAddress(asset));
     this.#maxBatchSize = Math.min(
       maxBatchSize,
       maxItemsUnderGasBound(TRANSACTION_GAS_CAP, this.#gasProfile),
@@ -303,6 +324,13 @@ export class BatchFacilitator {
       throw new FacilitatorConfigurationError("No asset is accepted.", {
         details: "pass at least one token in assets",
       });
+    }
+    for (const asset of this.#permit2Assets) {
+      if (!assets.some((allowed) => isAddressEqual(allowed, asset))) {
+        throw new FacilitatorConfigurationError("A Permit2 asset is not an allowed asset.", {
+          details: `${asset}; add it to assets`,
+        });
+      }
     }
     this.#admission = new Admission({
       assets: assets.map((asset) => getAddress(asset)),
@@ -441,7 +469,10 @@ export class BatchFacilitator {
 
   /** The `/supported` answer: `exact` (v1 and v2) and `routed` (v2, with its terms). */
   supported(): SupportedResponse {
-    const response = supportedResponse(this.#options.network, this.relayer, this.#routed);
+    const response = supportedResponse(this.#options.network, this.relayer, {
+      ...this.#routed,
+      permit2Assets: this.#permit2Assets,
+    });
     if (this.#clearing) response.kinds.push(this.#clearing.supportedKind());
     return response;
   }
@@ -534,6 +565,22 @@ export class BatchFacilitator {
   }
 
   async #verify(body: unknown): Promise<FacilitatorAnswer<VerifyResponse>> {
+    const routedPermit2 = parseRoutedPermit2Request(body);
+    if (routedPermit2) {
+      const answer = await this.#routedPermit2(routedPermit2, body, false);
+      const response = answer.body;
+      return {
+        status: answer.status,
+        body: response.success
+          ? { isValid: true, payer: response.payer }
+          : {
+              isValid: false,
+              invalidReason: response.errorReason!,
+              ...(response.errorMessage ? { invalidMessage: response.errorMessage } : {}),
+              ...(response.payer ? { payer: response.payer } : {}),
+            },
+      };
+    }
     const permit2 = parseExactPermit2Request(body);
     if (permit2) {
       const answer = await this.#exactPermit2(permit2, false);
@@ -619,6 +666,8 @@ export class BatchFacilitator {
   }
 
   async #settle(body: unknown): Promise<FacilitatorAnswer<SettleResponse>> {
+    const routedPermit2 = parseRoutedPermit2Request(body);
+    if (routedPermit2) return this.#routedPermit2(routedPermit2, body, true);
     const permit2 = parseExactPermit2Request(body);
     if (permit2) return this.#exactPermit2(permit2, true);
     const parsed = parsePaymentRequest(body);
@@ -872,6 +921,134 @@ export class BatchFacilitator {
     }
   }
 
+  /**
+   * A `routed` payment through Permit2 (docs/SCHEMES.md): its terms checked offline
+   * ({@link checkRoutedPermit2Terms}), the asset allow-list and admission policy, then the
+   * toolkit's router Permit2 check (signature offline; nonce, balance and allowance to Permit2 in
+   * one Multicall3 read): nothing is sent for a payment that fails any of it. `settle` then
+   * reserves, persists (kind `permit2`), queues and answers its outcome as for EIP-3009 payments;
+   * its batches are `settlePermit2` calls of their own.
+   */
+  async #routedPermit2(
+    parsed: NonNullable<ReturnType<typeof parseRoutedPermit2Request>>,
+    body: unknown,
+    settle: boolean,
+  ): Promise<FacilitatorAnswer<SettleResponse>> {
+    const network = this.#options.network.v2;
+    if (!parsed.ok) {
+      return {
+        status: 400,
+        body: {
+          success: false,
+          errorReason: parsed.reason,
+          errorMessage: parsed.message,
+          transaction: "",
+          network,
+        },
+      };
+    }
+    const request: RoutedPermit2Request = parsed.request;
+    const payment = request.payment;
+    const payer = payment.owner;
+    const refuse = (status: number, errorReason: string, errorMessage?: string) => ({
+      status,
+      body: {
+        success: false,
+        errorReason,
+        ...(errorMessage ? { errorMessage } : {}),
+        payer,
+        transaction: "" as const,
+        network: request.network.slice(0, 64),
+      },
+    });
+    if (request.network !== network) {
+      return refuse(200, reasons.invalidNetwork, `this facilitator serves ${network}`);
+    }
+    if (this.#closed) return refuse(503, reasons.closing, "the facilitator is closing");
+    const identifier = settle ? paymentIdentifierOf(body) : { ok: true as const, id: undefined };
+    if (!identifier.ok) return refuse(400, reasons.invalidPayload, identifier.message);
+    const id = permit2PaymentKey(this.#options.network.chainId, payment);
+    const print = permit2Fingerprint(request);
+    const existing = this.#store.getPayment(id);
+    if (existing) {
+      if (existing.fingerprint !== print) {
+        return refuse(200, reasons.nonceAlreadyUsed, "the nonce belongs to another payment");
+      }
+      if (settle) return { status: 200, body: await this.#outcomeOf(id, identifier.id) };
+      if (existing.status !== "failed") {
+        return refuse(200, reasons.nonceAlreadyUsed, `the payment is already ${existing.status}`);
+      }
+    }
+    if (payment.deadline <= BigInt(this.#now()) + 6n) {
+      return refuse(200, "permit2_deadline_expired", "the deadline leaves no time to settle");
+    }
+    const unknownAsset = this.#admission.assetPolicy(request.asset);
+    if (unknownAsset) return refuse(unknownAsset.status, unknownAsset.reason, unknownAsset.message);
+    const terms = checkRoutedPermit2Terms(request, this.#routed);
+    if (terms) return refuse(200, terms.reason, terms.message);
+    const admitted = {
+      id,
+      token: request.asset,
+      payer,
+      payee: request.payTo,
+      value: payment.amount,
+    };
+    const policy = this.#admission.policy(admitted);
+    if (policy) return refuse(policy.status, policy.reason, policy.message);
+    let verdict;
+    let balance: bigint;
+    try {
+      [[verdict], balance] = await Promise.all([
+        verifyRouterPermit2Payments(this.#options.client, {
+          chainId: this.#options.network.chainId,
+          router: this.#routed.router,
+          payments: [payment],
+          now: BigInt(this.#now()),
+        }),
+        this.#options.client.readContract({
+          address: request.asset,
+          abi: erc20Abi,
+          functionName: "balanceOf",
+          args: [payer],
+        }),
+      ]);
+    } catch (error) {
+      return refuse(
+        503,
+        settle ? reasons.unexpectedSettleError : reasons.unexpectedVerifyError,
+        errorLine(error),
+      );
+    }
+    if (!verdict!.valid) {
+      const raced = settle ? this.#store.getPayment(id) : undefined;
+      if (raced && raced.fingerprint === print) {
+        return { status: 200, body: await this.#outcomeOf(id, identifier.id) };
+      }
+      return refuse(200, verdict!.reason, verdict!.details);
+    }
+    const short = this.#admission.reserve(admitted, balance, settle);
+    if (short) return refuse(short.status, short.reason, short.message);
+    if (!settle) return { status: 200, body: { success: true, payer, transaction: "", network } };
+    if (this.#closed) {
+      this.#admission.release(id);
+      return refuse(503, reasons.closing, "the facilitator is closing");
+    }
+    let persisted;
+    try {
+      persisted = await this.#commit.add(
+        newPermit2Payment(request, { id, fingerprint: print, fromBlock: this.#lastKnownBlock }),
+      );
+    } catch (error) {
+      if (!this.#store.getPayment(id)) this.#admission.release(id);
+      return refuse(503, reasons.unexpectedSettleError, errorLine(error));
+    }
+    if (persisted.created) this.#enqueue(persisted.payment);
+    else if (persisted.payment.fingerprint !== print) {
+      return refuse(200, reasons.nonceAlreadyUsed, "the nonce belongs to another payment");
+    }
+    return { status: 200, body: await this.#outcomeOf(id, identifier.id) };
+  }
+
   #verifyContext() {
     return {
       client: this.#options.client,
@@ -954,6 +1131,17 @@ export class BatchFacilitator {
         });
       } else items.push(payment);
     }
+    // Permit2 payments are settled by their own router call (`settlePermit2`).
+    const permit2 = items.filter((payment) => payment.kind === "permit2");
+    if (permit2.length > 0 && permit2.length < items.length) {
+      items = items.filter((payment) => payment.kind !== "permit2");
+      this.#track(this.#dispatch(token, permit2));
+    }
+    const isPermit2 = items[0]?.kind === "permit2";
+    const gasBound = (payments: StoredPayment[]) =>
+      isPermit2
+        ? settlePermit2GasBound(payments, this.#gasProfile)
+        : settleGasBound({ items: payments.map(itemOf), profile: this.#gasProfile });
     // Routed payments committed to another fee recipient (a previous configuration) are settled
     // in their own batches, with the recipient their nonces name.
     const feeRecipient = feeRecipientOf(items, this.#routed.feeRecipient);
@@ -965,13 +1153,15 @@ export class BatchFacilitator {
     items = batchOrder(items);
     // Contract signatures and routed groups make items costlier: cut the batch to what the bound
     // lets fit.
-    while (items.length > 1 && settleGasBound({ items: items.map(itemOf) }) > TRANSACTION_GAS_CAP) {
+    while (items.length > 1 && gasBound(items) > TRANSACTION_GAS_CAP) {
       const rest = items.splice(Math.ceil(items.length / 2));
       this.#track(this.#dispatch(token, rest));
     }
     if (items.length === 0) return;
     try {
-      items = await this.#prepare(token, feeRecipient, items);
+      items = isPermit2
+        ? await this.#preparePermit2(feeRecipient, items)
+        : await this.#prepare(token, feeRecipient, items);
     } catch (error) {
       this.#log(`batch of ${items.length} not simulated: ${errorLine(error)}`);
       for (const payment of items) this.#track(this.#reconcile(payment, undefined, true));
@@ -980,12 +1170,7 @@ export class BatchFacilitator {
     if (items.length === 0) return;
     let batch: StoredBatch;
     try {
-      batch = await this.#sender.send(
-        token,
-        feeRecipient,
-        items,
-        settleGasBound({ items: items.map(itemOf), profile: this.#gasProfile }),
-      );
+      batch = await this.#sender.send(token, feeRecipient, items, gasBound(items));
     } catch (error) {
       this.#log(`batch of ${items.length} not sent: ${errorLine(error)}`);
       if (error instanceof BroadcastRefusedError) await this.#fillGapsBelow();
@@ -1053,6 +1238,50 @@ export class BatchFacilitator {
     }
     if (dropped.length > 0) this.#log(`batch: ${dropped.length} payment(s) dropped before signing`);
     return items;
+  }
+
+  /**
+   * The last check of a `settlePermit2` batch before signing: the toolkit's router Permit2 check
+   * again (nonce, balance, allowance, time window, one Multicall3 read); a used nonce is
+   * reconciled (it may have been settled by someone else's router call), any other failure
+   * resolved failed with its reason. Throws when the chain cannot be read.
+   */
+  async #preparePermit2(
+    feeRecipient: Address,
+    payments: StoredPayment[],
+  ): Promise<StoredPayment[]> {
+    const { client, router, network } = this.#options;
+    const verdicts = await verifyRouterPermit2Payments(client, {
+      chainId: network.chainId,
+      router,
+      payments: payments.map((payment) => permit2ItemOf(payment, router)),
+      now: BigInt(this.#now()),
+    });
+    const kept: StoredPayment[] = [];
+    payments.forEach((payment, index) => {
+      const verdict = verdicts[index]!;
+      if (
+        verdict.valid &&
+        payment.feeRecipient &&
+        isAddressEqual(payment.feeRecipient, feeRecipient)
+      ) {
+        kept.push(payment);
+      } else if (!verdict.valid && verdict.reason === "permit2_invalid_nonce") {
+        this.#track(this.#reconcile(payment));
+      } else {
+        this.#resolve(payment, {
+          status: "failed",
+          errorReason: verdict.valid ? reasons.unexpectedSettleError : verdict.reason,
+          errorMessage: verdict.valid ? "fee recipient mismatch" : `${verdict.details}; not sent`,
+        });
+      }
+    });
+    if (kept.length < payments.length) {
+      this.#log(
+        `batch: ${payments.length - kept.length} Permit2 payment(s) dropped before signing`,
+      );
+    }
+    return kept;
   }
 
   /**
@@ -1168,13 +1397,25 @@ export class BatchFacilitator {
       for (const payment of payments) this.#track(this.#reconcile(payment));
       return;
     }
+    const permit2Batch = all.some((payment) => payment.kind === "permit2");
+    const input = permit2Batch
+      ? parseTransaction((store.getBatch(batch.id) ?? batch).rawTx).data
+      : undefined;
     let results: SettlementResult[] | undefined;
     try {
-      results = decodeSettleReceipt({
-        receipt,
-        router: this.#options.router,
-        itemCount: all.length,
-      });
+      results = permit2Batch
+        ? decodePermit2SettleReceipt({
+            receipt,
+            router: this.#options.router,
+            items: [...all]
+              .sort((a, b) => (a.batchIndex ?? 0) - (b.batchIndex ?? 0))
+              .map((payment) => ({ owner: payment.payer, nonce: BigInt(payment.nonce) })),
+          })
+        : decodeSettleReceipt({
+            receipt,
+            router: this.#options.router,
+            itemCount: all.length,
+          });
     } catch (error) {
       this.#log(`batch ${batch.id}: receipt not decoded (${errorLine(error)}); reconciling`);
     }
@@ -1187,10 +1428,22 @@ export class BatchFacilitator {
         result?.status === "success" &&
         isAddressEqual(result.from, payment.payer) &&
         result.nonce.toLowerCase() === payment.nonce.toLowerCase() &&
-        findSettlementProof(receipt.logs, payment, this.#options.router) !== undefined;
+        (payment.kind === "permit2"
+          ? input !== undefined &&
+            findPermit2SettlementProof({
+              receipt,
+              input,
+              payment,
+              router: this.#options.router,
+            }) !== undefined
+          : findSettlementProof(receipt.logs, payment, this.#options.router) !== undefined);
       if (own)
         settled.push({ payment, outcome: { status: "settled", txHash: receipt.transactionHash } });
-      else if (result?.status === "failure" && result.itemStatus !== "AuthorizationUsed") {
+      else if (
+        result?.status === "failure" &&
+        result.itemStatus !== "AuthorizationUsed" &&
+        !(payment.kind === "permit2" && result.reason === "permit2_invalid_nonce")
+      ) {
         unsettled.push({
           payment,
           failure: { reason: result.reason, revertData: result.revertData },
@@ -1264,13 +1517,13 @@ function isRouted(request: PaymentRequest): boolean {
 
 /** The fee recipient of a batch: that of its first routed payment, else the configured one. */
 function feeRecipientOf(payments: readonly StoredPayment[], configured: Address): Address {
-  const routed = payments.find((payment) => payment.kind === "routed" && payment.feeRecipient);
+  const routed = payments.find((payment) => payment.kind !== "direct" && payment.feeRecipient);
   return routed ? getAddress(routed.feeRecipient!) : configured;
 }
 
 function sameFeeRecipient(payment: StoredPayment, feeRecipient: Address): boolean {
   return (
-    payment.kind !== "routed" ||
+    payment.kind === "direct" ||
     (payment.feeRecipient !== null && isAddressEqual(payment.feeRecipient, feeRecipient))
   );
 }
@@ -1278,8 +1531,8 @@ function sameFeeRecipient(payment: StoredPayment, feeRecipient: Address): boolea
 /** What the settled payments of a batch cost by the gas model (the rest of its gas was waste). */
 function expectedGas(settled: readonly StoredPayment[], profile: SettleGasProfile): bigint {
   if (settled.length === 0) return 0n;
-  const direct = settled.filter((payment) => payment.kind !== "routed");
-  const routed = settled.filter((payment) => payment.kind === "routed");
+  const direct = settled.filter((payment) => payment.kind === "direct");
+  const routed = settled.filter((payment) => payment.kind !== "direct");
   const payees = new Set(direct.map((payment) => payment.payee.toLowerCase())).size;
   const groups = new Set(routed.map((payment) => payment.payee.toLowerCase())).size;
   return (

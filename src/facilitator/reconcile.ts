@@ -1,9 +1,10 @@
-import { getAbiItem, type Address, type Hex, type PublicClient } from "viem";
+import { getAbiItem, hexToBigInt, type Address, type Hex, type PublicClient } from "viem";
 
 import { decodeRevertReason } from "../errors/decodeRevertReason.js";
+import { isPermit2NonceUsed } from "../permit2/nonces.js";
 import { eip3009Abi } from "./abi.js";
 import { reasons } from "./reasons.js";
-import { findSettlementProof } from "./settlementProof.js";
+import { findPermit2SettlementProof, findSettlementProof } from "./settlementProof.js";
 import type { PaymentOutcome, StoredPayment } from "./store.js";
 
 /** What the chain says about a payment's authorization. */
@@ -128,6 +129,7 @@ export class Reconciler {
 
   /** Reads what the chain says about `payment`; throws when a read fails. */
   async verdict(payment: StoredPayment): Promise<ChainVerdict> {
+    if (payment.kind === "permit2") return this.#permit2Verdict(payment);
     const client = this.#client;
     const used = await client.readContract({
       address: payment.token,
@@ -155,6 +157,53 @@ export class Reconciler {
         const proof = findSettlementProof(receipt.logs, payment, this.#router);
         if (proof) return { kind: "settled", txHash: proof.transactionHash };
         return { kind: "usedElsewhere", txHash: log.transactionHash };
+      }
+    }
+    return { kind: "usedElsewhere" };
+  }
+
+  /**
+   * A `permit2` payment: Permit2's nonce bitmap says whether `(payer, nonce)` is consumed; when it
+   * is, the token's `Transfer(payer, router)` logs since acceptance lead to the router
+   * transactions that may have settled it, each checked by {@link findPermit2SettlementProof}.
+   */
+  async #permit2Verdict(payment: StoredPayment): Promise<ChainVerdict> {
+    const client = this.#client;
+    const used = await isPermit2NonceUsed(client, {
+      owner: payment.payer,
+      nonce: hexToBigInt(payment.nonce),
+    });
+    if (!used) return { kind: "unused" };
+    const router = this.#router;
+    if (!router) return { kind: "usedElsewhere" };
+    const head = await client.getBlockNumber({ cacheTime: 0 });
+    const event = getAbiItem({ abi: eip3009Abi, name: "Transfer" });
+    const start = payment.fromBlock > 5n ? payment.fromBlock - 5n : 0n;
+    const seen = new Set<Hex>();
+    for (let from = start; from <= head; from += this.#range) {
+      const to = from + this.#range - 1n < head ? from + this.#range - 1n : head;
+      const logs = await client.getLogs({
+        address: payment.token,
+        event,
+        args: { from: payment.payer, to: router },
+        fromBlock: from,
+        toBlock: to,
+      });
+      for (const log of logs) {
+        const hash = log.transactionHash;
+        if (!hash || seen.has(hash)) continue;
+        seen.add(hash);
+        const [receipt, transaction] = await Promise.all([
+          client.getTransactionReceipt({ hash }),
+          client.getTransaction({ hash }),
+        ]);
+        const proof = findPermit2SettlementProof({
+          receipt,
+          input: transaction.input,
+          payment,
+          router,
+        });
+        if (proof) return { kind: "settled", txHash: proof.transactionHash };
       }
     }
     return { kind: "usedElsewhere" };

@@ -49,7 +49,13 @@ export interface SupportedResponse {
 export function supportedResponse(
   network: X402Network,
   relayer: Address,
-  routed?: { router: Address; fee: bigint; feeRecipient: Address },
+  routed?: {
+    router: Address;
+    fee: bigint;
+    feeRecipient: Address;
+    /** Assets settled through Permit2 (tokens without EIP-3009), listed when any. */
+    permit2Assets?: readonly Address[];
+  },
 ): SupportedResponse {
   return {
     kinds: [
@@ -65,6 +71,9 @@ export function supportedResponse(
                 router: routed.router,
                 fee: routed.fee.toString(),
                 feeRecipient: routed.feeRecipient,
+                ...(routed.permit2Assets?.length
+                  ? { permit2Assets: [...routed.permit2Assets] }
+                  : {}),
               },
             },
           ]

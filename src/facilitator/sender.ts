@@ -1,5 +1,4 @@
 import {
-  encodeFunctionData,
   keccak256,
   parseTransaction,
   type Address,
@@ -8,11 +7,9 @@ import {
   type PublicClient,
 } from "viem";
 
-import { settlementRouterAbi } from "../abi/settlementRouter.js";
 import { bumpFees, type Eip1559Fees } from "../batch/bumpFees.js";
-import { encodeItems } from "../batch/encodeItems.js";
 import { BroadcastRefusedError, FacilitatorStoreError } from "./errors.js";
-import { settlementItemOf } from "./items.js";
+import { settlementCallOf } from "./items.js";
 import type { FacilitatorStore, StoredBatch, StoredPayment } from "./store.js";
 
 /** See {@link BatchFacilitatorOptions.onCheckpoint}. */
@@ -68,8 +65,8 @@ export class RelayerSender {
   }
 
   /**
-   * Signs a `settle` of `payments` (direct and routed items, in this order, the routed fees paid to
-   * `feeRecipient`) with `gas`, records it with its payments (write-ahead), broadcasts it. Throws {@link BroadcastRefusedError} when the node
+   * Signs the router call of `payments` ({@link settlementCallOf}: a `settle` of direct and routed
+   * items, or a `settlePermit2` of Permit2 items, the fees paid to `feeRecipient`) with `gas`, records it with its payments (write-ahead), broadcasts it. Throws {@link BroadcastRefusedError} when the node
    * refused it and does not know it: the batch is then abandoned and its payments queued again
    * (one store transaction), and the nonce is read again.
    */
@@ -81,11 +78,7 @@ export class RelayerSender {
   ): Promise<StoredBatch> {
     return this.#serialized(async () => {
       const { relayer, router, store } = this.#options;
-      const data = encodeFunctionData({
-        abi: settlementRouterAbi,
-        functionName: "settle",
-        args: [token, feeRecipient, encodeItems(payments.map(settlementItemOf))],
-      });
+      const data = settlementCallOf(router, token, feeRecipient, payments);
       const fees = await this.#currentFees();
       this.#nonce ??= await this.#pendingNonce();
       const nonce = this.#nonce;

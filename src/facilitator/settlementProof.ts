@@ -6,9 +6,13 @@ import {
   type Address,
   type Hex,
   type Log,
+  type TransactionReceipt,
 } from "viem";
 
+import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { decodePermit2SettleReceipt } from "../batch/permit2Items.js";
 import { eip3009Abi } from "./abi.js";
+import { decodeSettlePermit2Call } from "./routedPermit2.js";
 
 /** The payment a proof is sought for: what its authorization moves. */
 export interface ProvablePayment {
@@ -18,8 +22,11 @@ export interface ProvablePayment {
   payee: Address;
   value: bigint;
   nonce: Hex;
-  /** Default direct. */
-  kind?: "direct" | "routed";
+  /** Default direct. `permit2` payments are proven by {@link findPermit2SettlementProof}. */
+  kind?: "direct" | "routed" | "permit2";
+  /** Permit2: the witness's not-before time and Permit2's deadline, as signed. */
+  validAfter?: bigint;
+  validBefore?: bigint;
   /** Routed: the fee paid out of `value`. */
   fee?: bigint;
   /** Routed: where the fee is paid. */
@@ -44,6 +51,9 @@ const AUTHORIZATION_USED = toEventSelector(
   getAbiItem({ abi: eip3009Abi, name: "AuthorizationUsed" }),
 );
 const TRANSFER = toEventSelector(getAbiItem({ abi: eip3009Abi, name: "Transfer" }));
+const BATCH_SETTLED = toEventSelector(
+  getAbiItem({ abi: settlementRouterAbi, name: "BatchSettled" }),
+);
 
 /**
  * Finds, among one transaction's logs (a receipt's), the proof that `payment` settled: the
@@ -72,6 +82,7 @@ export function findSettlementProof(
   payment: ProvablePayment,
   router?: Address,
 ): SettlementProof | undefined {
+  if (payment.kind === "permit2") return undefined;
   const routed = payment.kind === "routed";
   if (routed && router === undefined) return undefined;
   const to = routed ? router! : payment.payee;
@@ -134,11 +145,11 @@ export function findSettlementProof(
   return undefined;
 }
 
-/** The first `Transfer(router, to, ≥ atLeast)` of `token` among `logs`. */
+/** The first `Transfer(from, to, ≥ atLeast)` of `token` among `logs`. */
 function findRouterTransfer(
   logs: readonly Log[],
   token: Address,
-  router: Address,
+  from: Address,
   to: Address,
   atLeast: bigint,
 ): Log | undefined {
@@ -147,7 +158,7 @@ function findRouterTransfer(
     const transfer = decode(log, "Transfer");
     return (
       transfer !== undefined &&
-      isAddressEqual(transfer.from as Address, router) &&
+      isAddressEqual(transfer.from as Address, from) &&
       isAddressEqual(transfer.to as Address, to) &&
       (transfer.value as bigint) >= atLeast
     );
@@ -161,4 +172,90 @@ function decode(log: Log, eventName: "AuthorizationUsed" | "Transfer") {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The proof that a `permit2` payment settled in one router transaction (`receipt`, sent with
+ * calldata `input`): the transaction is a successful `settlePermit2` of the payment's token to the
+ * router, one of its packed items is this very payment (owner, Permit2 nonce, payee, amount, fee,
+ * fee recipient, validAfter, deadline), the router's `BatchSettled` reports that item settled, and
+ * the logs hold the token's `Transfer(payer, router, value)` and the router's payouts to the payee
+ * (≥ value − fee) and the fee recipient (≥ fee). Permit2 consumes `(owner, nonce)` once, only the
+ * router (the spender) can consume it, and it checked the signature over exactly these witness
+ * fields in that call: so the item's success is this payment, whoever sent the transaction (a
+ * front-runner too). A payer who signed another witness with the same nonce and had it settled
+ * first is not proven by it (the item differs). `authorizationLogIndex` is the `BatchSettled` log.
+ *
+ * @example
+ * const proof = findPermit2SettlementProof({ receipt, input: tx.input, payment, router });
+ */
+export function findPermit2SettlementProof({
+  receipt,
+  input,
+  payment,
+  router,
+}: {
+  receipt: TransactionReceipt;
+  input: Hex;
+  payment: ProvablePayment & { validAfter: bigint; validBefore: bigint };
+  router: Address;
+}): SettlementProof | undefined {
+  if (receipt.status !== "success" || !receipt.to || !isAddressEqual(receipt.to, router)) {
+    return undefined;
+  }
+  const call = decodeSettlePermit2Call(input);
+  if (!call || !isAddressEqual(call.token, payment.token)) return undefined;
+  if (!payment.feeRecipient || !isAddressEqual(call.feeRecipient, payment.feeRecipient)) {
+    return undefined;
+  }
+  const nonce = BigInt(payment.nonce);
+  const fee = payment.fee ?? 0n;
+  const index = call.items.findIndex(
+    (item) =>
+      isAddressEqual(item.owner, payment.payer) &&
+      item.nonce === nonce &&
+      isAddressEqual(item.payee, payment.payee) &&
+      item.amount === payment.value &&
+      item.fee === fee &&
+      item.validAfter === payment.validAfter &&
+      item.deadline === payment.validBefore,
+  );
+  if (index < 0) return undefined;
+  let results;
+  try {
+    results = decodePermit2SettleReceipt({ receipt, router, items: call.items });
+  } catch {
+    return undefined;
+  }
+  if (results[index]?.status !== "success") return undefined;
+  const logs = receipt.logs.filter((log) => log.transactionHash === receipt.transactionHash);
+  const transfer = findRouterTransfer(logs, payment.token, payment.payer, router, payment.value);
+  if (!transfer) return undefined;
+  const settled = logs.find(
+    (log) => isAddressEqual(log.address, router) && log.topics[0] === BATCH_SETTLED,
+  );
+  const proof: SettlementProof = {
+    transactionHash: receipt.transactionHash,
+    blockNumber: receipt.blockNumber,
+    authorizationLogIndex: settled?.logIndex ?? 0,
+    transferLogIndex: transfer.logIndex ?? 0,
+  };
+  const later = logs.filter((log) => (log.logIndex ?? 0) > (transfer.logIndex ?? 0));
+  if (payment.value > fee) {
+    const payout = findRouterTransfer(
+      later,
+      payment.token,
+      router,
+      payment.payee,
+      payment.value - fee,
+    );
+    if (!payout) return undefined;
+    proof.payoutLogIndex = payout.logIndex ?? 0;
+  }
+  if (fee > 0n) {
+    const paid = findRouterTransfer(later, payment.token, router, payment.feeRecipient, fee);
+    if (!paid) return undefined;
+    proof.feeLogIndex = paid.logIndex ?? 0;
+  }
+  return proof;
 }

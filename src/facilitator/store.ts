@@ -20,8 +20,12 @@ export interface StoredPayment {
   payer: Address;
   /** Direct: the authorization's `to`. Routed: the payee its nonce commits to (`payTo`). */
   payee: Address;
-  /** Direct (`exact`: `transferWithAuthorization` to the payee) or routed (through the router). */
-  kind: "direct" | "routed";
+  /**
+   * Direct (`exact`: `transferWithAuthorization` to the payee), routed (through the router) or
+   * permit2 (a routed payment through Permit2: the router's `settlePermit2`; `validBefore` is
+   * Permit2's deadline and `nonce` its nonce as 32 bytes).
+   */
+  kind: "direct" | "routed" | "permit2";
   /** Everything the payer authorized; routed: `amount + fee`. */
   value: bigint;
   /** Routed: the fee paid to `feeRecipient` out of `value`; direct: 0. */
@@ -97,7 +101,7 @@ function toPayment(row: Row): StoredPayment {
     token: row.token as Address,
     payer: row.payer as Address,
     payee: row.payee as Address,
-    kind: row.kind === "routed" ? "routed" : "direct",
+    kind: row.kind === "routed" || row.kind === "permit2" ? row.kind : "direct",
     value: BigInt(row.value as string),
     fee: BigInt((row.fee as string | null) ?? "0"),
     feeRecipient: (row.fee_recipient as Address | null) ?? null,

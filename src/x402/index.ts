@@ -11,4 +11,5 @@ export type {
   RoutedClientSigner,
   RoutedDefaultAsset,
   RoutedPayload,
+  RoutedPermit2Payload,
 } from "./routed/index.js";

@@ -8,6 +8,7 @@ import { getAddress, isAddress, isAddressEqual, type Address, type Hex } from "v
 
 import { buildRoutedAuthorization } from "../../authorization/buildRoutedAuthorization.js";
 import { getAuthorizationTypedData } from "../../authorization/getAuthorizationTypedData.js";
+import { buildRouterPermit2Payment, getRouterPermit2TypedData } from "../../permit2/router.js";
 import { RoutedRequirementsError } from "./errors.js";
 import { ROUTED_NETWORKS, routedDefaultAsset } from "./networks.js";
 
@@ -54,6 +55,24 @@ export interface RoutedPayload {
   [key: string]: unknown;
 }
 
+/**
+ * The `payload` of a `routed` payment through Permit2 (requirements with
+ * `extra.assetTransferMethod: "permit2"`, docs/SCHEMES.md): a `PermitWitnessTransferFrom` of
+ * `amount + fee` with the SettlementRouter as spender and the router's `RouterPayment` witness.
+ */
+export interface RoutedPermit2Payload {
+  permit2Authorization: {
+    from: Address;
+    permitted: { token: Address; amount: string };
+    spender: Address;
+    nonce: string;
+    deadline: string;
+    witness: { payee: Address; fee: string; feeRecipient: Address; validAfter: string };
+  };
+  signature: Hex;
+  [key: string]: unknown;
+}
+
 const UINT = /^[0-9]{1,78}$/;
 const MAX_UINT128 = (1n << 128n) - 1n;
 
@@ -82,7 +101,10 @@ function uintField(value: unknown, field: string): bigint {
  * and its fee recipient (`extra.feeRecipient`), it signs an EIP-3009 `ReceiveWithAuthorization`
  * of `amount + fee` to the router whose nonce commits to `payTo`, the fee, the fee recipient and a
  * random salt, so only the router can execute it and nobody can redirect the payment or raise the
- * fee. It refuses (with {@link RoutedRequirementsError}, nothing signed) x402 v1, networks other
+ * fee. When the requirements say `extra.assetTransferMethod: "permit2"` (a token without EIP-3009)
+ * it signs Permit2's `PermitWitnessTransferFrom` of `amount + fee` instead, the router as spender
+ * and a `RouterPayment` witness binding `payTo`, the fee, the fee recipient and a not-before time
+ * (the payer must have approved Permit2 once). It refuses (with {@link RoutedRequirementsError}, nothing signed) x402 v1, networks other
  * than Base and Base Sepolia, requirements without the routed terms or with malformed ones, a fee
  * above `maxFee`, a router outside `routers`, and amount + fee above the payment's spend cap.
  *
@@ -131,9 +153,20 @@ export class RoutedClientScheme implements SchemeNetworkClient {
       );
     }
     const extra = (requirements.extra ?? {}) as Record<string, unknown>;
+    const method = extra.assetTransferMethod ?? "eip3009";
+    if (method !== "eip3009" && method !== "permit2") {
+      refuse(
+        "extra.assetTransferMethod",
+        'The routed scheme transfers with "eip3009" or "permit2".',
+        String(method),
+      );
+    }
     const name = extra.name;
     const version = extra.version;
-    if (typeof name !== "string" || typeof version !== "string" || !name || !version) {
+    if (
+      method === "eip3009" &&
+      (typeof name !== "string" || typeof version !== "string" || !name || !version)
+    ) {
       refuse("extra.name", "The requirements carry no EIP-712 domain (extra.name, extra.version).");
     }
     const router = addressField(extra, "router");
@@ -164,6 +197,42 @@ export class RoutedClientScheme implements SchemeNetworkClient {
       refuse("amount", "amount + fee is above the payment's spend cap.", `${value} > ${cap}`);
     }
     const now = this.#options.now?.() ?? Math.floor(Date.now() / 1000);
+    const maxTimeoutSeconds = Math.max(1, requirements.maxTimeoutSeconds || 300);
+    if (method === "permit2") {
+      const payment = buildRouterPermit2Payment({
+        owner: this.#signer.address,
+        token: getAddress(requirements.asset),
+        router,
+        payee: payTo,
+        amount: value,
+        fee,
+        feeRecipient,
+        maxTimeoutSeconds,
+        now,
+      });
+      const signature = await this.#signer.signTypedData(
+        getRouterPermit2TypedData({ chainId, payment }) as unknown as Parameters<
+          RoutedClientSigner["signTypedData"]
+        >[0],
+      );
+      const payload: RoutedPermit2Payload = {
+        permit2Authorization: {
+          from: payment.owner,
+          permitted: { token: payment.token, amount: payment.amount.toString() },
+          spender: payment.router,
+          nonce: payment.nonce.toString(),
+          deadline: payment.deadline.toString(),
+          witness: {
+            payee: payment.payee,
+            fee: payment.fee.toString(),
+            feeRecipient: payment.feeRecipient,
+            validAfter: payment.validAfter.toString(),
+          },
+        },
+        signature,
+      };
+      return { x402Version, payload };
+    }
     const authorization = buildRoutedAuthorization({
       from: this.#signer.address,
       router,
@@ -172,10 +241,15 @@ export class RoutedClientScheme implements SchemeNetworkClient {
       fee,
       feeRecipient,
       validAfter: 0n,
-      validBefore: BigInt(now + Math.max(1, requirements.maxTimeoutSeconds || 300)),
+      validBefore: BigInt(now + maxTimeoutSeconds),
     });
     const typedData = getAuthorizationTypedData({
-      domain: { name, version, chainId, verifyingContract: getAddress(requirements.asset) },
+      domain: {
+        name: name as string,
+        version: version as string,
+        chainId,
+        verifyingContract: getAddress(requirements.asset),
+      },
       authorization,
     });
     const signature = await this.#signer.signTypedData(

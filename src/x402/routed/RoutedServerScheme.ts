@@ -6,7 +6,7 @@ import type {
   Price,
   SchemeNetworkServer,
 } from "@x402/core/types";
-import { getAddress, isAddress } from "viem";
+import { getAddress, isAddress, isAddressEqual, type Address } from "viem";
 
 import { RoutedServerSchemeError } from "./errors.js";
 import { routedDefaultAsset } from "./networks.js";
@@ -34,7 +34,10 @@ function toBaseUnits(amount: string, decimals: number): string {
  * money parsers are tried first). `enhancePaymentRequirements` copies the facilitator's routed
  * terms from its `/supported` kind's `extra` (`router`, `fee`, `feeRecipient`) into the
  * requirements, so the server stays stateless and always offers the facilitator's current fee.
- * `amount` stays what the payee receives; the client signs `amount + fee`.
+ * `amount` stays what the payee receives; the client signs `amount + fee`. An asset settled through
+ * Permit2 (listed in the kind's `extra.permit2Assets`, or in the `permit2Assets` option) gets
+ * `extra.assetTransferMethod: "permit2"`, so clients sign a Permit2 witness transfer instead of
+ * EIP-3009 (price such a token with an `AssetAmount`).
  *
  * @example
  * const server = new x402ResourceServer(new HTTPFacilitatorClient({ url })).register(
@@ -48,8 +51,18 @@ export class RoutedServerScheme implements SchemeNetworkServer {
   readonly defaultAssetTransferMethod = "eip3009";
   readonly paymentFlows = {
     eip3009: { supported: ["authorization"], default: "authorization" },
+    permit2: { supported: ["authorization"], default: "authorization" },
   } as const;
   readonly #moneyParsers: MoneyParser[] = [];
+  readonly #permit2Assets: readonly Address[];
+
+  /**
+   * @param options.permit2Assets Assets to settle through Permit2 whatever the facilitator's kind
+   * lists (tokens without EIP-3009).
+   */
+  constructor(options: { permit2Assets?: readonly Address[] } = {}) {
+    this.#permit2Assets = (options.permit2Assets ?? []).map((asset) => getAddress(asset));
+  }
 
   /** Adds a money parser, tried before the USDC default (in registration order). */
   registerMoneyParser(parser: MoneyParser): this {
@@ -117,7 +130,29 @@ export class RoutedServerScheme implements SchemeNetworkServer {
         { details: JSON.stringify(supportedKind.extra ?? null).slice(0, 300) },
       );
     }
-    return { ...requirements, extra: { ...requirements.extra, ...terms } };
+    const listed = supportedKind.extra?.permit2Assets;
+    const permit2Assets = [
+      ...this.#permit2Assets,
+      ...(Array.isArray(listed)
+        ? listed.filter(
+            (asset): asset is string =>
+              typeof asset === "string" && isAddress(asset, { strict: false }),
+          )
+        : []),
+    ];
+    const permit2 =
+      isAddress(requirements.asset, { strict: false }) &&
+      permit2Assets.some((asset) =>
+        isAddressEqual(asset as Address, requirements.asset as Address),
+      );
+    return {
+      ...requirements,
+      extra: {
+        ...requirements.extra,
+        ...terms,
+        ...(permit2 ? { assetTransferMethod: "permit2" } : {}),
+      },
+    };
   }
 
   validateFacilitatorSupport(network: Network, supportedKind: SupportedKind): string | void {

@@ -3,6 +3,7 @@ export type {
   RoutedClientSchemeOptions,
   RoutedClientSigner,
   RoutedPayload,
+  RoutedPermit2Payload,
 } from "./RoutedClientScheme.js";
 export { RoutedServerScheme } from "./RoutedServerScheme.js";
 export { RoutedRequirementsError, RoutedServerSchemeError } from "./errors.js";

@@ -1,0 +1,414 @@
+import {
+  decodeFunctionData,
+  getAddress,
+  hexToBigInt,
+  isAddressEqual,
+  keccak256,
+  numberToHex,
+  slice,
+  toHex,
+  type Address,
+  type Hex,
+} from "viem";
+import { z } from "zod";
+
+import { settlementRouterAbi } from "../abi/settlementRouter.js";
+import { settleGasBound, type SettleGasProfile } from "../batch/gasProfiles.js";
+import { PERMIT2_ITEM_FLAGS, type SignedRouterPermit2Payment } from "../permit2/router.js";
+import type { RoutedTerms } from "./verify.js";
+import type { NewPayment, StoredPayment } from "./store.js";
+
+const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/)
+  .transform((value) => getAddress(value.toLowerCase()));
+const uint = z
+  .string()
+  .regex(/^[0-9]{1,78}$/)
+  .transform((value) => BigInt(value))
+  .refine((value) => value < 1n << 256n, "out of uint256 range");
+
+/**
+ * The `payload` of a `routed` payment through Permit2 (docs/SCHEMES.md): a
+ * `PermitWitnessTransferFrom` of `amount + fee` to the SettlementRouter with the router's
+ * `RouterPayment` witness. EOA signatures only (65 or 64 bytes).
+ */
+export const routedPermit2PayloadSchema = z.object({
+  signature: z
+    .string()
+    .regex(/^0x(?:[0-9a-fA-F]{2}){64,65}$/, "expected a 64- or 65-byte signature")
+    .transform((value) => value.toLowerCase() as Hex),
+  permit2Authorization: z.object({
+    from: address,
+    permitted: z.object({ token: address, amount: uint }),
+    spender: address,
+    nonce: uint,
+    deadline: uint,
+    witness: z.object({ payee: address, fee: uint, feeRecipient: address, validAfter: uint }),
+  }),
+});
+
+const requirementsSchema = z
+  .object({
+    scheme: z.literal("routed"),
+    network: z.string().max(64),
+    amount: uint,
+    asset: address,
+    payTo: address,
+    extra: z.record(z.unknown()).optional(),
+  })
+  .passthrough();
+
+/** The reason codes of routed Permit2 payments (docs/SCHEMES.md), Permit2's as x402 spells them. */
+export const routedPermit2Reasons = {
+  invalidSpender: "invalid_permit2_spender",
+  tokenMismatch: "permit2_token_mismatch",
+  recipientMismatch: "invalid_permit2_recipient_mismatch",
+  amountMismatch: "permit2_amount_mismatch",
+  deadlineExpired: "permit2_deadline_expired",
+  invalidNonce: "permit2_invalid_nonce",
+  notPermit2Asset: "invalid_routed_asset_transfer_method",
+} as const;
+
+/** A parsed routed Permit2 request: the requirements it pays and the payment it signs. */
+export interface RoutedPermit2Request {
+  network: string;
+  /** What the payee receives (the requirements' `amount`). */
+  amount: bigint;
+  asset: Address;
+  payTo: Address;
+  /** The requirements' `extra.router`, `extra.fee`, `extra.feeRecipient` (when well-formed). */
+  extra: { router?: Address; fee?: bigint; feeRecipient?: Address };
+  payment: SignedRouterPermit2Payment;
+  /** The request as received, for the payment's fingerprint. */
+  raw: unknown;
+}
+
+export type ParseRoutedPermit2Result =
+  | { ok: true; request: RoutedPermit2Request }
+  | { ok: false; reason: "invalid_payload" | "invalid_payment_requirements"; message: string };
+
+/**
+ * A request body carrying a `routed` Permit2 payload (x402 v2, requirements of scheme `routed`,
+ * a `permit2Authorization` and no `authorization`), parsed; undefined for any other body.
+ *
+ * @example
+ * const parsed = parseRoutedPermit2Request(body);
+ * if (parsed && !parsed.ok) answer400(parsed.reason);
+ */
+export function parseRoutedPermit2Request(body: unknown): ParseRoutedPermit2Result | undefined {
+  const candidate = body as {
+    x402Version?: unknown;
+    paymentPayload?: { payload?: unknown; accepted?: { scheme?: unknown } };
+    paymentRequirements?: { scheme?: unknown };
+  } | null;
+  const payload = candidate?.paymentPayload?.payload as Record<string, unknown> | undefined;
+  if (
+    candidate?.x402Version !== 2 ||
+    typeof payload !== "object" ||
+    payload === null ||
+    !("permit2Authorization" in payload) ||
+    "authorization" in payload ||
+    (candidate.paymentRequirements?.scheme !== "routed" &&
+      candidate.paymentPayload?.accepted?.scheme !== "routed")
+  ) {
+    return undefined;
+  }
+  const parsedPayload = routedPermit2PayloadSchema.safeParse(payload);
+  if (!parsedPayload.success) {
+    const issue = parsedPayload.error.issues[0]!;
+    return {
+      ok: false,
+      reason: "invalid_payload",
+      message: `${issue.path.join(".")}: ${issue.message}`,
+    };
+  }
+  const requirements = requirementsSchema.safeParse(candidate.paymentRequirements);
+  if (!requirements.success) {
+    const issue = requirements.error.issues[0]!;
+    return {
+      ok: false,
+      reason: "invalid_payment_requirements",
+      message: `${issue.path.join(".")}: ${issue.message}`,
+    };
+  }
+  const permit = parsedPayload.data.permit2Authorization;
+  const extra = requirements.data.extra ?? {};
+  const optionalAddress = (value: unknown) => {
+    const parsed = address.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const optionalUint = (value: unknown) => {
+    const parsed = uint.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  return {
+    ok: true,
+    request: {
+      network: requirements.data.network,
+      amount: requirements.data.amount,
+      asset: requirements.data.asset,
+      payTo: requirements.data.payTo,
+      extra: {
+        router: optionalAddress(extra.router),
+        fee: optionalUint(extra.fee),
+        feeRecipient: optionalAddress(extra.feeRecipient),
+      },
+      payment: {
+        owner: permit.from,
+        token: permit.permitted.token,
+        router: permit.spender,
+        payee: permit.witness.payee,
+        amount: permit.permitted.amount,
+        fee: permit.witness.fee,
+        feeRecipient: permit.witness.feeRecipient,
+        validAfter: permit.witness.validAfter,
+        deadline: permit.deadline,
+        nonce: permit.nonce,
+        signature: parsedPayload.data.signature,
+      },
+      raw: body,
+    },
+  };
+}
+
+/** A refusal: an x402 reason and what was wrong. */
+export type RoutedPermit2Refusal = { reason: string; message: string };
+
+/**
+ * The routed terms of a Permit2 payment checked against the requirements and this facilitator's
+ * (no chain read): the spender and `extra.router` are the router, the token is the asset, the
+ * witness pays `payTo` (not the router), its fee equals `extra.fee` and is at least the
+ * facilitator's, its fee recipient is the facilitator's, the permitted amount is
+ * `amount + fee`, and the values fit the router's packed item (uint128 amounts, uint48 times).
+ *
+ * @example
+ * const refusal = checkRoutedPermit2Terms(request, facilitator.routedTerms);
+ */
+export function checkRoutedPermit2Terms(
+  request: RoutedPermit2Request,
+  terms: RoutedTerms,
+): RoutedPermit2Refusal | undefined {
+  const { payment, extra } = request;
+  if (!extra.router || extra.fee === undefined || !extra.feeRecipient) {
+    return {
+      reason: "invalid_routed_missing_extra",
+      message: "routed requirements carry extra.router, extra.fee and extra.feeRecipient",
+    };
+  }
+  if (!isAddressEqual(extra.router, terms.router)) {
+    return {
+      reason: "invalid_routed_router_mismatch",
+      message: `this facilitator settles through ${terms.router}`,
+    };
+  }
+  if (!isAddressEqual(payment.router, terms.router)) {
+    return {
+      reason: routedPermit2Reasons.invalidSpender,
+      message: `the spender is ${payment.router}, not the router ${terms.router}`,
+    };
+  }
+  if (!isAddressEqual(payment.token, request.asset)) {
+    return {
+      reason: routedPermit2Reasons.tokenMismatch,
+      message: "permitted.token is not the asset",
+    };
+  }
+  if (
+    isAddressEqual(request.payTo, terms.router) ||
+    !isAddressEqual(payment.payee, request.payTo)
+  ) {
+    return {
+      reason: routedPermit2Reasons.recipientMismatch,
+      message: "the witness's payee is not payTo (or payTo is the router)",
+    };
+  }
+  if (
+    !isAddressEqual(extra.feeRecipient, terms.feeRecipient) ||
+    !isAddressEqual(payment.feeRecipient, terms.feeRecipient)
+  ) {
+    return {
+      reason: "invalid_routed_fee_recipient_mismatch",
+      message: `this facilitator's fee recipient is ${terms.feeRecipient}`,
+    };
+  }
+  if (extra.fee < terms.fee || payment.fee !== extra.fee) {
+    return {
+      reason: "invalid_routed_fee_below_minimum",
+      message: `the witness's fee ${payment.fee} must equal extra.fee ${extra.fee}, at least ${terms.fee}`,
+    };
+  }
+  if (payment.amount !== request.amount + payment.fee) {
+    return {
+      reason: routedPermit2Reasons.amountMismatch,
+      message: `permitted.amount ${payment.amount} is not amount + fee = ${request.amount + payment.fee}`,
+    };
+  }
+  const UINT128 = 1n << 128n;
+  const UINT48 = 1n << 48n;
+  if (payment.amount >= UINT128 || payment.deadline >= UINT48 || payment.validAfter >= UINT48) {
+    return {
+      reason: "unsettleable_field_out_of_range",
+      message: "amount must fit uint128, deadline and validAfter uint48",
+    };
+  }
+  return undefined;
+}
+
+/** The store id of a routed Permit2 payment: chain, token, payer and Permit2 nonce. */
+export function permit2PaymentKey(chainId: number, payment: SignedRouterPermit2Payment): string {
+  return `${chainId}:${payment.token}:${payment.owner}:permit2:${payment.nonce}`.toLowerCase();
+}
+
+/** Hash of everything a routed Permit2 request carries: another content is another payment. */
+export function permit2Fingerprint(request: RoutedPermit2Request): Hex {
+  const p = request.payment;
+  return keccak256(
+    toHex(
+      JSON.stringify([
+        request.network,
+        request.asset,
+        request.payTo,
+        request.amount.toString(),
+        p.owner,
+        p.router,
+        p.payee,
+        p.amount.toString(),
+        p.fee.toString(),
+        p.feeRecipient,
+        p.validAfter.toString(),
+        p.deadline.toString(),
+        p.nonce.toString(),
+        p.signature,
+      ]),
+    ),
+  );
+}
+
+/**
+ * The stored form of a routed Permit2 payment (kind `permit2`): `value` the permitted amount,
+ * `validAfter` the witness's, `validBefore` Permit2's deadline, `nonce` Permit2's nonce as 32
+ * bytes, `payee`, `fee` and `feeRecipient` the witness's.
+ */
+export function newPermit2Payment(
+  request: RoutedPermit2Request,
+  fields: { id: string; fingerprint: Hex; fromBlock: bigint },
+): NewPayment {
+  const p = request.payment;
+  return {
+    ...fields,
+    x402Version: 2,
+    network: request.network,
+    token: p.token,
+    payer: p.owner,
+    payee: p.payee,
+    value: p.amount,
+    validAfter: p.validAfter,
+    validBefore: p.deadline,
+    nonce: numberToHex(p.nonce, { size: 32 }),
+    signature: p.signature,
+    contractSignature: false,
+    kind: "permit2",
+    fee: p.fee,
+    feeRecipient: p.feeRecipient,
+  };
+}
+
+/** The signed router payment a stored `permit2` payment is settled as. */
+export function permit2ItemOf(payment: StoredPayment, router: Address): SignedRouterPermit2Payment {
+  return {
+    owner: payment.payer,
+    token: payment.token,
+    router,
+    payee: payment.payee,
+    amount: payment.value,
+    fee: payment.fee,
+    feeRecipient: payment.feeRecipient ?? router,
+    validAfter: payment.validAfter,
+    deadline: payment.validBefore,
+    nonce: hexToBigInt(payment.nonce),
+    signature: payment.signature,
+  };
+}
+
+/**
+ * The gas a `settlePermit2` batch is signed with: per item the router's whole allowance for the
+ * Permit2 call (`ITEM_GAS_LIMIT`), the nonce-bitmap read that reports a failure, and the item's
+ * overhead; per payee group the netted payout in its self-call; the fee payout. A Permit2 item has
+ * the same shape as a routed EIP-3009 item, so it is the routed bound of {@link settleGasBound}.
+ *
+ * @example
+ * const gas = settlePermit2GasBound(payments);
+ */
+export function settlePermit2GasBound(
+  payments: readonly StoredPayment[],
+  profile?: SettleGasProfile,
+): bigint {
+  return settleGasBound({
+    items: payments.map((payment) => ({
+      kind: "routed" as const,
+      payee: payment.payee,
+      signature: payment.signature,
+      contractSignature: false,
+    })),
+    ...(profile ? { profile } : {}),
+  });
+}
+
+const HEAD_BYTES = 117;
+
+/**
+ * The owner, payee, amount, fee, validAfter, deadline and nonce of each packed Permit2 item of a
+ * `settlePermit2` call (see ISettlementRouter, "Permit2 items"), or undefined for calldata that
+ * is not a well-formed `settlePermit2` call.
+ */
+export function decodeSettlePermit2Call(data: Hex):
+  | {
+      token: Address;
+      feeRecipient: Address;
+      items: {
+        owner: Address;
+        payee: Address;
+        amount: bigint;
+        fee: bigint;
+        validAfter: bigint;
+        deadline: bigint;
+        nonce: bigint;
+      }[];
+    }
+  | undefined {
+  let call;
+  try {
+    call = decodeFunctionData({ abi: settlementRouterAbi, data });
+  } catch {
+    return undefined;
+  }
+  if (call.functionName !== "settlePermit2") return undefined;
+  const [token, feeRecipient, packed] = call.args as readonly [Address, Address, Hex];
+  const bytes = (packed.length - 2) / 2;
+  const items = [];
+  let at = 0;
+  while (at < bytes) {
+    if (at + HEAD_BYTES > bytes) return undefined;
+    const field = (offset: number, length: number) =>
+      slice(packed, at + offset, at + offset + length);
+    const flags = Number(hexToBigInt(field(0, 1)));
+    items.push({
+      owner: getAddress(field(1, 20)),
+      payee: getAddress(field(21, 20)),
+      amount: hexToBigInt(field(41, 16)),
+      fee: hexToBigInt(field(57, 16)),
+      validAfter: hexToBigInt(field(73, 6)),
+      deadline: hexToBigInt(field(79, 6)),
+      nonce: hexToBigInt(field(85, 32)),
+    });
+    at += HEAD_BYTES;
+    if (flags & PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE) {
+      if (at + 2 > bytes) return undefined;
+      at += 2 + Number(hexToBigInt(slice(packed, at, at + 2)));
+    } else at += 64;
+    if (flags & PERMIT2_ITEM_FLAGS.EIP2612_PERMIT) at += 128;
+    if (at > bytes) return undefined;
+  }
+  return { token: getAddress(token), feeRecipient: getAddress(feeRecipient), items };
+}
