@@ -497,6 +497,22 @@ describe("x402 clearing scheme: server", function () {
     // What the server builds, the client pays.
     const client = newClient();
     expect((await pay(client, enhanced)).voucher.cumulativeValue).to.equal(1_000n);
+    // Another token: its EIP-712 domain comes from the kind's asset list.
+    const token = getAddress("0x00000000000000000000000000000000000070c0");
+    const listed = {
+      ...kind,
+      extra: { ...kind.extra, assets: [{ asset: token, name: "T", version: "1" }] },
+    };
+    const other = await server.enhancePaymentRequirements(
+      { ...base, asset: token, extra: {} },
+      listed,
+      [],
+    );
+    expect(other.extra).to.deep.include({ name: "T", version: "1" });
+    const unlisted = await server
+      .enhancePaymentRequirements({ ...base, asset: token, extra: {} }, kind, [])
+      .catch((e: unknown) => e);
+    expect((unlisted as Error).name).to.equal("ClearingServerError");
     // A facilitator kind without the terms is refused at start-up.
     expect(server.validateFacilitatorSupport("eip155:8453", { ...kind, extra: {} })).to.match(
       /clearingHouse/,

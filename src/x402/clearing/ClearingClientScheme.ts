@@ -95,9 +95,11 @@ const RETRYABLE_DEPOSIT_REASONS = new Set([
   "clearing_insufficient_balance",
   "clearing_withdrawal_pending",
 ]);
+/** Refusals after which a deposit riding with the voucher is still credited (or still pending). */
 const DEPOSIT_KEPT_REASONS = new Set([
   "clearing_cumulative_too_low",
   "clearing_voucher_already_accepted",
+  "clearing_deposit_pending",
 ]);
 
 /**
@@ -350,6 +352,8 @@ export class ClearingClientScheme implements SchemeNetworkClient {
   async #recover(terms: ClearingTerms, separator: Hex, pair: ClearingPairState): Promise<boolean> {
     const voucher = pair.voucher;
     if (!voucher || !isAddressEqual(pair.payer, this.payer)) return false;
+    if (pair.payee && !isAddressEqual(pair.payee, terms.payee)) return false;
+    if (pair.token && !isAddressEqual(pair.token, terms.token)) return false;
     if (
       !isAddressEqual(voucher.payer, this.payer) ||
       !isAddressEqual(voucher.payee, terms.payee) ||

@@ -135,19 +135,15 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     extra.clearingHouse = getAddress(kind.clearingHouse as string);
     extra.operator = getAddress(kind.operator as string);
     if (extra.name === undefined || extra.version === undefined) {
-      const usdc = usdcOf(requirements.network);
-      if (
-        !usdc ||
-        !isAddress(requirements.asset) ||
-        !isAddressEqual(requirements.asset, usdc.verifyingContract)
-      ) {
+      const domain = tokenDomainOf(requirements, kind.assets);
+      if (!domain) {
         throw new ClearingServerError(
           "The clearing requirements need the token's EIP-712 name and version.",
           `give extra.name and extra.version for ${requirements.asset}`,
         );
       }
-      extra.name = usdc.name;
-      extra.version = usdc.version;
+      extra.name = domain.name;
+      extra.version = domain.version;
     }
     return { ...requirements, extra };
   }
@@ -210,6 +206,31 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     // Re-encoded from the decoded form: only a well-formed pair reaches the client.
     return encodePairState(decodePairState(raw));
   }
+}
+
+/** The token's EIP-712 name and version: from the kind's `assets` list, or USDC's. */
+function tokenDomainOf(
+  requirements: PaymentRequirements,
+  assets: unknown,
+): { name: string; version: string } | undefined {
+  if (!isAddress(requirements.asset, { strict: false })) return undefined;
+  if (Array.isArray(assets)) {
+    for (const entry of assets as { asset?: unknown; name?: unknown; version?: unknown }[]) {
+      if (
+        typeof entry?.asset === "string" &&
+        isAddress(entry.asset, { strict: false }) &&
+        isAddressEqual(entry.asset, requirements.asset) &&
+        typeof entry.name === "string" &&
+        entry.name.length > 0 &&
+        typeof entry.version === "string" &&
+        entry.version.length > 0
+      ) {
+        return { name: entry.name, version: entry.version };
+      }
+    }
+  }
+  const usdc = usdcOf(requirements.network);
+  return usdc && isAddressEqual(requirements.asset, usdc.verifyingContract) ? usdc : undefined;
 }
 
 function usdcOf(network: string) {

@@ -41,6 +41,8 @@ export type ClearingPayloadJson = { voucher: ClearingVoucherJson; deposit?: Clea
 /** `extra.pair` on the wire: the pair's state as the operator knows it. */
 export type ClearingPairJson = {
   payer: Address;
+  payee?: Address;
+  token?: Address;
   charged: string;
   cumulativeValue: string;
   cumulativeFee: string;
@@ -53,6 +55,8 @@ export type ClearingPayload = { voucher: SignedVoucher; deposit?: SignedDepositA
 /** A decoded `extra.pair`. Nothing in it is trusted but `voucher`'s signature, once checked. */
 export type ClearingPairState = {
   payer: Address;
+  payee?: Address;
+  token?: Address;
   /** What the operator has accepted from the pair so far. */
   charged: bigint;
   cumulativeValue: bigint;
@@ -137,6 +141,8 @@ export function decodeClearingPayload(raw: unknown): ClearingPayload {
 export function encodePairState(pair: ClearingPairState): ClearingPairJson {
   return {
     payer: getAddress(pair.payer),
+    ...(pair.payee ? { payee: getAddress(pair.payee) } : {}),
+    ...(pair.token ? { token: getAddress(pair.token) } : {}),
     charged: pair.charged.toString(),
     cumulativeValue: pair.cumulativeValue.toString(),
     cumulativeFee: pair.cumulativeFee.toString(),
@@ -144,12 +150,17 @@ export function encodePairState(pair: ClearingPairState): ClearingPairJson {
   };
 }
 
-/** Decodes `extra.pair`; throws {@link InvalidClearingPayloadError} when it is malformed. */
+/**
+ * Decodes `extra.pair`; throws {@link InvalidClearingPayloadError} when it is malformed. `payee`
+ * and `token`, when the facilitator adds them, are decoded too.
+ */
 export function decodePairState(raw: unknown): ClearingPairState {
   const keys = ["payer", "charged", "cumulativeValue", "cumulativeFee", "voucher"];
-  const object = record("pair", raw, keys, keys);
+  const object = record("pair", raw, [...keys, "payee", "token"], keys);
   return {
     payer: address("pair.payer", object.payer),
+    ...(object.payee === undefined ? {} : { payee: address("pair.payee", object.payee) }),
+    ...(object.token === undefined ? {} : { token: address("pair.token", object.token) }),
     charged: amount("pair.charged", object.charged, UINT256_LIMIT),
     cumulativeValue: amount("pair.cumulativeValue", object.cumulativeValue, UINT128_LIMIT),
     cumulativeFee: amount("pair.cumulativeFee", object.cumulativeFee, UINT128_LIMIT),
