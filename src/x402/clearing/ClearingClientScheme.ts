@@ -6,7 +6,10 @@ import type {
   SchemeNetworkClient,
 } from "@x402/core/types";
 import type { PaymentResponseContext } from "@x402/core/client";
-import { type Address, type Hex, isAddressEqual, zeroAddress } from "viem";
+import { type Address, type Hex, isAddress, isAddressEqual, zeroAddress } from "viem";
+
+import { getTokenDomain } from "../../authorization/getTokenDomain.js";
+import { USDC_DECIMALS } from "../../chain/base.js";
 
 import { buildDepositAuthorization } from "../../clearing/buildDepositAuthorization.js";
 import { computeVoucherFee } from "../../clearing/computeVoucherFee.js";
@@ -27,7 +30,11 @@ import {
   decodePairState,
   encodeClearingPayload,
 } from "./payload.js";
-import { type ClearingTerms, parseClearingRequirements } from "./requirements.js";
+import {
+  CLEARING_NETWORKS,
+  type ClearingTerms,
+  parseClearingRequirements,
+} from "./requirements.js";
 import {
   type ClearingSignerInput,
   type VoucherSigner,
@@ -125,6 +132,17 @@ const DEPOSIT_KEPT_REASONS = new Set([
 export class ClearingClientScheme implements SchemeNetworkClient {
   readonly scheme = CLEARING_SCHEME;
   readonly schemeHooks: SchemeClientHooks;
+  /**
+   * USDC on Base and Base Sepolia, for the `x402Client`'s USD spend controls (as `@x402/evm`'s
+   * `exact` reports it); other tokens need an `allowedAssets` entry there.
+   */
+  readonly findDefaultAsset = (asset: string, network: string) => {
+    const chainId = CLEARING_NETWORKS[network];
+    if (chainId === undefined || !isAddress(asset, { strict: false })) return undefined;
+    const usdc = getTokenDomain({ chainId });
+    if (!isAddressEqual(asset, usdc.verifyingContract)) return undefined;
+    return { asset: usdc.verifyingContract, decimals: USDC_DECIMALS, symbol: "USDC" };
+  };
   readonly payer: Address;
   readonly store: VoucherStore;
   readonly #payer: VoucherSigner;
