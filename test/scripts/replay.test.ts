@@ -83,7 +83,7 @@ const EXPECTED_REASONS: Record<string, readonly string[]> = {
 };
 
 describe("npm run replay", () => {
-  it("runs every attack on both tokens, both router methods, the ClearingHouse and its Permit2 deposits, and none gets through", async () => {
+  it("runs every attack on both tokens, both router methods, the ClearingHouse, its Permit2 deposits and the router's Permit2 items, and none gets through", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "replay-test-"));
     try {
       const json = path.join(dir, "replay.json");
