@@ -120,7 +120,9 @@ export async function runReplay(
   const results: AttackResult[] = [];
   for (const tokenName of tokens) {
     const token = deployed.get(tokenName)!;
-    const otherToken = [...deployed.values()].find((t) => t.name !== tokenName)!;
+    // The EIP-3009 methods run on the EIP-3009 tokens; the USDT-like one has the Permit2 methods.
+    if (!token.eip3009) continue;
+    const otherToken = [...deployed.values()].find((t) => t.name !== tokenName && t.eip3009)!;
     for (const method of methods) {
       if (method === "clearing-permit2" || method === "router-permit2") continue;
       if (method === "clearing") {
