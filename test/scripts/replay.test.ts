@@ -58,15 +58,24 @@ const EXPECTED_REASONS: Record<string, readonly string[]> = {
   "clearing-release-twice": ["release_used"],
   // Before the original clears, the signature; after, the pair's cleared total.
   "clearing-high-s-voucher": ["invalid_signature", "already_cleared"],
-  "permit2-nonce-reused": ["permit2_invalid_nonce"],
-  "permit2-witness-swapped": ["permit2_invalid_signer"],
-  "permit2-amount-raised": ["permit2_invalid_signer"],
-  "permit2-deadline-passed": ["permit2_signature_expired"],
-  "permit2-other-spender": ["permit2_invalid_signer"],
-  "permit2-other-chain": ["permit2_invalid_signer"],
-  "permit2-router-signature-on-clearing-house": ["permit2_invalid_signer"],
+  // Permit2's errors as the toolkit's decoder names them (or by their Permit2 name).
+  "permit2-nonce-reused": ["permit2_invalid_nonce", "invalid_exact_evm_nonce_already_used"],
+  "permit2-witness-swapped": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-amount-raised": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-deadline-passed": ["permit2_signature_expired", "permit2_deadline_expired"],
+  "permit2-other-spender": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-other-chain": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-router-signature-on-clearing-house": [
+    "permit2_invalid_signer",
+    "invalid_permit2_signature",
+  ],
   // A data-less revert surfaced by Permit2, a silent no-op that credited nothing, a frozen payout.
-  "permit2-failed-transfer-as-paid": ["transfer_from_failed", "nothing_received", "payout_failed"],
+  "permit2-failed-transfer-as-paid": [
+    "transfer_from_failed",
+    "permit2_transfer_from_failed",
+    "nothing_received",
+    "payout_failed",
+  ],
   "router-permit2-nonce-reused": ["invalid_exact_evm_nonce_already_used"],
   "router-permit2-payee-swapped": ["invalid_permit2_signature"],
   "router-permit2-fee-raised": ["invalid_permit2_signature"],
