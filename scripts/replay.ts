@@ -13,6 +13,7 @@ import { BenchChainError, BenchUsageError } from "./bench/errors.js";
 import { ATTACKS } from "./replay/attacks.js";
 import { CLEARING_ATTACKS } from "./replay/clearing.js";
 import { PERMIT2_ATTACKS } from "./replay/permit2.js";
+import { ROUTER_PERMIT2_ATTACKS } from "./replay/routerPermit2.js";
 import { type AttackResult, REPLAY_METHODS, runReplay } from "./replay/run.js";
 import type { ReplayMethod } from "./replay/scenario.js";
 
@@ -30,8 +31,9 @@ Options:
                    honestSettled }], accepted, honestSettled } (format in docs/BENCHMARKS.md)
   --tokens LIST    FiatTokenV2_2 (alias usdc), X402TestToken (alias test); default both
   --methods LIST   router-direct, router-routed, clearing, clearing-permit2 (Permit2 deposits on
-                   the USDT-like token, and on USDC when it is among --tokens); default all four
-  --attacks LIST   only these attacks (default all: ${[...ATTACKS, ...CLEARING_ATTACKS, ...PERMIT2_ATTACKS].map((a) => a.name).join(", ")})
+                   the USDT-like token, and on USDC when it is among --tokens), router-permit2
+                   (the router's Permit2 items, same tokens); default all five
+  --attacks LIST   only these attacks (default all: ${[...ATTACKS, ...CLEARING_ATTACKS, ...PERMIT2_ATTACKS, ...ROUTER_PERMIT2_ATTACKS].map((a) => a.name).join(", ")})
   --rpc URL        use a running node (e.g. http://127.0.0.1:8545 from npm run chain)
   -h, --help       show this help
 `;
@@ -81,7 +83,11 @@ function parse(argv: string[]) {
   });
   const attacks = list(values.attacks);
   for (const name of attacks ?? [])
-    if (![...ATTACKS, ...CLEARING_ATTACKS, ...PERMIT2_ATTACKS].some((a) => a.name === name))
+    if (
+      ![...ATTACKS, ...CLEARING_ATTACKS, ...PERMIT2_ATTACKS, ...ROUTER_PERMIT2_ATTACKS].some(
+        (a) => a.name === name,
+      )
+    )
       throw new BenchUsageError(`unknown attack "${name}"`);
   if (values.rpc !== undefined && !/^https?:\/\/\S+$/.test(values.rpc))
     throw new BenchUsageError(`--rpc must be an http(s) URL, got "${values.rpc}"`);

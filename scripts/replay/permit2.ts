@@ -23,7 +23,7 @@ import { PERMIT2_ADDRESS } from "../../src/chain/base.js";
 import type { BootstrapClient } from "../../src/chain/bootstrap.js";
 import { setTetherLikeBlacklisted } from "../../src/chain/tetherLike.js";
 import { approvePermit2 } from "../../src/permit2/approve.js";
-import { signPermitWitnessTransferFrom } from "../../src/permit2/sign.js";
+import { buildRouterPermit2Payment, signRouterPermit2Payment } from "../../src/permit2/router.js";
 import { hashPermit2Witness, permit2WitnessTypeString } from "../../src/permit2/typedData.js";
 import type { NodeWallet } from "../../src/bench/node.js";
 import { ClearingScenario, refusalOf } from "./clearing.js";
@@ -147,7 +147,10 @@ const silentTokenAbi = parseAbi([
 ]);
 
 /** Deploys the test-only SilentFailToken (a failed transfer neither reverts nor moves). */
-async function deploySilentToken(s: Permit2ClearingScenario): Promise<Address> {
+async function deploySilentToken(s: {
+  chain: Permit2ClearingScenario["chain"];
+  operator: NodeWallet;
+}): Promise<Address> {
   const file = fileURLToPath(
     new URL(
       "../../artifacts/contracts/test/mocks/SilentFailToken.sol/SilentFailToken.json",
@@ -278,36 +281,25 @@ export const PERMIT2_ATTACKS: readonly Permit2Attack[] = [
   {
     name: "permit2-router-signature-on-clearing-house",
     description:
-      "a Permit2 signature the payer gave the SettlementRouter (spender the router, a payment witness) submitted to the ClearingHouse as a deposit",
+      "a Permit2 signature the payer gave the SettlementRouter (spender the router, its `RouterPayment` witness) submitted to the ClearingHouse as a deposit",
     async run(s) {
       const t = new Tally();
       const payer = s.freshPayer();
       await s.approve(payer);
       const d = await s.signPermit2(payer);
-      const routerSignature = await signPermitWitnessTransferFrom(payer, {
+      const { signature: routerSignature } = await signRouterPermit2Payment(payer, {
         chainId: s.chain.info.chainId,
-        permit: {
+        payment: buildRouterPermit2Payment({
+          owner: payer.address,
           token: d.token,
+          router: s.router,
+          payee: s.payee,
           amount: d.amount,
-          nonce: d.nonce,
+          feeRecipient: s.operator.account.address,
+          validAfter: 0n,
           deadline: d.deadline,
-          spender: s.router,
-        },
-        witness: {
-          typeName: "Payment",
-          fields: [
-            { name: "payee", type: "address" },
-            { name: "fee", type: "uint256" },
-            { name: "feeRecipient", type: "address" },
-            { name: "notBefore", type: "uint256" },
-          ],
-          value: {
-            payee: s.payee,
-            fee: 0n,
-            feeRecipient: s.operator.account.address,
-            notBefore: 0n,
-          },
-        },
+          nonce: d.nonce,
+        }),
       });
       await t.add(
         s.attempt(payer.address, () => s.submitPermit2([{ ...d, signature: routerSignature }])),

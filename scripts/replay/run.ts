@@ -13,6 +13,7 @@ import { type BenchToken, benchAddress, setupBenchToken } from "../../src/bench/
 import { ATTACKS } from "./attacks.js";
 import { CLEARING_ATTACKS, ClearingScenario, REPLAY_WITHDRAWAL_DELAY } from "./clearing.js";
 import { PERMIT2_ATTACKS, Permit2ClearingScenario } from "./permit2.js";
+import { ROUTER_PERMIT2_ATTACKS, RouterPermit2Scenario } from "./routerPermit2.js";
 import type { BootstrapClient } from "../../src/chain/bootstrap.js";
 import {
   TETHER_LIKE_NAME,
@@ -26,6 +27,7 @@ export const REPLAY_METHODS: readonly ReplayMethod[] = [
   "router-routed",
   "clearing",
   "clearing-permit2",
+  "router-permit2",
 ];
 
 /** The tokens the Permit2 deposit attacks run on: the USDT-like token, and USDC when selected. */
@@ -92,6 +94,9 @@ export async function runReplay(
   const permit2Attacks = PERMIT2_ATTACKS.filter(
     (a) => !options.attacks || options.attacks.includes(a.name),
   );
+  const routerPermit2Attacks = ROUTER_PERMIT2_ATTACKS.filter(
+    (a) => !options.attacks || options.attacks.includes(a.name),
+  );
 
   const routers: [Address, Address] = [
     await deployBenchRouter(chain, deployer),
@@ -103,7 +108,9 @@ export async function runReplay(
 
   // Two ClearingHouses, the relayer an operator of both and the attacker another of the first.
   const houses: [Address, Address] | undefined =
-    methods.includes("clearing") || methods.includes("clearing-permit2")
+    methods.includes("clearing") ||
+    methods.includes("clearing-permit2") ||
+    methods.includes("router-permit2")
       ? [
           await deployClearingHouse(chain, deployer, [relayer, attacker]),
           await deployClearingHouse(chain, deployer, [relayer]),
@@ -113,9 +120,11 @@ export async function runReplay(
   const results: AttackResult[] = [];
   for (const tokenName of tokens) {
     const token = deployed.get(tokenName)!;
-    const otherToken = [...deployed.values()].find((t) => t.name !== tokenName)!;
+    // The EIP-3009 methods run on the EIP-3009 tokens; the USDT-like one has the Permit2 methods.
+    if (!token.eip3009) continue;
+    const otherToken = [...deployed.values()].find((t) => t.name !== tokenName && t.eip3009)!;
     for (const method of methods) {
-      if (method === "clearing-permit2") continue;
+      if (method === "clearing-permit2" || method === "router-permit2") continue;
       if (method === "clearing") {
         if (clearingAttacks.length === 0) continue;
         const payers = scenarioPayers(`${tokenName}:clearing`, PAYERS_PER_SCENARIO);
@@ -195,20 +204,21 @@ export async function runReplay(
       }
     }
   }
+  const testClient = chain.client as unknown as BootstrapClient;
+  const tetherLike = async (): Promise<BenchToken> => ({
+    name: "TetherLikeToken" as BenchToken["name"],
+    address: await installTetherLikeToken(testClient),
+    domain: { name: TETHER_LIKE_NAME, version: "" },
+    eip3009: false,
+    fund: (recipients, amount) => fundTetherLike(testClient, { recipients, amount }),
+  });
   if (methods.includes("clearing-permit2") && permit2Attacks.length > 0) {
-    const testClient = chain.client as unknown as BootstrapClient;
-    const tetherLike: BenchToken = {
-      name: "TetherLikeToken" as BenchToken["name"],
-      address: await installTetherLikeToken(testClient),
-      domain: { name: TETHER_LIKE_NAME, version: "" },
-      eip3009: false,
-      fund: (recipients, amount) => fundTetherLike(testClient, { recipients, amount }),
-    };
+    const tetherLikeToken = await tetherLike();
     for (const tokenName of PERMIT2_REPLAY_TOKENS) {
       if (tokenName === "FiatTokenV2_2" && !tokens.includes("FiatTokenV2_2")) continue;
-      const token = tokenName === "TetherLikeToken" ? tetherLike : deployed.get(tokenName)!;
+      const token = tokenName === "TetherLikeToken" ? tetherLikeToken : deployed.get(tokenName)!;
       const otherToken =
-        tokenName === "TetherLikeToken" ? deployed.get("FiatTokenV2_2")! : tetherLike;
+        tokenName === "TetherLikeToken" ? deployed.get("FiatTokenV2_2")! : tetherLikeToken;
       const payers = scenarioPayers(`${tokenName}:clearing-permit2`, PAYERS_PER_SCENARIO);
       await token.fund(
         payers.map((p) => p.address),
@@ -237,6 +247,49 @@ export async function runReplay(
           name: attack.name,
           token: tokenName,
           method: "clearing-permit2",
+          attempts: outcome.attempts,
+          accepted: outcome.accepted,
+          refusedWith,
+          honestSettled: await scenario.honestPaymentSettles(),
+        };
+        results.push(result);
+        options.onResult?.(result);
+      }
+    }
+  }
+  if (methods.includes("router-permit2") && routerPermit2Attacks.length > 0) {
+    const tetherLikeToken = await tetherLike();
+    for (const tokenName of PERMIT2_REPLAY_TOKENS) {
+      if (tokenName === "FiatTokenV2_2" && !tokens.includes("FiatTokenV2_2")) continue;
+      const token = tokenName === "TetherLikeToken" ? tetherLikeToken : deployed.get(tokenName)!;
+      const payers = scenarioPayers(`${tokenName}:router-permit2`, PAYERS_PER_SCENARIO);
+      await token.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const scenario = new RouterPermit2Scenario(
+        chain,
+        token,
+        routers,
+        houses![0],
+        relayer,
+        attacker,
+        benchAddress("replay-payee:router-permit2"),
+        benchAddress("replay-fee-recipient:router-permit2"),
+        payers,
+      );
+      for (const attack of routerPermit2Attacks) {
+        scenario.takeRefusals();
+        const outcome = await attack.run(scenario);
+        const refusedWith = scenario.takeRefusals();
+        if (refusedWith.length !== outcome.attempts)
+          throw new Error(
+            `${attack.name}: ${outcome.attempts} attempts counted, ${refusedWith.length} measured`,
+          );
+        const result: AttackResult = {
+          name: attack.name,
+          token: tokenName,
+          method: "router-permit2",
           attempts: outcome.attempts,
           accepted: outcome.accepted,
           refusedWith,

@@ -27,7 +27,8 @@ import type { NodeWallet } from "../../src/bench/node.js";
 import { type BenchToken, benchAccount } from "../../src/bench/tokens.js";
 import type { BenchChain } from "../bench/chain.js";
 
-export type ReplayMethod = "router-direct" | "router-routed" | "clearing" | "clearing-permit2";
+export type ReplayMethod =
+  "router-direct" | "router-routed" | "clearing" | "clearing-permit2" | "router-permit2";
 
 /** What one attack measured. */
 export interface AttackOutcome {

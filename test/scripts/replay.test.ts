@@ -13,6 +13,10 @@ import { benchAddress, setupBenchToken } from "../../src/bench/tokens.js";
 import { ATTACKS } from "../../scripts/replay/attacks.js";
 import { CLEARING_ATTACKS, ClearingScenario } from "../../scripts/replay/clearing.js";
 import { PERMIT2_ATTACKS, Permit2ClearingScenario } from "../../scripts/replay/permit2.js";
+import {
+  ROUTER_PERMIT2_ATTACKS,
+  RouterPermit2Scenario,
+} from "../../scripts/replay/routerPermit2.js";
 import { PERMIT2_REPLAY_TOKENS, type ReplayResults } from "../../scripts/replay/run.js";
 import { ReplayScenario, scenarioPayers } from "../../scripts/replay/scenario.js";
 import { runScript } from "./run.js";
@@ -54,19 +58,41 @@ const EXPECTED_REASONS: Record<string, readonly string[]> = {
   "clearing-release-twice": ["release_used"],
   // Before the original clears, the signature; after, the pair's cleared total.
   "clearing-high-s-voucher": ["invalid_signature", "already_cleared"],
-  "permit2-nonce-reused": ["permit2_invalid_nonce"],
-  "permit2-witness-swapped": ["permit2_invalid_signer"],
-  "permit2-amount-raised": ["permit2_invalid_signer"],
-  "permit2-deadline-passed": ["permit2_signature_expired"],
-  "permit2-other-spender": ["permit2_invalid_signer"],
-  "permit2-other-chain": ["permit2_invalid_signer"],
-  "permit2-router-signature-on-clearing-house": ["permit2_invalid_signer"],
+  // Permit2's errors as the toolkit's decoder names them (or by their Permit2 name).
+  "permit2-nonce-reused": ["permit2_invalid_nonce", "invalid_exact_evm_nonce_already_used"],
+  "permit2-witness-swapped": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-amount-raised": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-deadline-passed": ["permit2_signature_expired", "permit2_deadline_expired"],
+  "permit2-other-spender": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-other-chain": ["permit2_invalid_signer", "invalid_permit2_signature"],
+  "permit2-router-signature-on-clearing-house": [
+    "permit2_invalid_signer",
+    "invalid_permit2_signature",
+  ],
   // A data-less revert surfaced by Permit2, a silent no-op that credited nothing, a frozen payout.
-  "permit2-failed-transfer-as-paid": ["transfer_from_failed", "nothing_received", "payout_failed"],
+  "permit2-failed-transfer-as-paid": [
+    "transfer_from_failed",
+    "permit2_transfer_from_failed",
+    "nothing_received",
+    "payout_failed",
+  ],
+  "router-permit2-nonce-reused": ["invalid_exact_evm_nonce_already_used"],
+  "router-permit2-payee-swapped": ["invalid_permit2_signature"],
+  "router-permit2-fee-raised": ["invalid_permit2_signature"],
+  "router-permit2-fee-recipient-swapped": ["invalid_permit2_signature"],
+  "router-permit2-deadline-passed": ["permit2_deadline_expired"],
+  "router-permit2-other-spender": ["invalid_permit2_signature"],
+  "router-permit2-other-chain": ["invalid_permit2_signature"],
+  "router-permit2-clearing-deposit-signature": ["invalid_permit2_signature"],
+  // A pull the token refuses (surfaced by Permit2), a payout the USDT-like token refuses.
+  "router-permit2-failed-transfer-as-paid": [
+    "permit2_transfer_from_failed",
+    "router_payout_failed",
+  ],
 };
 
 describe("npm run replay", () => {
-  it("runs every attack on both tokens, both router methods, the ClearingHouse and its Permit2 deposits, and none gets through", async () => {
+  it("runs every attack on both tokens, both router methods, the ClearingHouse, its Permit2 deposits and the router's Permit2 items, and none gets through", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "replay-test-"));
     try {
       const json = path.join(dir, "replay.json");
@@ -128,6 +154,32 @@ describe("npm run replay", () => {
           expect(row.honestSettled, label).to.equal(true);
         }
       }
+      // The router's Permit2 items: on the USDT-like token and on USDC, every attack refused.
+      for (const token of PERMIT2_REPLAY_TOKENS) {
+        const rows = out.attacks.filter((a) => a.token === token && a.method === "router-permit2");
+        expect(rows.map((r) => r.name)).to.deep.equal(ROUTER_PERMIT2_ATTACKS.map((a) => a.name));
+        for (const row of rows) {
+          const label = `${token} router-permit2 ${row.name}`;
+          expect(row.attempts, label).to.be.greaterThan(0);
+          expect(row.accepted, label).to.equal(0);
+          expect(row.refusedWith, label).to.have.length(row.attempts);
+          for (const refusal of row.refusedWith) {
+            expect(refusal, label).to.not.equal(null);
+            expect(["token", "router", "permit2"], label).to.include(refusal!.by);
+            expect(EXPECTED_REASONS[row.name], label).to.include(refusal!.reason);
+          }
+          expect(row.honestSettled, label).to.equal(true);
+        }
+      }
+      // The USDT-like token's frozen router payout is tried.
+      expect(
+        out.attacks
+          .find(
+            (a) =>
+              a.token === "TetherLikeToken" && a.name === "router-permit2-failed-transfer-as-paid",
+          )!
+          .refusedWith.map((r) => r!.reason),
+      ).to.deep.equal(["permit2_transfer_from_failed", "router_payout_failed"]);
       // The USDT-like token's frozen payout is tried (USDC's blacklist is not driven here).
       expect(
         out.attacks
@@ -402,6 +454,111 @@ describe("npm run replay", () => {
         "transfer_from_failed",
         null,
       ]);
+    });
+  });
+
+  describe("the router Permit2 measurement", () => {
+    let chain: BenchChain;
+    let scenario: RouterPermit2Scenario;
+    let args: ConstructorParameters<typeof RouterPermit2Scenario>;
+
+    before(async () => {
+      chain = await openBenchChain();
+      const [deployer, relayer, attacker] = chain.wallets;
+      const usdc = await setupBenchToken(chain, "FiatTokenV2_2", deployer);
+      const payers = scenarioPayers("router-permit2-measurement", 12);
+      await usdc.fund(
+        payers.map((p) => p.address),
+        1_000_000n,
+      );
+      const routers = [
+        await deployBenchRouter(chain, deployer!),
+        await deployBenchRouter(chain, deployer!),
+      ] as const;
+      args = [
+        chain,
+        usdc,
+        routers,
+        benchAddress("router-permit2-measurement-house"),
+        relayer!,
+        attacker!,
+        benchAddress("router-permit2-measurement-payee"),
+        benchAddress("router-permit2-measurement-fee-recipient"),
+        payers,
+      ];
+      scenario = new RouterPermit2Scenario(...args);
+    });
+    after(async () => {
+      await chain.close();
+    });
+
+    it("counts a Permit2 payment that moves funds as accepted, and refuses one that does not", async () => {
+      scenario.takeRefusals();
+      const payer = scenario.freshPayer();
+      await scenario.approve(payer);
+      const p = await scenario.sign(payer);
+      expect(await scenario.attempt(payer.address, () => scenario.settle([p]))).to.equal(true);
+      expect(await scenario.attempt(payer.address, () => scenario.settle([p]))).to.equal(false);
+      const [accepted, refused] = scenario.takeRefusals();
+      expect(accepted).to.equal(null);
+      expect(refused?.reason).to.equal("invalid_exact_evm_nonce_already_used");
+    });
+
+    it("counts a refused item as accepted when the submission pays what the payer signed anyway (a relayer variant that drops the tampering)", async () => {
+      // Broken on purpose: the tampered fee and fee recipient never reach the router, so the
+      // signed payment settles and the attempt moves the payer's funds.
+      class IgnoresTampering extends RouterPermit2Scenario {
+        override settle(
+          items: Parameters<RouterPermit2Scenario["settle"]>[0],
+          options: Parameters<RouterPermit2Scenario["settle"]>[1] = {},
+        ) {
+          return super.settle(
+            items.map((i) => ({ ...i, fee: this.fee })),
+            { ...options, feeRecipient: this.feeRecipient },
+          );
+        }
+      }
+      const broken = new IgnoresTampering(...args);
+      for (let i = 0; i < 4; i++) broken.freshPayer();
+      for (const name of ["router-permit2-fee-raised", "router-permit2-fee-recipient-swapped"]) {
+        broken.takeRefusals();
+        const outcome = await ROUTER_PERMIT2_ATTACKS.find((a) => a.name === name)!.run(broken);
+        expect({ attempts: outcome.attempts, accepted: outcome.accepted }, name).to.deep.equal({
+          attempts: 1,
+          accepted: 1,
+        });
+        expect(broken.takeRefusals(), name).to.deep.equal([null]);
+      }
+    });
+
+    it("counts a failed transfer the router reports paid as accepted (a token whose failed transfer returns nothing and moves nothing)", async () => {
+      const file = path.resolve(
+        path.dirname(fileURLToPath(import.meta.url)),
+        "../../artifacts/contracts/test/mocks/SilentFailToken.sol/SilentFailToken.json",
+      );
+      const { abi, bytecode } = JSON.parse(await readFile(file, "utf8")) as {
+        abi: never;
+        bytecode: Hex;
+      };
+      const [deployer] = chain.wallets;
+      const silent = (await chain.client.waitForTransactionReceipt({
+        hash: await deployer!.deployContract({ abi, bytecode, args: [] } as never),
+      }))!.contractAddress!;
+      const payer = scenarioPayers("router-permit2-measurement", 12)[11]!;
+      await scenario.approve(payer, silent);
+      const hollow = await scenario.sign(payer, { token: silent, amount: 1_000_000n });
+      scenario.takeRefusals();
+      // Permit2 takes the empty return for success and so does the router's payout: the item is
+      // reported settled while nothing moved.
+      expect(
+        await scenario.attempt(
+          payer.address,
+          () => scenario.settle([hollow], { token: silent }),
+          0n,
+          { token: silent },
+        ),
+      ).to.equal(true);
+      expect(scenario.takeRefusals()).to.deep.equal([null]);
     });
   });
 });
