@@ -291,7 +291,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       });
     });
 
-    it("maps every status byte the one way: 0-5 to their reasons, any other byte to UnknownItemStatusError", () => {
+    it("maps every status byte the one way: 0-7 to their reasons, any other byte to UnknownItemStatusError", () => {
       // Written out from ISettlementRouter.ItemStatus, not derived from the toolkit's table.
       const expected: Record<number, string | undefined> = {
         0: undefined,
@@ -300,6 +300,8 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         3: "router_fee_exceeds_value",
         4: "router_payout_failed",
         5: "router_invalid_signature_length",
+        6: "permit2_not_yet_valid",
+        7: "router_permit_failed",
       };
       const names = [
         undefined,
@@ -308,6 +310,8 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         "FeeExceedsValue",
         "PayoutFailed",
         "InvalidSignatureLength",
+        "NotYetValid",
+        "PermitFailed",
       ];
       for (let status = 0; status < 256; status += 1) {
         if (status in expected) {

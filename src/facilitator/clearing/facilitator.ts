@@ -35,7 +35,8 @@ import {
 } from "./deposits.js";
 import { CLEARING_SCHEME, parseClearingRequest, type ClearingRequest } from "./payload.js";
 import { ClearingScheduler } from "./scheduler.js";
-import { depositKey, type ClearingStore } from "./store.js";
+import { depositKey } from "./payload.js";
+import type { ClearingStore } from "./store.js";
 
 /** What sends the operator's transactions: a `RelayerSender` (the relayer's, when the operator is the relayer). */
 export interface ClearingSender extends DepositSender {

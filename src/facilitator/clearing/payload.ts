@@ -195,3 +195,8 @@ export function parseClearingRequest(body: unknown): ParseClearingRequestResult 
     },
   };
 }
+
+/** The key of a deposit: `token:from:nonce`, lower case. */
+export function depositKey(token: Address, deposit: { from: Address; nonce: Hex }): string {
+  return `${token}:${deposit.from}:${deposit.nonce}`.toLowerCase();
+}

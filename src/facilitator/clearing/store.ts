@@ -5,6 +5,9 @@ import type { Address, Hex } from "viem";
 import type { AcceptedVoucherRecord, LedgerStore } from "../../clearing/ledgerStore.js";
 import type { SignedDepositAuthorization } from "../../clearing/types.js";
 import { FacilitatorStoreError } from "../errors.js";
+import { depositKey } from "./payload.js";
+
+export { depositKey };
 
 /** Where a deposit is in its life: received → submitted (in a signed transaction) → mined | failed. */
 export type DepositState = "received" | "submitted" | "mined" | "failed";
@@ -66,11 +69,6 @@ function toDeposit(row: Row): StoredDeposit {
     errorReason: (row.error_reason as string | null) ?? null,
     createdAt: Number(row.created_at),
   };
-}
-
-/** The key of a deposit: `token:from:nonce`, lower case. */
-export function depositKey(token: Address, deposit: { from: Address; nonce: Hex }): string {
-  return `${token}:${deposit.from}:${deposit.nonce}`.toLowerCase();
 }
 
 /** Options of a {@link ClearingStore}. */
