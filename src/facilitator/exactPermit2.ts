@@ -2,7 +2,6 @@ import {
   decodeEventLog,
   encodeFunctionData,
   erc20Abi,
-  getAddress,
   isAddressEqual,
   parseAbi,
   type Address,
@@ -18,6 +17,7 @@ import type { Permit2Witness } from "../permit2/types.js";
 import { verifyPermitWitnessTransferFrom } from "../permit2/verify.js";
 import type { X402Network } from "./networks.js";
 import type { SettleResponse } from "./responses.js";
+import { address, uint256String } from "./schemas.js";
 import type { VerifyResponse } from "./verify.js";
 
 /**
@@ -52,15 +52,7 @@ export const exactPermit2Reasons = {
   transactionFailed: "invalid_exact_evm_transaction_failed",
 } as const;
 
-const address = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/)
-  .transform((value) => getAddress(value.toLowerCase()));
-const uint = z
-  .string()
-  .regex(/^[0-9]{1,78}$/)
-  .transform((value) => BigInt(value))
-  .refine((value) => value < 1n << 256n);
+const uint = uint256String;
 
 /** The `payload` of an official `exact` payment made through Permit2 (`@x402/evm`'s client). */
 export const exactPermit2PayloadSchema = z.object({

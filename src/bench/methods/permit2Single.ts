@@ -11,7 +11,7 @@ import { writeContract } from "viem/actions";
 import { permit2Abi } from "../../abi/permit2.js";
 import { PERMIT2_ADDRESS } from "../../chain/base.js";
 import { createPermit2Nonce } from "../../permit2/nonces.js";
-import { getPermit2Domain } from "../../permit2/typedData.js";
+import { getPermit2Domain, permit2WitnessTypeString } from "../../permit2/typedData.js";
 import { mapWithLimit } from "../concurrency.js";
 import { validitySeconds } from "../node.js";
 import { ensurePermit2Approvals, measurePermit2Run } from "./permit2Setup.js";
@@ -19,15 +19,16 @@ import { type BenchmarkMethod, countReason, IN_FLIGHT } from "./types.js";
 
 /**
  * x402's `exact` Permit2 witness. `Witness` sorts after `TokenPermissions`, so its type string
- * lists TokenPermissions first (EIP-712 orders referenced types by name); the toolkit's
- * `permit2WitnessTypeString` takes only names sorting before it, hence the literal here.
+ * lists TokenPermissions first (EIP-712 orders referenced types by name).
  */
 const X402_WITNESS_FIELDS = [
   { name: "to", type: "address" },
   { name: "validAfter", type: "uint256" },
 ] as const;
-const X402_WITNESS_TYPE_STRING =
-  "Witness witness)TokenPermissions(address token,uint256 amount)Witness(address to,uint256 validAfter)";
+const X402_WITNESS_TYPE_STRING = permit2WitnessTypeString({
+  typeName: "Witness",
+  fields: X402_WITNESS_FIELDS,
+});
 const X402_PERMIT_TYPES = {
   PermitWitnessTransferFrom: [
     { name: "permitted", type: "TokenPermissions" },
