@@ -469,7 +469,7 @@ export class ClearingFacilitator {
         }));
         if (refusal) return invalid(refusal.reason, refusal.message);
         const voucherRefusal = this.#checkVoucherWithDeposit(request);
-        if (voucherRefusal) return invalid(voucherRefusal.reason, voucherRefusal.message);
+        if (voucherRefusal) return invalid(voucherRefusal.reason, voucherRefusal.message, true);
         return { status: 200, body: { isValid: true, payer } };
       }
     }
@@ -530,7 +530,8 @@ export class ClearingFacilitator {
         }
         if (refusal) return failure(200, refusal.reason, refusal.message);
         const voucherRefusal = this.#checkVoucherWithDeposit(request);
-        if (voucherRefusal) return failure(200, voucherRefusal.reason, voucherRefusal.message);
+        if (voucherRefusal)
+          return failure(200, voucherRefusal.reason, voucherRefusal.message, true);
         stored = await this.#deposits.submit(token, request.deposit, this.#settleTimeoutMs);
       } else if (stored.state !== "mined" && stored.state !== "failed") {
         stored = await this.#deposits.wait(id, this.#settleTimeoutMs);
