@@ -14,6 +14,7 @@ import ignitionState from "./plugins/ignition-state/index.js";
 import simulatedBase from "./plugins/simulated-base/index.js";
 import { BASE_CHAIN_ID, BASE_HARDFORK_HISTORY } from "./src/chain/base.js";
 import { SETTLEMENT_ROUTER_SALT } from "./src/deploy/salt.js";
+import { mochaHooks as openHandlesHooks } from "./test/support/openHandles.js";
 
 const require = createRequire(import.meta.url);
 
@@ -110,6 +111,8 @@ export default defineConfig({
   test: {
     mocha: {
       timeout: 600_000,
+      // Fails the run, instead of hanging it, when a test leaves something holding the process.
+      rootHooks: openHandlesHooks,
     },
     solidity: {
       // The router's differential suite deploys Circle's FiatTokenV2_2 from these artifacts; the

@@ -1,8 +1,11 @@
 import type { Address, Client, Log } from "viem";
-import { watchContractEvent } from "viem/actions";
+import { getBlockNumber, getContractEvents } from "viem/actions";
 
 import { clearingHouseAbi } from "../abi/clearingHouse.js";
 import type { OperatorLedger, WithdrawalDeadline } from "./OperatorLedger.js";
+
+/** The most blocks one `eth_getLogs` asks for (providers limit the range). */
+const MAX_BLOCK_RANGE = 2_000n;
 
 const transferAbi = [
   {
@@ -55,62 +58,89 @@ export function watchLedger(client: Client, parameters: WatchLedgerParameters): 
       .catch(onError);
   };
 
-  const unwatchHouse = watchContractEvent(client, {
-    address: ledger.clearingHouse,
-    abi: clearingHouseAbi,
-    poll: true,
-    ...polling,
-    onError,
-    onLogs: (logs) => {
-      for (const log of logs as Log[]) {
-        const event = log as unknown as {
-          eventName: string;
-          args: {
-            payer: Address;
-            operator: Address;
-            token: Address;
-            amount: bigint;
-            readyAt: number;
-          };
+  const onHouseLogs = (logs: readonly Log[]) => {
+    for (const log of logs) {
+      const event = log as unknown as {
+        eventName: string;
+        args: {
+          payer: Address;
+          operator: Address;
+          token: Address;
+          amount: bigint;
+          readyAt: number;
         };
-        const { eventName, args } = event;
-        if (!["WithdrawalRequested", "Deposited", "Withdrawn"].includes(eventName)) continue;
-        if (args.operator.toLowerCase() !== ledger.operator) continue;
-        if (!ledger.tokens.includes(args.token.toLowerCase() as Address)) continue;
-        if (eventName === "WithdrawalRequested") {
-          ledger.setWithdrawal({
-            payer: args.payer,
-            token: args.token,
-            amount: args.amount,
-            readyAt: Number(args.readyAt),
-          });
-          refresh(args.payer, args.token, () =>
-            parameters.onWithdrawalRequested?.(ledger.withdrawalDeadlines()),
-          );
-        } else {
-          refresh(args.payer, args.token);
-        }
+      };
+      const { eventName, args } = event;
+      if (!["WithdrawalRequested", "Deposited", "Withdrawn"].includes(eventName)) continue;
+      if (args.operator.toLowerCase() !== ledger.operator) continue;
+      if (!ledger.tokens.includes(args.token.toLowerCase() as Address)) continue;
+      if (eventName === "WithdrawalRequested") {
+        ledger.setWithdrawal({
+          payer: args.payer,
+          token: args.token,
+          amount: args.amount,
+          readyAt: Number(args.readyAt),
+        });
+        refresh(args.payer, args.token, () =>
+          parameters.onWithdrawalRequested?.(ledger.withdrawalDeadlines()),
+        );
+      } else {
+        refresh(args.payer, args.token);
       }
-    },
-  });
+    }
+  };
 
-  const unwatchTokens = ledger.tokens.map((token) =>
-    watchContractEvent(client, {
-      address: token,
-      abi: transferAbi,
-      eventName: "Transfer",
-      args: { to: ledger.clearingHouse },
-      poll: true,
-      ...polling,
-      onError,
-      onLogs: (logs) => {
-        for (const log of logs) refresh(log.args.from!, token);
-      },
-    }),
-  );
+  // Our own block-range log poller rather than viem's filter-based watchContractEvent: viem's
+  // unwatch stops polling only after `eth_uninstallFilter` answers, so a watch stopped while the
+  // node is unreachable (or shutting down) would poll it forever and keep the process alive. This
+  // one stops at once, and needs no filter support from the node.
+  const interval = parameters.pollingInterval ?? client.pollingInterval;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let next: bigint | undefined;
+  const tick = async () => {
+    timer = undefined;
+    try {
+      const head = await getBlockNumber(client, { cacheTime: 0 });
+      // From the block after the first head seen (as a filter made now would).
+      let from: bigint = next ?? head + 1n;
+      while (!stopped && from <= head) {
+        const last: bigint = from + MAX_BLOCK_RANGE - 1n;
+        const toBlock: bigint = last < head ? last : head;
+        const range = { fromBlock: from, toBlock };
+        const [houseLogs, ...tokenLogs] = await Promise.all([
+          getContractEvents(client, {
+            address: ledger.clearingHouse,
+            abi: clearingHouseAbi,
+            ...range,
+          }),
+          ...ledger.tokens.map((token) =>
+            getContractEvents(client, {
+              address: token,
+              abi: transferAbi,
+              eventName: "Transfer",
+              args: { to: ledger.clearingHouse },
+              ...range,
+            }),
+          ),
+        ]);
+        if (stopped) return;
+        onHouseLogs(houseLogs as Log[]);
+        ledger.tokens.forEach((token, i) => {
+          for (const log of tokenLogs[i]!) refresh(log.args.from!, token);
+        });
+        from = toBlock + 1n;
+      }
+      next = from;
+    } catch (error) {
+      if (!stopped) onError(error);
+    }
+    if (!stopped) timer = setTimeout(() => void tick(), interval);
+  };
+  void tick();
 
   return () => {
-    unwatchHouse();
-    for (const unwatch of unwatchTokens) unwatch();
+    stopped = true;
+    if (timer) clearTimeout(timer);
   };
 }

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { Address } from "viem";
+import { type Address, createPublicClient, custom } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 
 import { clearPending } from "../../src/clearing/clearPending.js";
@@ -295,5 +295,34 @@ describe("clearing: the operator ledger on the simulated Base (FiatTokenV2_2)", 
     } finally {
       unwatch();
     }
+  });
+  it("stops watching at once when unwatched, even with the node unreachable from then on", async () => {
+    let reachable = true;
+    let requestsAfterStop = 0;
+    const client = createPublicClient({
+      chain: stack.client.chain,
+      transport: custom({
+        request: async (args: { method: string; params?: unknown }) => {
+          if (!reachable) {
+            requestsAfterStop += 1;
+            throw new Error("node unreachable");
+          }
+          return stack.client.request(args as never);
+        },
+      }),
+      pollingInterval: 50,
+    });
+    const errors: unknown[] = [];
+    const unwatch = watchLedger(client, { ledger, onError: (error) => errors.push(error) });
+    // Let it poll a few times against the live node.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(errors).to.deep.equal([]);
+    // The node goes away as the watch is stopped (a facilitator shutting down with its node).
+    reachable = false;
+    unwatch();
+    requestsAfterStop = 0;
+    // A poller that outlived its unwatch would now ask the unreachable node again and again.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(requestsAfterStop).to.equal(0);
   });
 });

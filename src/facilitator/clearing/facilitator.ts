@@ -323,6 +323,8 @@ export class ClearingFacilitator {
     await this.ledger.load();
     await this.ledger.sync(client);
     await this.#deposits.recover();
+    // Closed while starting: start nothing that close() would have to stop.
+    if (this.#closed) return;
     this.#unwatch = watchLedger(client, {
       ledger: this.ledger,
       pollingInterval: this.#options.pollingIntervalMs ?? 250,
