@@ -245,6 +245,8 @@ export class BatchFacilitator {
   readonly #options: BatchFacilitatorOptions;
   /** Official Permit2 payments being verified or settled, by `owner:nonce`. */
   readonly #permit2InFlight = new Set<string>();
+  /** Official Permit2 payments answered `settlement_pending`, by `owner:nonce`: their transaction. */
+  readonly #permit2Pending = new Map<string, Hex>();
   readonly #store: FacilitatorStore;
   readonly #maxBatchSize: number;
   readonly #pollingIntervalMs: number;
@@ -845,7 +847,9 @@ export class BatchFacilitator {
   /**
    * An official `exact` payment through Permit2: verified (and settled, one transaction through
    * x402's proxy, sent in nonce order with the batches) where the proxy is deployed; refused with
-   * `permit2_proxy_not_deployed` where it is not. A payment already being settled is refused.
+   * `permit2_proxy_not_deployed` where it is not. A payment already being settled is refused. A
+   * receipt slower than `settleTimeoutMs` is answered `settlement_pending` with the transaction's
+   * hash; the same payment's next `/settle` waits for that transaction again instead of sending.
    */
   async #exactPermit2(
     parsed: NonNullable<ReturnType<typeof parseExactPermit2Request>>,
@@ -904,11 +908,20 @@ export class BatchFacilitator {
           ? { status: 200, body: { success: true, payer, transaction: "", network } }
           : refuse(200, verdict.invalidReason!, verdict.invalidMessage);
       }
+      const sent = this.#permit2Pending.get(key);
       const body = await settleExactPermit2(
-        { ...context, send: (call) => this.#sender.sendCall(call) },
+        {
+          ...context,
+          send: (call) => this.#sender.sendCall(call),
+          timeoutMs: this.#settleTimeoutMs,
+          ...(sent ? { sent } : {}),
+        },
         terms,
         payload,
       );
+      if (body.errorReason === exactPermit2Reasons.settlementPending) {
+        this.#permit2Pending.set(key, body.transaction as Hex);
+      } else this.#permit2Pending.delete(key);
       return { status: 200, body };
     } catch (error) {
       return refuse(
