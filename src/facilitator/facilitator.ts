@@ -21,6 +21,11 @@ import {
 } from "../batch/gasProfiles.js";
 import { decodePermit2SettleReceipt, verifyRouterPermit2Payments } from "../batch/permit2Items.js";
 import { simulateBatch } from "../batch/simulateBatch.js";
+import {
+  readPermit2ApprovalStates,
+  type Permit2Approval,
+  type Permit2ApprovalStates,
+} from "../permit2/approval.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { Admission } from "./admission.js";
 import { ClearingFacilitator, type ClearingFacilitatorOptions } from "./clearing/facilitator.js";
@@ -45,7 +50,9 @@ import { supportedResponse, type SettleResponse, type SupportedResponse } from "
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
 import { RelayerSender, type FacilitatorCheckpoint } from "./sender.js";
 import {
+  checkRoutedPermit2Approval,
   checkRoutedPermit2Terms,
+  decidePermit2Approval,
   newPermit2Payment,
   parseRoutedPermit2Request,
   permit2Fingerprint,
@@ -999,6 +1006,8 @@ export class BatchFacilitator {
     if (unknownAsset) return refuse(unknownAsset.status, unknownAsset.reason, unknownAsset.message);
     const terms = checkRoutedPermit2Terms(request, this.#routed);
     if (terms) return refuse(200, terms.reason, terms.message);
+    const approvalRefusal = checkRoutedPermit2Approval(request, BigInt(this.#now()));
+    if (approvalRefusal) return refuse(200, approvalRefusal.reason, approvalRefusal.message);
     const admitted = {
       id,
       token: request.asset,
@@ -1010,8 +1019,9 @@ export class BatchFacilitator {
     if (policy) return refuse(policy.status, policy.reason, policy.message);
     let verdict;
     let balance: bigint;
+    let approvalStates: Permit2ApprovalStates | undefined;
     try {
-      [[verdict], balance] = await Promise.all([
+      [[verdict], balance, approvalStates] = await Promise.all([
         verifyRouterPermit2Payments(this.#options.client, {
           chainId: this.#options.network.chainId,
           router: this.#routed.router,
@@ -1024,6 +1034,12 @@ export class BatchFacilitator {
           functionName: "balanceOf",
           args: [payer],
         }),
+        request.approval
+          ? readPermit2ApprovalStates(this.#options.client, {
+              token: request.asset,
+              owners: [payer],
+            })
+          : undefined,
       ]);
     } catch (error) {
       return refuse(
@@ -1031,6 +1047,27 @@ export class BatchFacilitator {
         settle ? reasons.unexpectedSettleError : reasons.unexpectedVerifyError,
         errorLine(error),
       );
+    }
+    // The payment was checked without its permit: a permit the token will take excuses a short
+    // allowance to Permit2, and is carried into the router item.
+    let permit: Permit2Approval | undefined;
+    if (request.approval && approvalStates) {
+      const decision = decidePermit2Approval(
+        request.approval,
+        {
+          domainSeparator: approvalStates.domainSeparator,
+          nonce: approvalStates.owners[0]?.nonce,
+          allowance: approvalStates.owners[0]?.allowance ?? 0n,
+        },
+        payment.amount,
+      );
+      if ("refusal" in decision) {
+        return refuse(200, decision.refusal.reason, decision.refusal.message);
+      }
+      if (decision.use) permit = request.approval;
+    }
+    if (permit && !verdict!.valid && verdict!.reason === "permit2_allowance_required") {
+      verdict = { valid: true as const };
     }
     if (!verdict!.valid) {
       const raced = settle ? this.#store.getPayment(id) : undefined;
@@ -1049,7 +1086,11 @@ export class BatchFacilitator {
     let persisted;
     try {
       persisted = await this.#commit.add(
-        newPermit2Payment(request, { id, fingerprint: print, fromBlock: this.#lastKnownBlock }),
+        newPermit2Payment(
+          request,
+          { id, fingerprint: print, fromBlock: this.#lastKnownBlock },
+          permit,
+        ),
       );
     } catch (error) {
       if (!this.#store.getPayment(id)) this.#admission.release(id);
@@ -1289,10 +1330,71 @@ export class BatchFacilitator {
         });
       }
     });
-    if (kept.length < payments.length) {
+    const carried = await this.#applyPermits(kept);
+    if (carried.length < payments.length) {
       this.#log(
-        `batch: ${payments.length - kept.length} Permit2 payment(s) dropped before signing`,
+        `batch: ${payments.length - carried.length} Permit2 payment(s) dropped before signing`,
       );
+    }
+    return carried;
+  }
+
+  /**
+   * The EIP-2612 permits of a `settlePermit2` batch, decided against the token read again (one
+   * Multicall3 call): per payer, in batch order, the allowance to Permit2 is followed as the router
+   * will change it. The first permit the token will take (its nonce current, its deadline ahead)
+   * is carried and sets the allowance to its value; every other permit of that payer is dropped
+   * from its item (its nonce is, or will then be, used: the same permit riding in two payments is
+   * run once). Each item then spends its amount from the allowance; one the allowance no longer
+   * covers fails `permit2_allowance_required` before signing, while the others go on.
+   */
+  async #applyPermits(payments: StoredPayment[]): Promise<StoredPayment[]> {
+    if (!payments.some((payment) => payment.permit)) return payments;
+    const owners = [
+      ...new Set(
+        payments.filter((payment) => payment.permit).map((payment) => getAddress(payment.payer)),
+      ),
+    ];
+    const { domainSeparator, owners: states } = await readPermit2ApprovalStates(
+      this.#options.client,
+      { token: payments[0]!.token, owners },
+    );
+    const now = BigInt(this.#now());
+    const ledger = new Map(
+      owners.map((owner, i) => [
+        owner,
+        { nonce: states[i]!.nonce, allowance: states[i]!.allowance, permitted: false },
+      ]),
+    );
+    const kept: StoredPayment[] = [];
+    for (const payment of payments) {
+      const entry = ledger.get(getAddress(payment.payer));
+      if (!entry) {
+        kept.push(payment);
+        continue;
+      }
+      let item = payment;
+      const permit = payment.permit;
+      if (
+        permit &&
+        !entry.permitted &&
+        domainSeparator !== undefined &&
+        entry.nonce === permit.nonce &&
+        permit.deadline > now + 6n
+      ) {
+        entry.permitted = true;
+        entry.allowance = permit.value;
+      } else if (permit) item = { ...payment, permit: null };
+      if (entry.allowance !== undefined && entry.allowance >= payment.value) {
+        entry.allowance -= payment.value;
+        kept.push(item);
+      } else {
+        this.#resolve(payment, {
+          status: "failed",
+          errorReason: "permit2_allowance_required",
+          errorMessage: `the allowance to Permit2 left by the payer's permit or earlier payments is below ${payment.value}; not sent`,
+        });
+      }
     }
     return kept;
   }
