@@ -1359,11 +1359,15 @@ export class BatchFacilitator {
       this.#options.client,
       { token: payments[0]!.token, owners },
     );
+    // A failed read decides nothing: the batch is retried (the caller reconciles its payments).
+    if (states.some((state) => state.allowance === undefined)) {
+      throw new Error("reading the payers' allowances to Permit2 failed");
+    }
     const now = BigInt(this.#now());
     const ledger = new Map(
       owners.map((owner, i) => [
         owner,
-        { nonce: states[i]!.nonce, allowance: states[i]!.allowance, permitted: false },
+        { nonce: states[i]!.nonce, allowance: states[i]!.allowance!, permitted: false },
       ]),
     );
     const kept: StoredPayment[] = [];
@@ -1385,7 +1389,7 @@ export class BatchFacilitator {
         entry.permitted = true;
         entry.allowance = permit.value;
       } else if (permit) item = { ...payment, permit: null };
-      if (entry.allowance !== undefined && entry.allowance >= payment.value) {
+      if (entry.allowance >= payment.value) {
         entry.allowance -= payment.value;
         kept.push(item);
       } else {
