@@ -313,11 +313,16 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
       transactions.add(settle.transaction);
     }
     expect(transactions.size).to.be.at.most(4);
+    let gasUsed = 0n;
     for (const hash of transactions) {
       const receipt = await base.client.getTransactionReceipt({ hash });
       expect(receipt.status).to.equal("success");
       expect(receipt.to?.toLowerCase()).to.equal(base.router.toLowerCase());
+      gasUsed += receipt.gasUsed;
     }
+    console.log(
+      `      usdc with permits: ${PAYERS} payments in ${transactions.size} tx, ${gasUsed / BigInt(PAYERS)} gas per payment`,
+    );
     for (const account of accounts) {
       // The payer sent nothing itself; its one-time approval (maxUint256) was its permit.
       expect(await base.client.getTransactionCount({ address: account.address })).to.equal(0);
