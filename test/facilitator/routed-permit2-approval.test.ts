@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
 import { toClientEvmSigner } from "@x402/evm";
 import { expect } from "chai";
 import {
@@ -16,8 +20,14 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
 import { PERMIT2_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
+import {
+  newPermit2Payment,
+  parseRoutedPermit2Request,
+  permit2ItemOf,
+} from "../../src/facilitator/routedPermit2.js";
+import { FacilitatorStore } from "../../src/facilitator/store.js";
 import { eip2612Abi } from "../../src/permit2/approval.js";
-import { getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
+import { encodePermit2Items, getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
 import { RoutedClientScheme, routedDefaultAsset } from "../../src/x402/index.js";
 import {
   fundedPayers,
@@ -376,6 +386,49 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
     // One settlePermit2 call was sent, for the payment that settled.
     expect(await relayerNonce()).to.equal(before + 1);
     expect(await allowanceOf(payer!.address)).to.equal(0n);
+  });
+
+  it("the permit is stored with its payment and packed into its router item after a restart", async () => {
+    const [payer] = await fundedPayers(base, 1, 1_000_000n);
+    const b = await body(payer!);
+    const parsed = parseRoutedPermit2Request(b);
+    if (!parsed?.ok || !parsed.request.approval) throw new Error("not parsed with its permit");
+    const dir = mkdtempSync(path.join(tmpdir(), "x402-permit-"));
+    try {
+      const file = path.join(dir, "facilitator.db");
+      const writer = new FacilitatorStore(file);
+      writer.insertPayment(
+        newPermit2Payment(
+          parsed.request,
+          { id: "p", fingerprint: "0x01", fromBlock: 0n },
+          parsed.request.approval,
+        ),
+      );
+      writer.close();
+      const reader = new FacilitatorStore(file);
+      const stored = reader.getPayment("p")!;
+      reader.close();
+      const info = infoOf(b);
+      expect(stored.permit).to.deep.equal({
+        owner: payer!.address,
+        value: maxUint256,
+        nonce: 0n,
+        deadline: BigInt(info.deadline),
+        signature: info.signature.toLowerCase(),
+      });
+      const item = permit2ItemOf(stored, base.router);
+      expect(item.permit).to.deep.equal({
+        value: maxUint256,
+        deadline: BigInt(info.deadline),
+        signature: info.signature.toLowerCase(),
+      });
+      // The packed item carries it: 181 bytes and the permit's 128, flag bit 0 set.
+      const packed = hexToBytes(encodePermit2Items([item]));
+      expect(packed.length).to.equal(181 + 128);
+      expect(packed[0]! & 1).to.equal(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a used permit with no allowance left is refused eip2612_nonce_used", async () => {
