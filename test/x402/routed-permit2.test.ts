@@ -21,6 +21,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { submitPermit2Batch } from "../../src/batch/permit2Items.js";
+import { getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
 import { PERMIT2_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
 import { Reconciler } from "../../src/facilitator/reconcile.js";
 import {
@@ -486,6 +487,52 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
     const settle = await postJson(`${facilitator.url}/settle`, body);
     expect(settle.json.success).to.equal(false);
     expect(settle.json.errorReason).to.equal("permit2_allowance_required");
+    expect(await base.client.getTransactionCount({ address: base.relayer.address })).to.equal(
+      before,
+    );
+  });
+
+  it("a permit for a token without EIP-2612 is refused eip2612_not_supported, with no gas spent", async () => {
+    const [account] = await payers(usdt, 1, false);
+    const body = await settleBody(account!, usdt);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 300);
+    // Signed under a made-up domain: the USDT-like token has no DOMAIN_SEPARATOR() to check it by.
+    const signature = await account!.signTypedData(
+      getPermit2ApprovalTypedData({
+        token: { name: "Tether USD", version: "1", chainId: 8453, verifyingContract: usdt },
+        owner: account!.address,
+        value: maxUint256,
+        nonce: 0n,
+        deadline,
+      }),
+    );
+    const withPermit = {
+      ...body,
+      paymentPayload: {
+        ...body.paymentPayload,
+        extensions: {
+          eip2612GasSponsoring: {
+            info: {
+              from: account!.address,
+              asset: usdt,
+              spender: PERMIT2_ADDRESS,
+              amount: maxUint256.toString(),
+              nonce: "0",
+              deadline: deadline.toString(),
+              signature,
+              version: "1",
+            },
+          },
+        },
+      },
+    };
+    const before = await base.client.getTransactionCount({ address: base.relayer.address });
+    const verify = await postJson(`${facilitator.url}/verify`, withPermit);
+    expect(verify.json.invalidReason, JSON.stringify(verify.json)).to.equal(
+      "eip2612_not_supported",
+    );
+    const settle = await postJson(`${facilitator.url}/settle`, withPermit);
+    expect(settle.json.errorReason).to.equal("eip2612_not_supported");
     expect(await base.client.getTransactionCount({ address: base.relayer.address })).to.equal(
       before,
     );
