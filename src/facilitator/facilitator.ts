@@ -21,12 +21,12 @@ import {
 } from "../batch/gasProfiles.js";
 import { decodePermit2SettleReceipt, verifyRouterPermit2Payments } from "../batch/permit2Items.js";
 import { simulateBatch } from "../batch/simulateBatch.js";
+import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import {
   readPermit2ApprovalStates,
   type Permit2Approval,
   type Permit2ApprovalStates,
 } from "../permit2/approval.js";
-import { TRANSACTION_GAS_CAP } from "../chain/base.js";
 import { Admission } from "./admission.js";
 import { ClearingFacilitator, type ClearingFacilitatorOptions } from "./clearing/facilitator.js";
 import { isClearingBody } from "./clearing/payload.js";
