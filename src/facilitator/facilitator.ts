@@ -252,8 +252,11 @@ export class BatchFacilitator {
   readonly #options: BatchFacilitatorOptions;
   /** Official Permit2 payments being verified or settled, by `owner:nonce`. */
   readonly #permit2InFlight = new Set<string>();
-  /** Official Permit2 payments answered `settlement_pending`, by `owner:nonce`: their transaction. */
-  readonly #permit2Pending = new Map<string, Hex>();
+  /**
+   * Official Permit2 payments answered `settlement_pending`, by `owner:nonce`: their transaction,
+   * kept until it is answered or the payment's deadline passes.
+   */
+  readonly #permit2Pending = new Map<string, { hash: Hex; deadline: bigint }>();
   readonly #store: FacilitatorStore;
   readonly #maxBatchSize: number;
   readonly #pollingIntervalMs: number;
@@ -915,7 +918,11 @@ export class BatchFacilitator {
           ? { status: 200, body: { success: true, payer, transaction: "", network } }
           : refuse(200, verdict.invalidReason!, verdict.invalidMessage);
       }
-      const sent = this.#permit2Pending.get(key);
+      const now = BigInt(Math.floor(context.now()));
+      for (const [pendingKey, pending] of this.#permit2Pending) {
+        if (pending.deadline < now) this.#permit2Pending.delete(pendingKey);
+      }
+      const sent = this.#permit2Pending.get(key)?.hash;
       const body = await settleExactPermit2(
         {
           ...context,
@@ -927,7 +934,10 @@ export class BatchFacilitator {
         payload,
       );
       if (body.errorReason === exactPermit2Reasons.settlementPending) {
-        this.#permit2Pending.set(key, body.transaction as Hex);
+        this.#permit2Pending.set(key, {
+          hash: body.transaction as Hex,
+          deadline: payload.permit2Authorization.deadline,
+        });
       } else this.#permit2Pending.delete(key);
       return { status: 200, body };
     } catch (error) {
