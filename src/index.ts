@@ -374,6 +374,15 @@ export {
   type ApprovePermit2ReturnType,
 } from "./permit2/approve.js";
 export {
+  EIP2612_GAS_SPONSORING_KEY,
+  eip2612Abi,
+  readPermit2ApprovalStates,
+  verifyPermit2Approval,
+  type Permit2Approval,
+  type Permit2ApprovalStates,
+  type VerifyPermit2ApprovalReturnType,
+} from "./permit2/approval.js";
+export {
   recoverDigestSigner,
   type RecoverDigestSignerOptions,
   type RecoverDigestSignerReturnType,

@@ -8,6 +8,7 @@ import {
   type Hex,
   type PublicClient,
   type TransactionReceipt,
+  WaitForTransactionReceiptTimeoutError,
 } from "viem";
 import { z } from "zod";
 
@@ -50,6 +51,7 @@ export const exactPermit2Reasons = {
   proxyNotDeployed: "permit2_proxy_not_deployed",
   invalidNonce: "permit2_invalid_nonce",
   transactionFailed: "invalid_exact_evm_transaction_failed",
+  settlementPending: "settlement_pending",
 } as const;
 
 const uint = uint256String;
@@ -257,20 +259,35 @@ export type SendCall = (call: { to: Address; data: Hex; gas: bigint }) => Promis
 /** The gas an official proxy `settle` is sent with (Permit2 transfer plus the proxy's checks). */
 const PROXY_SETTLE_GAS = 200_000n;
 
+/** What {@link settleExactPermit2} needs beyond the verification context. */
+export type SettleExactPermit2Context = ExactPermit2Context & {
+  send: SendCall;
+  /**
+   * How long to wait for the receipt (default: no bound). When it passes, the answer is
+   * `success: false, errorReason: "settlement_pending"` with the transaction's hash: sent, not yet
+   * mined.
+   */
+  timeoutMs?: number;
+  /** A transaction already sent for this payload (an earlier call's pending answer): awaited again, nothing new is sent. */
+  sent?: Hex;
+};
+
 /**
  * Settles a verified official Permit2 payment through x402's proxy, one transaction as the
- * official facilitator sends it, and answers from its receipt.
+ * official facilitator sends it, and answers from its receipt, or `settlement_pending` with the
+ * transaction's hash when the receipt takes longer than `timeoutMs`.
  *
  * @example
- * const response = await settleExactPermit2({ ...context, send }, terms, payload);
+ * const response = await settleExactPermit2({ ...context, send, timeoutMs: 60_000 }, terms, payload);
  */
 export async function settleExactPermit2(
-  context: ExactPermit2Context & { send: SendCall },
+  context: SettleExactPermit2Context,
   terms: ExactPermit2Terms,
   payload: ExactPermit2Payload,
 ): Promise<SettleResponse> {
   const payer = payload.permit2Authorization.from;
   const network = context.network.v2;
+  if (context.sent) return answerFromReceipt(context, terms, payload, context.sent);
   const verdict = await verifyExactPermit2(context, terms, payload);
   if (!verdict.isValid) {
     return {
@@ -287,7 +304,34 @@ export async function settleExactPermit2(
     data: settleCalldata(payload),
     gas: PROXY_SETTLE_GAS,
   });
-  const receipt = await context.client.waitForTransactionReceipt({ hash });
+  return answerFromReceipt(context, terms, payload, hash);
+}
+
+async function answerFromReceipt(
+  context: SettleExactPermit2Context,
+  terms: ExactPermit2Terms,
+  payload: ExactPermit2Payload,
+  hash: Hex,
+): Promise<SettleResponse> {
+  const payer = payload.permit2Authorization.from;
+  const network = context.network.v2;
+  let receipt: TransactionReceipt;
+  try {
+    receipt = await context.client.waitForTransactionReceipt({
+      hash,
+      ...(context.timeoutMs === undefined ? {} : { timeout: context.timeoutMs }),
+    });
+  } catch (error) {
+    if (!(error instanceof WaitForTransactionReceiptTimeoutError)) throw error;
+    return {
+      success: false,
+      errorReason: exactPermit2Reasons.settlementPending,
+      errorMessage: `not mined within ${context.timeoutMs} ms`,
+      payer,
+      transaction: hash,
+      network,
+    };
+  }
   if (!provesExactPermit2(receipt, terms, payload)) {
     return {
       success: false,

@@ -22,6 +22,11 @@ import {
 import { decodePermit2SettleReceipt, verifyRouterPermit2Payments } from "../batch/permit2Items.js";
 import { simulateBatch } from "../batch/simulateBatch.js";
 import { TRANSACTION_GAS_CAP } from "../chain/base.js";
+import {
+  readPermit2ApprovalStates,
+  type Permit2Approval,
+  type Permit2ApprovalStates,
+} from "../permit2/approval.js";
 import { Admission } from "./admission.js";
 import { ClearingFacilitator, type ClearingFacilitatorOptions } from "./clearing/facilitator.js";
 import { isClearingBody } from "./clearing/payload.js";
@@ -45,7 +50,9 @@ import { supportedResponse, type SettleResponse, type SupportedResponse } from "
 import { parsePaymentRequest, type PaymentRequest } from "./schemas.js";
 import { RelayerSender, type FacilitatorCheckpoint } from "./sender.js";
 import {
+  checkRoutedPermit2Approval,
   checkRoutedPermit2Terms,
+  decidePermit2Approval,
   newPermit2Payment,
   parseRoutedPermit2Request,
   permit2Fingerprint,
@@ -245,6 +252,11 @@ export class BatchFacilitator {
   readonly #options: BatchFacilitatorOptions;
   /** Official Permit2 payments being verified or settled, by `owner:nonce`. */
   readonly #permit2InFlight = new Set<string>();
+  /**
+   * Official Permit2 payments answered `settlement_pending`, by `owner:nonce`: their transaction,
+   * kept until it is answered or the payment's deadline passes.
+   */
+  readonly #permit2Pending = new Map<string, { hash: Hex; deadline: bigint }>();
   readonly #store: FacilitatorStore;
   readonly #maxBatchSize: number;
   readonly #pollingIntervalMs: number;
@@ -845,7 +857,9 @@ export class BatchFacilitator {
   /**
    * An official `exact` payment through Permit2: verified (and settled, one transaction through
    * x402's proxy, sent in nonce order with the batches) where the proxy is deployed; refused with
-   * `permit2_proxy_not_deployed` where it is not. A payment already being settled is refused.
+   * `permit2_proxy_not_deployed` where it is not. A payment already being settled is refused. A
+   * receipt slower than `settleTimeoutMs` is answered `settlement_pending` with the transaction's
+   * hash; the same payment's next `/settle` waits for that transaction again instead of sending.
    */
   async #exactPermit2(
     parsed: NonNullable<ReturnType<typeof parseExactPermit2Request>>,
@@ -904,11 +918,27 @@ export class BatchFacilitator {
           ? { status: 200, body: { success: true, payer, transaction: "", network } }
           : refuse(200, verdict.invalidReason!, verdict.invalidMessage);
       }
+      const now = BigInt(Math.floor(context.now()));
+      for (const [pendingKey, pending] of this.#permit2Pending) {
+        if (pending.deadline < now) this.#permit2Pending.delete(pendingKey);
+      }
+      const sent = this.#permit2Pending.get(key)?.hash;
       const body = await settleExactPermit2(
-        { ...context, send: (call) => this.#sender.sendCall(call) },
+        {
+          ...context,
+          send: (call) => this.#sender.sendCall(call),
+          timeoutMs: this.#settleTimeoutMs,
+          ...(sent ? { sent } : {}),
+        },
         terms,
         payload,
       );
+      if (body.errorReason === exactPermit2Reasons.settlementPending) {
+        this.#permit2Pending.set(key, {
+          hash: body.transaction as Hex,
+          deadline: payload.permit2Authorization.deadline,
+        });
+      } else this.#permit2Pending.delete(key);
       return { status: 200, body };
     } catch (error) {
       return refuse(
@@ -986,6 +1016,8 @@ export class BatchFacilitator {
     if (unknownAsset) return refuse(unknownAsset.status, unknownAsset.reason, unknownAsset.message);
     const terms = checkRoutedPermit2Terms(request, this.#routed);
     if (terms) return refuse(200, terms.reason, terms.message);
+    const approvalRefusal = checkRoutedPermit2Approval(request, BigInt(this.#now()));
+    if (approvalRefusal) return refuse(200, approvalRefusal.reason, approvalRefusal.message);
     const admitted = {
       id,
       token: request.asset,
@@ -997,8 +1029,9 @@ export class BatchFacilitator {
     if (policy) return refuse(policy.status, policy.reason, policy.message);
     let verdict;
     let balance: bigint;
+    let approvalStates: Permit2ApprovalStates | undefined;
     try {
-      [[verdict], balance] = await Promise.all([
+      [[verdict], balance, approvalStates] = await Promise.all([
         verifyRouterPermit2Payments(this.#options.client, {
           chainId: this.#options.network.chainId,
           router: this.#routed.router,
@@ -1011,6 +1044,12 @@ export class BatchFacilitator {
           functionName: "balanceOf",
           args: [payer],
         }),
+        request.approval
+          ? readPermit2ApprovalStates(this.#options.client, {
+              token: request.asset,
+              owners: [payer],
+            })
+          : undefined,
       ]);
     } catch (error) {
       return refuse(
@@ -1018,6 +1057,27 @@ export class BatchFacilitator {
         settle ? reasons.unexpectedSettleError : reasons.unexpectedVerifyError,
         errorLine(error),
       );
+    }
+    // The payment was checked without its permit: a permit the token will take excuses a short
+    // allowance to Permit2, and is carried into the router item.
+    let permit: Permit2Approval | undefined;
+    if (request.approval && approvalStates) {
+      const decision = decidePermit2Approval(
+        request.approval,
+        {
+          domainSeparator: approvalStates.domainSeparator,
+          nonce: approvalStates.owners[0]?.nonce,
+          allowance: approvalStates.owners[0]?.allowance ?? 0n,
+        },
+        payment.amount,
+      );
+      if ("refusal" in decision) {
+        return refuse(200, decision.refusal.reason, decision.refusal.message);
+      }
+      if (decision.use) permit = request.approval;
+    }
+    if (permit && !verdict!.valid && verdict!.reason === "permit2_allowance_required") {
+      verdict = { valid: true as const };
     }
     if (!verdict!.valid) {
       const raced = settle ? this.#store.getPayment(id) : undefined;
@@ -1036,7 +1096,11 @@ export class BatchFacilitator {
     let persisted;
     try {
       persisted = await this.#commit.add(
-        newPermit2Payment(request, { id, fingerprint: print, fromBlock: this.#lastKnownBlock }),
+        newPermit2Payment(
+          request,
+          { id, fingerprint: print, fromBlock: this.#lastKnownBlock },
+          permit,
+        ),
       );
     } catch (error) {
       if (!this.#store.getPayment(id)) this.#admission.release(id);
@@ -1276,10 +1340,75 @@ export class BatchFacilitator {
         });
       }
     });
-    if (kept.length < payments.length) {
+    const carried = await this.#applyPermits(kept);
+    if (carried.length < payments.length) {
       this.#log(
-        `batch: ${payments.length - kept.length} Permit2 payment(s) dropped before signing`,
+        `batch: ${payments.length - carried.length} Permit2 payment(s) dropped before signing`,
       );
+    }
+    return carried;
+  }
+
+  /**
+   * The EIP-2612 permits of a `settlePermit2` batch, decided against the token read again (one
+   * Multicall3 call): per payer, in batch order, the allowance to Permit2 is followed as the router
+   * will change it. The first permit the token will take (its nonce current, its deadline ahead)
+   * is carried and sets the allowance to its value; every other permit of that payer is dropped
+   * from its item (its nonce is, or will then be, used: the same permit riding in two payments is
+   * run once). Each item then spends its amount from the allowance; one the allowance no longer
+   * covers fails `permit2_allowance_required` before signing, while the others go on.
+   */
+  async #applyPermits(payments: StoredPayment[]): Promise<StoredPayment[]> {
+    if (!payments.some((payment) => payment.permit)) return payments;
+    const owners = [
+      ...new Set(
+        payments.filter((payment) => payment.permit).map((payment) => getAddress(payment.payer)),
+      ),
+    ];
+    const { domainSeparator, owners: states } = await readPermit2ApprovalStates(
+      this.#options.client,
+      { token: payments[0]!.token, owners },
+    );
+    // A failed read decides nothing: the batch is retried (the caller reconciles its payments).
+    if (states.some((state) => state.allowance === undefined)) {
+      throw new Error("reading the payers' allowances to Permit2 failed");
+    }
+    const now = BigInt(this.#now());
+    const ledger = new Map(
+      owners.map((owner, i) => [
+        owner,
+        { nonce: states[i]!.nonce, allowance: states[i]!.allowance!, permitted: false },
+      ]),
+    );
+    const kept: StoredPayment[] = [];
+    for (const payment of payments) {
+      const entry = ledger.get(getAddress(payment.payer));
+      if (!entry) {
+        kept.push(payment);
+        continue;
+      }
+      let item = payment;
+      const permit = payment.permit;
+      if (
+        permit &&
+        !entry.permitted &&
+        domainSeparator !== undefined &&
+        entry.nonce === permit.nonce &&
+        permit.deadline > now + 6n
+      ) {
+        entry.permitted = true;
+        entry.allowance = permit.value;
+      } else if (permit) item = { ...payment, permit: null };
+      if (entry.allowance >= payment.value) {
+        entry.allowance -= payment.value;
+        kept.push(item);
+      } else {
+        this.#resolve(payment, {
+          status: "failed",
+          errorReason: "permit2_allowance_required",
+          errorMessage: `the allowance to Permit2 left by the payer's permit or earlier payments is below ${payment.value}; not sent`,
+        });
+      }
     }
     return kept;
   }

@@ -14,6 +14,12 @@ import { z } from "zod";
 
 import { settlementRouterAbi } from "../abi/settlementRouter.js";
 import { settleGasBound, type SettleGasProfile } from "../batch/gasProfiles.js";
+import { PERMIT2_ADDRESS } from "../chain/base.js";
+import {
+  EIP2612_GAS_SPONSORING_KEY,
+  verifyPermit2Approval,
+  type Permit2Approval,
+} from "../permit2/approval.js";
 import { PERMIT2_ITEM_FLAGS, type SignedRouterPermit2Payment } from "../permit2/router.js";
 import type { RoutedTerms } from "./verify.js";
 import type { NewPayment, StoredPayment } from "./store.js";
@@ -48,6 +54,30 @@ export const routedPermit2PayloadSchema = z.object({
   }),
 });
 
+/**
+ * `paymentPayload.extensions.eip2612GasSponsoring.info` as `@x402/evm` signs it: the payer's
+ * EIP-2612 permit approving Permit2 (`amount` its `value`, `nonce` the token's nonce it was signed
+ * with). `version` is the extension's schema version.
+ */
+export const eip2612GasSponsoringInfoSchema = z.object({
+  from: address,
+  asset: address,
+  spender: address,
+  amount: uint,
+  nonce: uint,
+  deadline: uint,
+  signature: z
+    .string()
+    .regex(/^0x(?:[0-9a-fA-F]{2}){64,65}$/, "expected a 64- or 65-byte signature")
+    .transform((value) => value.toLowerCase() as Hex),
+  version: z.string().regex(/^[0-9]+(\.[0-9]+)*$/),
+});
+
+const PERMIT_FIELDS = ["from", "asset", "spender", "amount", "nonce", "deadline", "signature"];
+
+/** The EIP-2612 permit of a routed Permit2 request (its `eip2612GasSponsoring` extension). */
+export type RoutedPermit2Approval = Permit2Approval & { asset: Address; spender: Address };
+
 const requirementsSchema = z
   .object({
     scheme: z.literal("routed"),
@@ -68,6 +98,16 @@ export const routedPermit2Reasons = {
   deadlineExpired: "permit2_deadline_expired",
   invalidNonce: "permit2_invalid_nonce",
   notPermit2Asset: "invalid_routed_asset_transfer_method",
+  eip2612Format: "invalid_eip2612_extension_format",
+  eip2612FromMismatch: "eip2612_from_mismatch",
+  eip2612AssetMismatch: "eip2612_asset_mismatch",
+  eip2612SpenderNotPermit2: "eip2612_spender_not_permit2",
+  eip2612DeadlineExpired: "eip2612_deadline_expired",
+  eip2612AmountInsufficient: "eip2612_amount_insufficient",
+  eip2612NotSupported: "eip2612_not_supported",
+  eip2612InvalidSignature: "eip2612_invalid_signature",
+  eip2612NonceMismatch: "eip2612_nonce_mismatch",
+  eip2612NonceUsed: "eip2612_nonce_used",
 } as const;
 
 /** A parsed routed Permit2 request: the requirements it pays and the payment it signs. */
@@ -80,13 +120,20 @@ export interface RoutedPermit2Request {
   /** The requirements' `extra.router`, `extra.fee`, `extra.feeRecipient` (when well-formed). */
   extra: { router?: Address; fee?: bigint; feeRecipient?: Address };
   payment: SignedRouterPermit2Payment;
+  /** The payer's EIP-2612 permit approving Permit2, when one rides along (`eip2612GasSponsoring`). */
+  approval?: RoutedPermit2Approval;
   /** The request as received, for the payment's fingerprint. */
   raw: unknown;
 }
 
 export type ParseRoutedPermit2Result =
   | { ok: true; request: RoutedPermit2Request }
-  | { ok: false; reason: "invalid_payload" | "invalid_payment_requirements"; message: string };
+  | {
+      ok: false;
+      reason:
+        "invalid_payload" | "invalid_payment_requirements" | "invalid_eip2612_extension_format";
+      message: string;
+    };
 
 /**
  * A request body carrying a `routed` Permit2 payload (x402 v2, requirements of scheme `routed`,
@@ -99,7 +146,11 @@ export type ParseRoutedPermit2Result =
 export function parseRoutedPermit2Request(body: unknown): ParseRoutedPermit2Result | undefined {
   const candidate = body as {
     x402Version?: unknown;
-    paymentPayload?: { payload?: unknown; accepted?: { scheme?: unknown } };
+    paymentPayload?: {
+      payload?: unknown;
+      accepted?: { scheme?: unknown };
+      extensions?: Record<string, unknown>;
+    };
     paymentRequirements?: { scheme?: unknown };
   } | null;
   const payload = candidate?.paymentPayload?.payload as Record<string, unknown> | undefined;
@@ -130,6 +181,36 @@ export function parseRoutedPermit2Request(body: unknown): ParseRoutedPermit2Resu
       ok: false,
       reason: "invalid_payment_requirements",
       message: `${issue.path.join(".")}: ${issue.message}`,
+    };
+  }
+  // The server's declaration of the extension (a description and a version) is echoed back by
+  // clients that did not sign a permit: an info with any of the permit's fields is a permit.
+  const sponsoring = candidate.paymentPayload?.extensions?.[EIP2612_GAS_SPONSORING_KEY] as
+    { info?: Record<string, unknown> } | undefined;
+  let approval: RoutedPermit2Approval | undefined;
+  const info = sponsoring?.info;
+  if (
+    info &&
+    typeof info === "object" &&
+    PERMIT_FIELDS.some((field) => Object.prototype.hasOwnProperty.call(info, field))
+  ) {
+    const parsedInfo = eip2612GasSponsoringInfoSchema.safeParse(info);
+    if (!parsedInfo.success) {
+      const issue = parsedInfo.error.issues[0]!;
+      return {
+        ok: false,
+        reason: routedPermit2Reasons.eip2612Format,
+        message: `extensions.${EIP2612_GAS_SPONSORING_KEY}.info.${issue.path.join(".")}: ${issue.message}`,
+      };
+    }
+    approval = {
+      owner: parsedInfo.data.from,
+      asset: parsedInfo.data.asset,
+      spender: parsedInfo.data.spender,
+      value: parsedInfo.data.amount,
+      nonce: parsedInfo.data.nonce,
+      deadline: parsedInfo.data.deadline,
+      signature: parsedInfo.data.signature,
     };
   }
   const permit = parsedPayload.data.permit2Authorization;
@@ -167,6 +248,7 @@ export function parseRoutedPermit2Request(body: unknown): ParseRoutedPermit2Resu
         nonce: permit.nonce,
         signature: parsedPayload.data.signature,
       },
+      ...(approval ? { approval } : {}),
       raw: body,
     },
   };
@@ -255,6 +337,110 @@ export function checkRoutedPermit2Terms(
   return undefined;
 }
 
+/**
+ * The EIP-2612 permit riding with a routed Permit2 payment checked offline, before any chain read:
+ * it is the payer's (`from`), for the asset, approves Permit2, approves at least the permitted
+ * amount, and leaves time to settle (x402's 6 seconds). Its signature and nonce need the token's
+ * domain separator and nonce: {@link decidePermit2Approval}.
+ *
+ * @example
+ * const refusal = checkRoutedPermit2Approval(request, now);
+ */
+export function checkRoutedPermit2Approval(
+  request: RoutedPermit2Request,
+  now: bigint,
+  permit2: Address = PERMIT2_ADDRESS,
+): RoutedPermit2Refusal | undefined {
+  const { approval, payment } = request;
+  if (!approval) return undefined;
+  if (!isAddressEqual(approval.owner, payment.owner)) {
+    return {
+      reason: routedPermit2Reasons.eip2612FromMismatch,
+      message: `the permit's owner ${approval.owner} is not the payer ${payment.owner}`,
+    };
+  }
+  if (!isAddressEqual(approval.asset, request.asset)) {
+    return {
+      reason: routedPermit2Reasons.eip2612AssetMismatch,
+      message: `the permit is for ${approval.asset}, not the asset ${request.asset}`,
+    };
+  }
+  if (!isAddressEqual(approval.spender, permit2)) {
+    return {
+      reason: routedPermit2Reasons.eip2612SpenderNotPermit2,
+      message: `the permit approves ${approval.spender}, not Permit2 ${permit2}`,
+    };
+  }
+  if (approval.deadline < now + 6n) {
+    return {
+      reason: routedPermit2Reasons.eip2612DeadlineExpired,
+      message: `the permit's deadline ${approval.deadline} leaves no time to settle`,
+    };
+  }
+  if (approval.value < payment.amount) {
+    return {
+      reason: routedPermit2Reasons.eip2612AmountInsufficient,
+      message: `the permit approves ${approval.value} < the permitted amount ${payment.amount}`,
+    };
+  }
+  return undefined;
+}
+
+/** What a payment's EIP-2612 permit comes to once the token is read: carry it, drop it, or refuse. */
+export type Permit2ApprovalDecision =
+  { use: true } | { use: false } | { use: false; refusal: RoutedPermit2Refusal };
+
+/**
+ * Decides a permit that passed {@link checkRoutedPermit2Approval} against the token's state:
+ * no `DOMAIN_SEPARATOR()` (no EIP-2612) or a signature that does not recover to the payer under
+ * it is refused; a nonce ahead of the token's is refused; a nonce behind it (the permit is used,
+ * say by the payer's other payment that carried it) is dropped when the allowance to Permit2 now
+ * covers the payment and refused otherwise; a current permit is carried unless the allowance
+ * already covers the payment (then it would only cost gas).
+ *
+ * @example
+ * const decision = decidePermit2Approval(approval, { domainSeparator, nonce, allowance }, amount);
+ */
+export function decidePermit2Approval(
+  approval: Permit2Approval,
+  state: { domainSeparator: Hex | undefined; nonce: bigint | undefined; allowance: bigint },
+  amount: bigint,
+  permit2: Address = PERMIT2_ADDRESS,
+): Permit2ApprovalDecision {
+  const refuse = (reason: string, message: string): Permit2ApprovalDecision => ({
+    use: false,
+    refusal: { reason, message },
+  });
+  if (state.domainSeparator === undefined || state.nonce === undefined) {
+    return refuse(
+      routedPermit2Reasons.eip2612NotSupported,
+      "the asset has no DOMAIN_SEPARATOR() or nonces(owner): no EIP-2612 permit",
+    );
+  }
+  const signature = verifyPermit2Approval({
+    domainSeparator: state.domainSeparator,
+    approval,
+    permit2,
+  });
+  if (!signature.valid) {
+    return refuse(routedPermit2Reasons.eip2612InvalidSignature, signature.reason);
+  }
+  if (approval.nonce > state.nonce) {
+    return refuse(
+      routedPermit2Reasons.eip2612NonceMismatch,
+      `the permit's nonce ${approval.nonce} is ahead of the token's ${state.nonce}`,
+    );
+  }
+  if (state.allowance >= amount) return { use: false };
+  if (approval.nonce < state.nonce) {
+    return refuse(
+      routedPermit2Reasons.eip2612NonceUsed,
+      `the permit's nonce ${approval.nonce} is used and the allowance to Permit2 ${state.allowance} < ${amount}`,
+    );
+  }
+  return { use: true };
+}
+
 /** The store id of a routed Permit2 payment: chain, token, payer and Permit2 nonce. */
 export function permit2PaymentKey(chainId: number, payment: SignedRouterPermit2Payment): string {
   return `${chainId}:${payment.token}:${payment.owner}:permit2:${payment.nonce}`.toLowerCase();
@@ -280,6 +466,17 @@ export function permit2Fingerprint(request: RoutedPermit2Request): Hex {
         p.deadline.toString(),
         p.nonce.toString(),
         p.signature,
+        ...(request.approval
+          ? [
+              request.approval.owner,
+              request.approval.asset,
+              request.approval.spender,
+              request.approval.value.toString(),
+              request.approval.nonce.toString(),
+              request.approval.deadline.toString(),
+              request.approval.signature,
+            ]
+          : []),
       ]),
     ),
   );
@@ -288,11 +485,13 @@ export function permit2Fingerprint(request: RoutedPermit2Request): Hex {
 /**
  * The stored form of a routed Permit2 payment (kind `permit2`): `value` the permitted amount,
  * `validAfter` the witness's, `validBefore` Permit2's deadline, `nonce` Permit2's nonce as 32
- * bytes, `payee`, `fee` and `feeRecipient` the witness's.
+ * bytes, `payee`, `fee` and `feeRecipient` the witness's, `permit` the EIP-2612 permit its item carries.
  */
 export function newPermit2Payment(
   request: RoutedPermit2Request,
   fields: { id: string; fingerprint: Hex; fromBlock: bigint },
+  /** The permit to carry into the router item (one {@link decidePermit2Approval} said to use). */
+  permit?: Permit2Approval,
 ): NewPayment {
   const p = request.payment;
   return {
@@ -311,6 +510,7 @@ export function newPermit2Payment(
     kind: "permit2",
     fee: p.fee,
     feeRecipient: p.feeRecipient,
+    ...(permit ? { permit } : {}),
   };
 }
 
@@ -328,6 +528,15 @@ export function permit2ItemOf(payment: StoredPayment, router: Address): SignedRo
     deadline: payment.validBefore,
     nonce: hexToBigInt(payment.nonce),
     signature: payment.signature,
+    ...(payment.permit
+      ? {
+          permit: {
+            value: payment.permit.value,
+            deadline: payment.permit.deadline,
+            signature: payment.permit.signature,
+          },
+        }
+      : {}),
   };
 }
 
@@ -335,7 +544,8 @@ export function permit2ItemOf(payment: StoredPayment, router: Address): SignedRo
  * The gas a `settlePermit2` batch is signed with: per item the router's whole allowance for the
  * Permit2 call (`ITEM_GAS_LIMIT`), the nonce-bitmap read that reports a failure, and the item's
  * overhead; per payee group the netted payout in its self-call; the fee payout. A Permit2 item has
- * the same shape as a routed EIP-3009 item, so it is the routed bound of {@link settleGasBound}.
+ * the same shape as a routed EIP-3009 item, so it is the routed bound of {@link settleGasBound},
+ * plus {@link ROUTER_PERMIT_GAS} per item carrying an EIP-2612 permit.
  *
  * @example
  * const gas = settlePermit2GasBound(payments);
@@ -344,16 +554,26 @@ export function settlePermit2GasBound(
   payments: readonly StoredPayment[],
   profile?: SettleGasProfile,
 ): bigint {
-  return settleGasBound({
-    items: payments.map((payment) => ({
-      kind: "routed" as const,
-      payee: payment.payee,
-      signature: payment.signature,
-      contractSignature: false,
-    })),
-    ...(profile ? { profile } : {}),
-  });
+  const permits = BigInt(payments.filter((payment) => payment.permit).length);
+  return (
+    permits * ROUTER_PERMIT_GAS +
+    settleGasBound({
+      items: payments.map((payment) => ({
+        kind: "routed" as const,
+        payee: payment.payee,
+        signature: payment.signature,
+        contractSignature: false,
+      })),
+      ...(profile ? { profile } : {}),
+    })
+  );
 }
+
+/**
+ * An item's EIP-2612 permit: the router's `PERMIT_GAS_LIMIT` (100,000) for the `permit` call, the
+ * allowance read after a failed one (`_READ_GAS`, 30,000) and its 128 calldata bytes.
+ */
+export const ROUTER_PERMIT_GAS = 100_000n + 30_000n + 128n * 16n;
 
 const HEAD_BYTES = 117;
 

@@ -2,6 +2,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 import type { Address, Hex } from "viem";
 
+import type { Permit2Approval } from "../permit2/approval.js";
 import { FacilitatorStoreError } from "./errors.js";
 
 /** Where a payment is in its life: queued → submitted (in a signed batch) → settled | failed. */
@@ -34,6 +35,8 @@ export interface StoredPayment {
   feeRecipient: Address | null;
   /** Routed: the salt of its nonce; direct: null. */
   salt: Hex | null;
+  /** Permit2: the payer's EIP-2612 permit approving Permit2 that its item carries; else null. */
+  permit: Permit2Approval | null;
   validAfter: bigint;
   validBefore: bigint;
   nonce: Hex;
@@ -67,6 +70,7 @@ export type NewPayment = Omit<
   | "fee"
   | "feeRecipient"
   | "salt"
+  | "permit"
   | "status"
   | "batchId"
   | "batchIndex"
@@ -78,7 +82,7 @@ export type NewPayment = Omit<
   | "answered"
   | "answerId"
 > &
-  Partial<Pick<StoredPayment, "kind" | "fee" | "feeRecipient" | "salt">>;
+  Partial<Pick<StoredPayment, "kind" | "fee" | "feeRecipient" | "salt" | "permit">>;
 
 /** A batch transaction, recorded (write-ahead) after signing and before broadcasting. */
 export interface StoredBatch {
@@ -91,6 +95,29 @@ export interface StoredBatch {
 }
 
 type Row = Record<string, unknown>;
+
+function permitOf(text: string | null | undefined): Permit2Approval | null {
+  if (!text) return null;
+  const permit = JSON.parse(text) as Record<keyof Permit2Approval, string>;
+  return {
+    owner: permit.owner as Address,
+    value: BigInt(permit.value),
+    nonce: BigInt(permit.nonce),
+    deadline: BigInt(permit.deadline),
+    signature: permit.signature as Hex,
+  };
+}
+
+function permitText(permit: Permit2Approval | null | undefined): string | null {
+  if (!permit) return null;
+  return JSON.stringify({
+    owner: permit.owner,
+    value: permit.value.toString(),
+    nonce: permit.nonce.toString(),
+    deadline: permit.deadline.toString(),
+    signature: permit.signature,
+  });
+}
 
 function toPayment(row: Row): StoredPayment {
   return {
@@ -106,6 +133,7 @@ function toPayment(row: Row): StoredPayment {
     fee: BigInt((row.fee as string | null) ?? "0"),
     feeRecipient: (row.fee_recipient as Address | null) ?? null,
     salt: (row.salt as Hex | null) ?? null,
+    permit: permitOf(row.permit as string | null | undefined),
     validAfter: BigInt(row.valid_after as string),
     validBefore: BigInt(row.valid_before as string),
     nonce: row.nonce as Hex,
@@ -238,13 +266,15 @@ export class FacilitatorStore {
       this.#db.exec("ALTER TABLE payments ADD COLUMN fee_recipient TEXT");
     }
     if (!columns.has("salt")) this.#db.exec("ALTER TABLE payments ADD COLUMN salt TEXT");
+    if (!columns.has("permit")) this.#db.exec("ALTER TABLE payments ADD COLUMN permit TEXT");
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insert:
         prepare(`INSERT OR IGNORE INTO payments (id, fingerprint, x402_version, network, token,
         payer, payee, value, valid_after, valid_before, nonce, signature, contract_signature,
-        from_block, kind, fee, fee_recipient, salt, status, attempts, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
+        from_block, kind, fee, fee_recipient, salt, permit, status, attempts, created_at,
+        updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)`),
       get: prepare(`SELECT * FROM payments WHERE id = ?`),
       open: prepare(
         `SELECT * FROM payments WHERE status IN ('queued', 'submitted') ORDER BY created_at, id`,
@@ -311,6 +341,7 @@ export class FacilitatorStore {
       (payment.fee ?? 0n).toString(),
       payment.feeRecipient ?? null,
       payment.salt ?? null,
+      permitText(payment.permit),
       now,
       now,
     );

@@ -16,6 +16,7 @@ import {
   fundedPayers,
   network,
   projectRoot,
+  setAutomine,
   startLocalBase,
   usdcBalance,
   type LocalBase,
@@ -145,5 +146,54 @@ describe("facilitator: official exact payments through Permit2", function () {
       relayerNonce,
     );
     expect(await usdcBalance(base.client, payee)).to.equal(before + 2_500n);
+  });
+
+  it("answers settlement_pending after settleTimeoutMs while unmined, then the outcome of that one transaction", async function () {
+    this.timeout(120_000);
+    await base.testClient.setCode({
+      address: X402_EXACT_PERMIT2_PROXY_ADDRESS,
+      bytecode: standInCode(),
+    });
+    const { payer, body } = await officialBody(3_000n);
+    // A facilitator with a short settle timeout, on a chain that does not mine until told.
+    await facilitator.close();
+    store = new FacilitatorStore(path.join(dir, "facilitator-timeout.db"));
+    facilitator = new BatchFacilitator({
+      client: base.client,
+      relayer: base.relayer,
+      network,
+      router: base.router,
+      store,
+      maxWaitMs: 50,
+      settleTimeoutMs: 300,
+    });
+    await facilitator.start();
+    const before = await usdcBalance(base.client, payee);
+    const pendingNonce = () =>
+      base.client.getTransactionCount({ address: base.relayer.address, blockTag: "pending" });
+    const sentBefore = await pendingNonce();
+    await base.testClient.setAutomine(false);
+    try {
+      const first = await facilitator.settle(body);
+      expect(first.body).to.include({
+        success: false,
+        errorReason: "settlement_pending",
+        payer: payer.address,
+      });
+      expect(first.body.transaction).to.match(/^0x[0-9a-f]{64}$/);
+      // Asked again before it is mined: the same transaction, nothing new sent.
+      const again = await facilitator.settle(body);
+      expect(again.body).to.include({
+        errorReason: "settlement_pending",
+        transaction: first.body.transaction,
+      });
+      expect(await pendingNonce()).to.equal(sentBefore + 1);
+      await base.testClient.mine({ blocks: 1 });
+      const settled = await facilitator.settle(body);
+      expect(settled.body).to.include({ success: true, transaction: first.body.transaction });
+    } finally {
+      await setAutomine(base);
+    }
+    expect(await usdcBalance(base.client, payee)).to.equal(before + 3_000n);
   });
 });

@@ -21,6 +21,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { submitPermit2Batch } from "../../src/batch/permit2Items.js";
+import { getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
 import { PERMIT2_ADDRESS, USDC_ADDRESS } from "../../src/chain/base.js";
 import { Reconciler } from "../../src/facilitator/reconcile.js";
 import {
@@ -132,13 +133,17 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
     return accounts;
   }
 
-  function routedFetch(account: LocalAccount) {
+  function routedFetch(account: LocalAccount, options: { reads?: boolean } = {}) {
     // The USDT-like token is not one of x402's default assets: the client opts in with a cap.
+    // With reads, the signer reads the chain (the Permit2 approval's allowance and nonce).
+    const signer = options.reads
+      ? toClientEvmSigner(account, base.client as never)
+      : toClientEvmSigner(account);
     const client = x402Client.fromConfig({
       schemes: [
         {
           network: CAIP,
-          client: new RoutedClientScheme(toClientEvmSigner(account), {
+          client: new RoutedClientScheme(signer, {
             maxFee: FEE,
             routers: [base.router],
           }),
@@ -186,12 +191,28 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
     });
     app.use(
       paymentMiddleware(
-        { "GET /usdt/weather": route(usdt), "GET /usdc/weather": route(USDC_ADDRESS) },
+        {
+          "GET /usdt/weather": route(usdt),
+          "GET /usdc/weather": route(USDC_ADDRESS),
+          // The route declares x402's eip2612GasSponsoring extension, as @x402/extensions does.
+          "GET /usdc-permit/weather": {
+            ...route(USDC_ADDRESS),
+            extensions: {
+              eip2612GasSponsoring: {
+                info: {
+                  description: "The facilitator accepts EIP-2612 gasless Permit to Permit2.",
+                  version: "1",
+                },
+              },
+            },
+          },
+        },
         server,
       ),
     );
     app.get("/usdt/weather", (_req, res) => void res.json({ report: "sunny" }));
     app.get("/usdc/weather", (_req, res) => void res.json({ report: "sunny" }));
+    app.get("/usdc-permit/weather", (_req, res) => void res.json({ report: "sunny" }));
     resource = await listen(app);
   });
 
@@ -261,6 +282,102 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
       );
     });
   }
+
+  it(`${PAYERS} USDC payers without a Permit2 allowance pay gaslessly: their EIP-2612 permits ride in the batch`, async () => {
+    const accounts = await payers(USDC_ADDRESS, PAYERS, false);
+    const allowanceOf = (owner: Address) =>
+      base.client.readContract({
+        address: USDC_ADDRESS,
+        abi: erc20Abi,
+        functionName: "allowance",
+        args: [owner, PERMIT2_ADDRESS],
+      });
+    for (const account of accounts) expect(await allowanceOf(account.address)).to.equal(0n);
+    const payeeBefore = await balanceOf(USDC_ADDRESS, payTo);
+    const results = await Promise.all(
+      accounts.map(async (account) => {
+        const response = await routedFetch(account, { reads: true })(
+          `${resource.url}/usdc-permit/weather`,
+        );
+        return {
+          status: response.status,
+          body: (await response.json()) as { report?: string },
+          header: response.headers.get("PAYMENT-RESPONSE"),
+        };
+      }),
+    );
+    const transactions = new Set<Hex>();
+    for (const result of results) {
+      expect(result.status, JSON.stringify(result)).to.equal(200);
+      expect(result.body.report).to.equal("sunny");
+      const settle = decodePaymentResponseHeader(result.header!) as { transaction: Hex };
+      transactions.add(settle.transaction);
+    }
+    expect(transactions.size).to.be.at.most(4);
+    let gasUsed = 0n;
+    for (const hash of transactions) {
+      const receipt = await base.client.getTransactionReceipt({ hash });
+      expect(receipt.status).to.equal("success");
+      expect(receipt.to?.toLowerCase()).to.equal(base.router.toLowerCase());
+      gasUsed += receipt.gasUsed;
+    }
+    console.log(
+      `      usdc with permits: ${PAYERS} payments in ${transactions.size} tx, ${gasUsed / BigInt(PAYERS)} gas per payment`,
+    );
+    for (const account of accounts) {
+      // The payer sent nothing itself; its one-time approval (maxUint256) was its permit.
+      expect(await base.client.getTransactionCount({ address: account.address })).to.equal(0);
+      expect(await allowanceOf(account.address)).to.equal(maxUint256 - PRICE - FEE);
+      expect(await balanceOf(USDC_ADDRESS, account.address)).to.equal(1_000_000n - PRICE - FEE);
+    }
+    expect((await balanceOf(USDC_ADDRESS, payTo)) - payeeBefore).to.equal(PRICE * BigInt(PAYERS));
+    // A second payment of the same payer needs no permit: the allowance is there.
+    const again = await routedFetch(accounts[0]!, { reads: true })(
+      `${resource.url}/usdc-permit/weather`,
+    );
+    expect(again.status).to.equal(200);
+  });
+
+  it("the client signs no permit for an asset without a known EIP-2612 domain, nor with permit2Approval: false", async () => {
+    const account = privateKeyToAccount(generatePrivateKey());
+    const signer = toClientEvmSigner(account, base.client as never);
+    const requirements = (asset: Address) =>
+      ({
+        scheme: "routed",
+        network: CAIP,
+        amount: PRICE.toString(),
+        asset,
+        payTo,
+        maxTimeoutSeconds: 300,
+        extra: {
+          router: base.router,
+          fee: FEE.toString(),
+          feeRecipient,
+          assetTransferMethod: "permit2",
+        },
+      }) as never;
+    const declared = { extensions: { eip2612GasSponsoring: { info: { version: "1" } } } };
+    const usdcPayment = await new RoutedClientScheme(signer).createPaymentPayload(
+      2,
+      requirements(USDC_ADDRESS),
+      declared,
+    );
+    expect(usdcPayment.extensions?.eip2612GasSponsoring).to.have.property("info");
+    for (const [scheme, asset] of [
+      [new RoutedClientScheme(signer), usdt],
+      [new RoutedClientScheme(signer, { permit2Approval: false }), USDC_ADDRESS],
+      [new RoutedClientScheme(toClientEvmSigner(account)), USDC_ADDRESS],
+    ] as const) {
+      const result = await scheme.createPaymentPayload(2, requirements(asset), declared);
+      expect(result.extensions).to.equal(undefined);
+    }
+    // Not declared by the 402 and not asked by an option: none either.
+    const silent = await new RoutedClientScheme(signer).createPaymentPayload(
+      2,
+      requirements(USDC_ADDRESS),
+    );
+    expect(silent.extensions).to.equal(undefined);
+  });
 
   /** A `/settle` body for one routed Permit2 payment of `account`, signed by our client scheme. */
   async function settleBody(account: LocalAccount, token: Address) {
@@ -370,6 +487,52 @@ describe("routed scheme through Permit2 (official @x402/fetch + @x402/express, o
     const settle = await postJson(`${facilitator.url}/settle`, body);
     expect(settle.json.success).to.equal(false);
     expect(settle.json.errorReason).to.equal("permit2_allowance_required");
+    expect(await base.client.getTransactionCount({ address: base.relayer.address })).to.equal(
+      before,
+    );
+  });
+
+  it("a permit for a token without EIP-2612 is refused eip2612_not_supported, with no gas spent", async () => {
+    const [account] = await payers(usdt, 1, false);
+    const body = await settleBody(account!, usdt);
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 300);
+    // Signed under a made-up domain: the USDT-like token has no DOMAIN_SEPARATOR() to check it by.
+    const signature = await account!.signTypedData(
+      getPermit2ApprovalTypedData({
+        token: { name: "Tether USD", version: "1", chainId: 8453, verifyingContract: usdt },
+        owner: account!.address,
+        value: maxUint256,
+        nonce: 0n,
+        deadline,
+      }),
+    );
+    const withPermit = {
+      ...body,
+      paymentPayload: {
+        ...body.paymentPayload,
+        extensions: {
+          eip2612GasSponsoring: {
+            info: {
+              from: account!.address,
+              asset: usdt,
+              spender: PERMIT2_ADDRESS,
+              amount: maxUint256.toString(),
+              nonce: "0",
+              deadline: deadline.toString(),
+              signature,
+              version: "1",
+            },
+          },
+        },
+      },
+    };
+    const before = await base.client.getTransactionCount({ address: base.relayer.address });
+    const verify = await postJson(`${facilitator.url}/verify`, withPermit);
+    expect(verify.json.invalidReason, JSON.stringify(verify.json)).to.equal(
+      "eip2612_not_supported",
+    );
+    const settle = await postJson(`${facilitator.url}/settle`, withPermit);
+    expect(settle.json.errorReason).to.equal("eip2612_not_supported");
     expect(await base.client.getTransactionCount({ address: base.relayer.address })).to.equal(
       before,
     );

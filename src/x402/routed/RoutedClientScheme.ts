@@ -4,11 +4,25 @@ import type {
   PaymentRequirements,
   SchemeNetworkClient,
 } from "@x402/core/types";
-import { getAddress, isAddress, isAddressEqual, type Address, type Hex } from "viem";
+import {
+  erc20Abi,
+  getAddress,
+  isAddress,
+  isAddressEqual,
+  maxUint256,
+  type Address,
+  type Hex,
+} from "viem";
 
 import { buildRoutedAuthorization } from "../../authorization/buildRoutedAuthorization.js";
 import { getAuthorizationTypedData } from "../../authorization/getAuthorizationTypedData.js";
-import { buildRouterPermit2Payment, getRouterPermit2TypedData } from "../../permit2/router.js";
+import { PERMIT2_ADDRESS } from "../../chain/base.js";
+import { EIP2612_GAS_SPONSORING_KEY, eip2612Abi } from "../../permit2/approval.js";
+import {
+  buildRouterPermit2Payment,
+  getPermit2ApprovalTypedData,
+  getRouterPermit2TypedData,
+} from "../../permit2/router.js";
 import { RoutedRequirementsError } from "./errors.js";
 import { ROUTED_NETWORKS, routedDefaultAsset } from "./networks.js";
 
@@ -21,6 +35,33 @@ export interface RoutedClientSigner {
     primaryType: string;
     message: Record<string, unknown>;
   }): Promise<Hex>;
+  /** Chain reads (`@x402/evm`'s `toClientEvmSigner(account, publicClient)` has it): for the Permit2 approval. */
+  readContract?: RoutedClientReadContract;
+}
+
+/** A contract read, as `@x402/evm`'s `ClientEvmSigner.readContract` and viem's take it. */
+export type RoutedClientReadContract = (parameters: {
+  address: Address;
+  abi: readonly unknown[];
+  functionName: string;
+  args?: readonly unknown[];
+}) => Promise<unknown>;
+
+/**
+ * How the client approves Permit2 for a payer that has not yet (x402's `eip2612GasSponsoring`):
+ * for an asset with EIP-2612 whose EIP-712 domain the client knows (USDC on Base and Base Sepolia,
+ * or `domains`), it signs a permit approving Permit2 and attaches it to the Permit2 payment, so
+ * the facilitator runs it in the same router batch. Never for an asset without a known domain.
+ */
+export interface RoutedPermit2ApprovalOptions {
+  /** Reads the token's `nonces(owner)` and `allowance(owner, Permit2)`. Default: the signer's `readContract`. */
+  readContract?: RoutedClientReadContract;
+  /** Sign the permit without reading the allowance first (the nonce is still read). Default false. */
+  force?: boolean;
+  /** The value approved. Default: `maxUint256`, the one-time approval. Below amount + fee, no permit is signed. */
+  value?: bigint;
+  /** EIP-712 domains (`name`, `version`) of other EIP-2612 assets, by address. */
+  domains?: Readonly<Record<Address, { name: string; version: string }>>;
 }
 
 /** Options of {@link RoutedClientScheme}. */
@@ -38,6 +79,12 @@ export interface RoutedClientSchemeOptions {
   routers?: readonly Address[];
   /** Wall clock in seconds, for the authorization's `validBefore` (default: `Date.now()`). */
   now?: () => number;
+  /**
+   * The Permit2 approval riding with a Permit2 payment ({@link RoutedPermit2ApprovalOptions}).
+   * Default: attempted when the 402 declares the `eip2612GasSponsoring` extension and the signer
+   * can read the chain; `false` never signs one.
+   */
+  permit2Approval?: RoutedPermit2ApprovalOptions | false;
 }
 
 /** The `payload` of a `routed` payment (docs/SCHEMES.md). */
@@ -104,7 +151,10 @@ function uintField(value: unknown, field: string): bigint {
  * fee. When the requirements say `extra.assetTransferMethod: "permit2"` (a token without EIP-3009)
  * it signs Permit2's `PermitWitnessTransferFrom` of `amount + fee` instead, the router as spender
  * and a `RouterPayment` witness binding `payTo`, the fee, the fee recipient and a not-before time
- * (the payer must have approved Permit2 once). It refuses (with {@link RoutedRequirementsError}, nothing signed) x402 v1, networks other
+ * (the payer must have approved Permit2 once: for USDC, or another asset with EIP-2612 and a known
+ * domain, it signs that approval as an EIP-2612 permit riding in the payment's
+ * `eip2612GasSponsoring` extension when the payer's allowance to Permit2 is short; see
+ * {@link RoutedPermit2ApprovalOptions}). It refuses (with {@link RoutedRequirementsError}, nothing signed) x402 v1, networks other
  * than Base and Base Sepolia, requirements without the routed terms or with malformed ones, a fee
  * above `maxFee`, a router outside `routers`, and amount + fee above the payment's spend cap.
  *
@@ -231,7 +281,16 @@ export class RoutedClientScheme implements SchemeNetworkClient {
         },
         signature,
       };
-      return { x402Version, payload };
+      const info = await this.#permit2Approval(
+        requirements,
+        chainId,
+        payment.deadline,
+        value,
+        context,
+      );
+      return info
+        ? { x402Version, payload, extensions: { [EIP2612_GAS_SPONSORING_KEY]: { info } } }
+        : { x402Version, payload };
     }
     const authorization = buildRoutedAuthorization({
       from: this.#signer.address,
@@ -269,4 +328,92 @@ export class RoutedClientScheme implements SchemeNetworkClient {
     };
     return { x402Version, payload };
   }
+
+  /**
+   * The `eip2612GasSponsoring` info for a Permit2 payment of `needed` (amount + fee), or undefined:
+   * no approval wanted (option `false`, or neither option nor the 402 asks), no known EIP-712
+   * domain for the asset, no way to read the chain, a nonce that cannot be read (no EIP-2612), an
+   * allowance to Permit2 that already covers the payment, or a configured value below it.
+   */
+  async #permit2Approval(
+    requirements: PaymentRequirements,
+    chainId: number,
+    deadline: bigint,
+    needed: bigint,
+    context: PaymentPayloadContext | undefined,
+  ): Promise<Eip2612GasSponsoringInfo | undefined> {
+    const option = this.#options.permit2Approval;
+    if (option === false) return undefined;
+    if (!option && !context?.extensions?.[EIP2612_GAS_SPONSORING_KEY]) return undefined;
+    const asset = getAddress(requirements.asset);
+    const usdc = routedDefaultAsset(requirements.network);
+    const known =
+      usdc && isAddressEqual(usdc.asset, asset)
+        ? { name: usdc.name, version: usdc.version }
+        : Object.entries(option?.domains ?? {}).find(([token]) =>
+            isAddressEqual(token as Address, asset),
+          )?.[1];
+    const read = option?.readContract ?? this.#signer.readContract?.bind(this.#signer);
+    const value = option?.value ?? maxUint256;
+    if (!known || !read || value < needed) return undefined;
+    const owner = this.#signer.address;
+    if (!option?.force) {
+      try {
+        const allowance = (await read({
+          address: asset,
+          abi: erc20Abi,
+          functionName: "allowance",
+          args: [owner, PERMIT2_ADDRESS],
+        })) as bigint;
+        if (allowance >= needed) return undefined;
+      } catch {
+        // Unknown allowance: the permit is signed; the facilitator drops it if it is not needed.
+      }
+    }
+    let nonce: bigint;
+    try {
+      nonce = (await read({
+        address: asset,
+        abi: eip2612Abi,
+        functionName: "nonces",
+        args: [owner],
+      })) as bigint;
+    } catch {
+      return undefined;
+    }
+    const signature = await this.#signer.signTypedData(
+      getPermit2ApprovalTypedData({
+        token: { ...known, chainId, verifyingContract: asset },
+        owner,
+        value,
+        nonce,
+        deadline,
+      }) as unknown as Parameters<RoutedClientSigner["signTypedData"]>[0],
+    );
+    return {
+      from: owner,
+      asset,
+      spender: PERMIT2_ADDRESS,
+      amount: value.toString(),
+      nonce: nonce.toString(),
+      deadline: deadline.toString(),
+      signature,
+      version: "1",
+    };
+  }
+}
+
+/**
+ * `paymentPayload.extensions.eip2612GasSponsoring.info` (x402's field names): the payer's EIP-2612
+ * permit approving Permit2, `amount` its value, `nonce` the token nonce it was signed with.
+ */
+export interface Eip2612GasSponsoringInfo {
+  from: Address;
+  asset: Address;
+  spender: Address;
+  amount: string;
+  nonce: string;
+  deadline: string;
+  signature: Hex;
+  version: string;
 }

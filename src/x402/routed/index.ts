@@ -1,6 +1,9 @@
 export { RoutedClientScheme } from "./RoutedClientScheme.js";
 export type {
+  Eip2612GasSponsoringInfo,
+  RoutedClientReadContract,
   RoutedClientSchemeOptions,
+  RoutedPermit2ApprovalOptions,
   RoutedClientSigner,
   RoutedPayload,
   RoutedPermit2Payload,
