@@ -67,6 +67,14 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// data: every item of the group is reported `PayoutFailed`.
     error SettlementRouterPermit2GroupUndone(bytes reason);
 
+    /// @dev Reverts an unchecked {settlePermit2Group} when the router's balance rose by less than
+    /// the amounts of the items it settled: the group is re-run checked.
+    error SettlementRouterPermit2GroupShort();
+
+    /// @dev Reverts a checked {settlePermit2Group} at item `index`, whose pull moved less than its
+    /// amount to the router.
+    error SettlementRouterPermit2ItemShort(uint256 index);
+
     /// @dev Gas for the `authorizationState` read after a failed token call.
     uint256 private constant _AUTH_STATE_GAS = 30_000;
 
@@ -193,7 +201,15 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             mstore(results, index)
         }
-        if (fees != 0) _payFees(token, feeRecipient, fees);
+        if (fees != 0) {
+            // A payout that returns success but moves nothing must not count as paid.
+            uint256 held = _balance(token);
+            _payFees(token, feeRecipient, fees);
+            require(
+                _balance(token) + fees <= held,
+                SettlementRouterFeePayoutFailed(feeRecipient, fees)
+            );
+        }
         emit BatchSettled(token, results);
     }
 
@@ -202,28 +218,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         address token,
         address feeRecipient,
         uint256 firstIndex,
+        bool checked,
         bytes calldata items
     ) external returns (uint256 fees, bytes memory statuses) {
         require(msg.sender == address(this), SettlementRouterUnauthorizedCaller(msg.sender));
-        Permit2Group memory g = Permit2Group(
-            token,
-            feeRecipient,
-            0,
-            0,
-            abi.encodeWithSelector(
-                _PERMIT_WITNESS_TRANSFER_FROM,
-                ISignatureTransfer.PermitTransferFrom(
-                    ISignatureTransfer.TokenPermissions(token, 0),
-                    0,
-                    0
-                ),
-                ISignatureTransfer.SignatureTransferDetails(address(this), 0),
-                address(0),
-                bytes32(0),
-                PERMIT2_WITNESS_TYPE_STRING,
-                new bytes(_P2_COMPACT_SIGNATURE_SIZE)
-            )
-        );
+        Permit2Group memory g = _permit2Group(token, feeRecipient, checked);
+        uint256 held = _balance(token);
         statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
         uint256 count;
         for (uint256 pos = 0; pos < items.length; ++count) {
@@ -237,24 +237,75 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             mstore(statuses, count)
         }
         fees = g.fees;
-        if (g.credit != 0) {
-            address payee = address(bytes20(items[21:41]));
-            // A payout to the router itself would leave the credit here: undo the group.
-            if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
-            (bool ok, bytes memory reason) = _tryTransfer(token, payee, g.credit, firstIndex);
-            if (!ok) revert SettlementRouterPermit2GroupUndone(reason);
+        // Unchecked pulls: the router's balance must have risen by every settled amount, or the
+        // group is undone and re-run checked, item by item.
+        uint256 afterPulls = _balance(token);
+        if (!checked && afterPulls < held + g.credit + fees) {
+            revert SettlementRouterPermit2GroupShort();
         }
+        if (g.credit != 0) _payPermit2Group(token, items, g.credit, firstIndex, afterPulls);
+    }
+
+    /// @dev Pays a group's `credit` to its payee (the payee of its first item); undoes the group
+    /// when the transfer fails or the router's balance (`held` before) fell by less than `credit`.
+    function _payPermit2Group(
+        address token,
+        bytes calldata items,
+        uint256 credit,
+        uint256 firstIndex,
+        uint256 held
+    ) private {
+        address payee = address(bytes20(items[21:41]));
+        // A payout to the router itself would leave the credit here: undo the group.
+        if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
+        (bool ok, bytes memory reason) = _tryTransfer(token, payee, credit, firstIndex);
+        if (!ok) revert SettlementRouterPermit2GroupUndone(reason);
+        // A payout that returns success but moves nothing is a failed payout.
+        if (_balance(token) + credit > held) revert SettlementRouterPermit2GroupUndone("");
     }
 
     /// @dev What one group of Permit2 items shares, and what its settled items accumulate.
     struct Permit2Group {
         address token;
         address feeRecipient;
+        /// Whether each pull is checked against the router's balance (the slow path after an
+        /// unchecked group came up short).
+        bool checked;
         uint256 credit;
         uint256 fees;
         /// The group's `permitWitnessTransferFrom` call data for a 64-byte signature, encoded
         /// once: {_pullCompact} writes each item's fields over it.
         bytes compactCall;
+    }
+
+    /// @dev A group's shared state, with its `permitWitnessTransferFrom` call data for a 64-byte
+    /// signature encoded once.
+    function _permit2Group(
+        address token,
+        address feeRecipient,
+        bool checked
+    ) private view returns (Permit2Group memory) {
+        return
+            Permit2Group(
+                token,
+                feeRecipient,
+                checked,
+                0,
+                0,
+                abi.encodeWithSelector(
+                    _PERMIT_WITNESS_TRANSFER_FROM,
+                    ISignatureTransfer.PermitTransferFrom(
+                        ISignatureTransfer.TokenPermissions(token, 0),
+                        0,
+                        0
+                    ),
+                    ISignatureTransfer.SignatureTransferDetails(address(this), 0),
+                    address(0),
+                    bytes32(0),
+                    PERMIT2_WITNESS_TYPE_STRING,
+                    new bytes(_P2_COMPACT_SIGNATURE_SIZE)
+                )
+            );
     }
 
     /// @dev The end of the run of consecutive items with the payee of the item at `pos`, and
@@ -272,33 +323,68 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     }
 
     /// @dev Settles one run (`run`: its items, the first at batch index `index`) through
-    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees; reports
-    /// every item `PayoutFailed` when the group was undone.
+    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees. The run goes
+    /// first as one unchecked group; if the router's balance rose by less than its settled
+    /// amounts, it is undone and re-run checked: a checked group stops at the first item whose
+    /// pull moved less than its amount, the items before it are settled as a group of their own,
+    /// that item is reported `AmountNotReceived` (undone: its nonce stays unused) and the rest of
+    /// the run goes on checked. Every item of a group whose payout failed is reported
+    /// `PayoutFailed`.
+    // solhint-disable-next-line function-max-lines
     function _settlePermit2Run(
         address token,
         address feeRecipient,
         bytes calldata run,
         uint256 index,
         bytes memory results
-    ) private returns (uint256) {
-        try this.settlePermit2Group(token, feeRecipient, index, run) returns (
-            uint256 groupFees,
-            bytes memory statuses
-        ) {
-            for (uint256 i = 0; i < statuses.length; ++i) results[index + i] = statuses[i];
-            return groupFees;
-        } catch (bytes memory err) {
-            if (bytes4(err) != SettlementRouterPermit2GroupUndone.selector) {
-                // Not a payout failure (too little gas, out of gas): the submitter's error.
-                Address.verifyCallResult(false, err);
+    ) private returns (uint256 fees) {
+        bool checked;
+        uint256 pos;
+        uint256 end = run.length;
+        while (pos < run.length) {
+            try this.settlePermit2Group(token, feeRecipient, index, checked, run[pos:end]) returns (
+                uint256 groupFees,
+                bytes memory statuses
+            ) {
+                for (uint256 i = 0; i < statuses.length; ++i) results[index + i] = statuses[i];
+                fees += groupFees;
+                index += statuses.length;
+                pos = end;
+                end = run.length;
+                continue;
+            } catch (bytes memory err) {
+                bytes4 selector = bytes4(err);
+                if (selector == SettlementRouterPermit2GroupShort.selector) {
+                    checked = true;
+                    continue;
+                }
+                if (selector == SettlementRouterPermit2ItemShort.selector) {
+                    uint256 short = abi.decode(_tail(err), (uint256));
+                    if (short != index) {
+                        // Settle the items before the short one first.
+                        end = pos;
+                        for (uint256 i = index; i < short; ++i) end += _permit2ItemSize(run, end);
+                        continue;
+                    }
+                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.AmountNotReceived, "");
+                    results[index] = bytes1(uint8(ItemStatus.AmountNotReceived));
+                    pos += _permit2ItemSize(run, pos);
+                    ++index;
+                    end = run.length;
+                    continue;
+                }
+                if (selector != SettlementRouterPermit2GroupUndone.selector) {
+                    // Not a payout failure (too little gas, out of gas): the submitter's error.
+                    Address.verifyCallResult(false, err);
+                }
+                bytes memory reason = abi.decode(_tail(err), (bytes));
+                for (; pos < end; ++index) {
+                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
+                    results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
+                    pos += _permit2ItemSize(run, pos);
+                }
+                end = run.length;
             }
-            bytes memory reason = abi.decode(_tail(err), (bytes));
-            for (uint256 pos = 0; pos < run.length; ++index) {
-                _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
-                results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
-                pos += _permit2ItemSize(run, pos);
-            }
-            return 0;
         }
     }
 
@@ -333,12 +419,17 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         }
         bool ok;
         bytes memory reason;
+        uint256 held = g.checked ? _balance(g.token) : 0;
         if (sigStart == _P2_FIXED_SIZE) {
             (ok, reason) = _pullCompact(g, item, amount);
         } else {
             (ok, reason) = _pull(g, item, item[sigStart:sigEnd], amount);
         }
         if (ok) {
+            // Checked: the pull must have moved all of `amount` to the router.
+            if (g.checked && _balance(g.token) < held + amount) {
+                revert SettlementRouterPermit2ItemShort(index);
+            }
             // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
             g.credit += amount - fee;
             g.fees += fee;
@@ -429,6 +520,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 returndatacopy(add(reason, 0x20), 0, mload(reason))
             }
         }
+    }
+
+    /// @dev The router's balance of `token` (a failing `balanceOf` reverts the whole call: the
+    /// token is the submitter's choice).
+    function _balance(address token) private view returns (uint256) {
+        return IERC20(token).balanceOf(address(this));
     }
 
     /// @dev The size of the last call's return data.
