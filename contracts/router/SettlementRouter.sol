@@ -227,6 +227,25 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
         uint256 count;
         for (uint256 pos = 0; pos < items.length; ++count) {
+            if (!checked) {
+                // The hot path: EOA items without a permit, in one assembly loop.
+                bool failed;
+                (pos, count, failed) = _pullPlainRun(g, items, pos, count);
+                if (failed) {
+                    statuses[count] = bytes1(
+                        uint8(
+                            _pullFailed(
+                                items[pos:pos + _P2_FIXED_SIZE],
+                                firstIndex + count,
+                                _cappedReturnData()
+                            )
+                        )
+                    );
+                    pos += _P2_FIXED_SIZE + _P2_COMPACT_SIGNATURE_SIZE;
+                    continue;
+                }
+                if (pos == items.length) break;
+            }
             uint256 size = _permit2ItemSize(items, pos);
             statuses[count] = bytes1(
                 uint8(_executePermit2(g, firstIndex + count, items[pos:pos + size]))
@@ -435,12 +454,86 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             g.fees += fee;
             return ItemStatus.Settled;
         }
+        return _pullFailed(item, index, _capped(reason));
+    }
+
+    /// @dev Reports item `index`'s failed Permit2 call (`reason`: its capped revert data):
+    /// `AuthorizationUsed` when Permit2 marks the nonce used, otherwise `TokenReverted`.
+    function _pullFailed(
+        bytes calldata item,
+        uint256 index,
+        bytes memory reason
+    ) private returns (ItemStatus) {
         _checkGas(index, ITEM_GAS_LIMIT);
         ItemStatus status =
             _permit2NonceUsed(item, index)
                 ? ItemStatus.AuthorizationUsed
                 : ItemStatus.TokenReverted;
-        return _fail(item, index, status, _capped(reason));
+        return _fail(item, index, status, reason);
+    }
+
+    /// @dev Pulls the run of EOA items without a permit starting at `pos` (item number `count`
+    /// of the group), the hot path: the same checks and the same Permit2 call data as
+    /// {_executePermit2} with {_pullCompact} (the differential test in
+    /// test/router/permit2.test.ts settles the same payments through the plain-Solidity
+    /// {_pull}), in one loop that credits the group. Stops at the first item off the hot path
+    /// (flags set, truncated, `fee > amount`, not yet valid), which the caller executes, or at the
+    /// first failed Permit2 call (`failed`: the caller reports it from the return data).
+    // solhint-disable-next-line function-max-lines
+    function _pullPlainRun(
+        Permit2Group memory g,
+        bytes calldata items,
+        uint256 pos,
+        uint256 count
+    ) private returns (uint256, uint256, bool failed) {
+        bytes32 typehash = ROUTER_PAYMENT_TYPEHASH;
+        assembly ("memory-safe") {
+            // g: token, feeRecipient, checked, credit (0x60), fees (0x80), compactCall (0xa0).
+            let p := add(mload(add(g, 0xa0)), 0x20)
+            // The RouterPayment witness preimage, in scratch memory past the free pointer:
+            // typehash, payee, fee, feeRecipient, validAfter.
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x60), mload(add(g, 0x20)))
+            for {} lt(pos, items.length) {} {
+                let i := add(items.offset, pos)
+                if or(byte(0, calldataload(i)), gt(add(pos, 181), items.length)) {
+                    break
+                }
+                // amount, then fee (16 bytes), validAfter (6), deadline (6), 4 bytes of nonce;
+                // kept in the call data and the preimage (the stack is full).
+                mstore(add(p, 0x24), shr(128, calldataload(add(i, 41))))
+                let v := calldataload(add(i, 57))
+                mstore(add(m, 0x40), shr(128, v))
+                mstore(add(m, 0x80), and(shr(80, v), 0xffffffffffff))
+                if or(
+                    gt(mload(add(m, 0x40)), mload(add(p, 0x24))),
+                    iszero(gt(timestamp(), mload(add(m, 0x80))))
+                ) {
+                    break
+                }
+                mstore(add(m, 0x20), shr(96, calldataload(add(i, 21))))
+                // nonce, deadline; requestedAmount, owner, witness (the token and `to` are the
+                // group's); the signature is the last 64 bytes.
+                mstore(add(p, 0x44), calldataload(add(i, 85)))
+                mstore(add(p, 0x64), and(shr(32, v), 0xffffffffffff))
+                mstore(add(p, 0xa4), mload(add(p, 0x24)))
+                mstore(add(p, 0xc4), shr(96, calldataload(add(i, 1))))
+                mstore(add(p, 0xe4), keccak256(m, 0xa0))
+                calldatacopy(add(p, sub(mload(sub(p, 0x20)), 64)), add(i, 117), 64)
+                if iszero(call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(sub(p, 0x20)), 0, 0)) {
+                    failed := 1
+                    break
+                }
+                // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
+                v := mload(add(m, 0x40))
+                mstore(add(g, 0x60), add(mload(add(g, 0x60)), sub(mload(add(p, 0x24)), v)))
+                mstore(add(g, 0x80), add(mload(add(g, 0x80)), v))
+                pos := add(pos, 181)
+                count := add(count, 1)
+            }
+        }
+        return (pos, count, failed);
     }
 
     /// @dev The item's `permitWitnessTransferFrom`, pulling `amount` to the router, with at most
@@ -512,13 +605,16 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             calldatacopy(add(p, sub(mload(data), 64)), add(i, 117), 64)
             ok := call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(data), 0, 0)
         }
-        if (!ok) {
-            reason = new bytes(
-                _returnDataSize() > MAX_REASON_LENGTH ? MAX_REASON_LENGTH : _returnDataSize()
-            );
-            assembly ("memory-safe") {
-                returndatacopy(add(reason, 0x20), 0, mload(reason))
-            }
+        if (!ok) reason = _cappedReturnData();
+    }
+
+    /// @dev The first {MAX_REASON_LENGTH} bytes of the last call's return data.
+    function _cappedReturnData() private pure returns (bytes memory reason) {
+        reason = new bytes(
+            _returnDataSize() > MAX_REASON_LENGTH ? MAX_REASON_LENGTH : _returnDataSize()
+        );
+        assembly ("memory-safe") {
+            returndatacopy(add(reason, 0x20), 0, mload(reason))
         }
     }
 
