@@ -328,17 +328,47 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     }
 
     /// @dev The end of the run of consecutive items with the payee of the item at `pos`, and
-    /// how many items it has.
+    /// how many items it has; reverts as {_permit2ItemSize} for an item that runs past the end of
+    /// `items` or sets unknown flags.
     function _permit2Run(
         bytes calldata items,
         uint256 pos
     ) private pure returns (uint256 end, uint256 runLength) {
-        address payee = address(bytes20(items[pos + 21:pos + 41]));
-        end = pos;
-        do {
-            end += _permit2ItemSize(items, end);
-            ++runLength;
-        } while (end < items.length && address(bytes20(items[end + 21:end + 41])) == payee);
+        assembly ("memory-safe") {
+            let payee := shr(96, calldataload(add(items.offset, add(pos, 21))))
+            end := pos
+            for {} 1 {} {
+                let i := add(items.offset, end)
+                let flags := byte(0, calldataload(i))
+                // An EOA item without a permit: the fixed part and a 64-byte signature.
+                let size := 181
+                if flags {
+                    if and(flags, 2) {
+                        // The fixed part and the signature length must be there to read it.
+                        if gt(add(end, 119), items.length) {
+                            flags := 4
+                        }
+                        size := add(119, shr(240, calldataload(add(i, 117))))
+                    }
+                    if and(flags, 1) {
+                        size := add(size, _P2_PERMIT_SIZE)
+                    }
+                }
+                if or(gt(flags, 3), gt(add(end, size), items.length)) {
+                    mstore(0, shl(224, _MALFORMED_ITEMS_ERROR))
+                    mstore(4, end)
+                    revert(0, 0x24)
+                }
+                end := add(end, size)
+                runLength := add(runLength, 1)
+                if iszero(lt(end, items.length)) {
+                    break
+                }
+                if iszero(eq(shr(96, calldataload(add(items.offset, add(end, 21)))), payee)) {
+                    break
+                }
+            }
+        }
     }
 
     /// @dev Settles one run (`run`: its items, the first at batch index `index`) through
@@ -365,7 +395,9 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 uint256 groupFees,
                 bytes memory statuses
             ) {
-                for (uint256 i = 0; i < statuses.length; ++i) results[index + i] = statuses[i];
+                assembly ("memory-safe") {
+                    mcopy(add(add(results, 0x20), index), add(statuses, 0x20), mload(statuses))
+                }
                 fees += groupFees;
                 index += statuses.length;
                 pos = end;
