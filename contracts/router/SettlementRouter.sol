@@ -17,13 +17,15 @@ import {ISettlementRouter} from "../interfaces/ISettlementRouter.sol";
 /// token does, and a rejection is reported per item. It does not check that `token` is a genuine
 /// EIP-3009 token (only that it has code), that direct items' payees differ from the router (a
 /// direct authorization paying the router leaves its funds here: nobody can move them), that the
-/// token moves exactly `value` (fee-on-transfer or rebasing tokens break the netting), nor that
-/// routed items of one payee are adjacent (each run of equal payees is paid separately). The
-/// bounds of an EOA item are checked once after its loop, so a truncated last item may reach the
-/// token (with zeros for its missing bytes) before the whole call reverts. It keeps no storage
-/// besides the transient reentrancy lock. {settlePermit2} (Permit2 items, any ERC-20) is plain
-/// Solidity; it copies the whole return data of a failed token call (the token is the submitter's
-/// choice, not a payment's), and trusts Permit2 not to bomb it.
+/// token moves exactly `value` in {settle} (fee-on-transfer or rebasing tokens break the netting;
+/// {settlePermit2} compares its balance instead), nor that routed items of one payee are adjacent
+/// (each run of equal payees is paid separately). The bounds of an EOA item are checked once after
+/// its loop, so a truncated last item may reach the token (with zeros for its missing bytes)
+/// before the whole call reverts. It keeps no storage besides the transient reentrancy lock.
+/// {settlePermit2} (Permit2 items, any ERC-20) is plain Solidity but for its hot path (EOA items
+/// without a permit, one assembly loop per group) and its run scan; it copies the whole return
+/// data of a failed token call (the token is the submitter's choice, not a payment's), and trusts
+/// Permit2 not to bomb it.
 contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @inheritdoc ISettlementRouter
     uint256 public constant ITEM_GAS_LIMIT = 200_000;
