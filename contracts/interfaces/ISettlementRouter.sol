@@ -118,7 +118,9 @@ pragma solidity ^0.8.24;
 /// item whose pull moved less than its `amount` is reported `AmountNotReceived` (undone: its nonce
 /// stays unused) while the others settle. A payee payout that lowers the router's balance by less
 /// than the payee's credit is a failed payout (`PayoutFailed`, empty reason), and a fee payout
-/// that does so reverts the call ({SettlementRouterFeePayoutFailed}).
+/// that does so reverts the call ({SettlementRouterFeePayoutFailed}). A token whose
+/// `balanceOf(router)` reverts or returns no word reverts the call (the token is the submitter's
+/// choice).
 interface ISettlementRouter {
     /// @notice The outcome of one item; `results[i]` is `uint8(ItemStatus)` of item `i`.
     enum ItemStatus {
