@@ -110,6 +110,17 @@ pragma solidity ^0.8.24;
 /// `NotYetValid` and `InvalidSignatureLength` without any call, `PayoutFailed` for the items of a
 /// group whose payout failed (undone: their nonces stay unused). A payout succeeds only when the
 /// token's `transfer` did not revert and returned nothing or `true`.
+///
+/// Permit2 (like any caller that accepts an empty return) takes a token's silent failure (a
+/// `transferFrom` that returns nothing and moves nothing) for success, so the router checks its
+/// own token balance: once before and once after each group's pulls; if it rose by less than the
+/// group's settled amounts, the group is undone and re-run with a check around every pull, and each
+/// item whose pull moved less than its `amount` is reported `AmountNotReceived` (undone: its nonce
+/// stays unused) while the others settle. A payee payout that lowers the router's balance by less
+/// than the payee's credit is a failed payout (`PayoutFailed`, empty reason), and a fee payout
+/// that does so reverts the call ({SettlementRouterFeePayoutFailed}). A token whose
+/// `balanceOf(router)` reverts or returns no word reverts the call (the token is the submitter's
+/// choice).
 interface ISettlementRouter {
     /// @notice The outcome of one item; `results[i]` is `uint8(ItemStatus)` of item `i`.
     enum ItemStatus {
@@ -131,7 +142,11 @@ interface ISettlementRouter {
         NotYetValid,
         /// A Permit2 item's EIP-2612 permit reverted and Permit2's allowance is below `amount`;
         /// Permit2 was not called. The event's `reason` is the permit's revert data.
-        PermitFailed
+        PermitFailed,
+        /// A Permit2 item's pull succeeded but the router's balance rose by less than `amount`
+        /// (a token whose failed `transferFrom` returns nothing and moves nothing, or one that
+        /// takes a fee): the pull was undone, the item's nonce stays unused.
+        AmountNotReceived
     }
 
     /// @notice One per {settle} call, after all items: `results[i]` is `uint8(ItemStatus)` of
@@ -201,6 +216,8 @@ interface ISettlementRouter {
     /// so that a failed payout undoes the group. Reverts with
     /// {SettlementRouterUnauthorizedCaller} for any caller other than the router itself.
     /// @param firstIndex The index in the batch of the group's first item.
+    /// @param checked Whether each pull is checked against the router's balance (otherwise the
+    /// group's total is).
     /// @param items The group's packed items.
     /// @return fees The settled items' fees.
     /// @return statuses One status byte per item of the group.
@@ -208,6 +225,7 @@ interface ISettlementRouter {
         address token,
         address feeRecipient,
         uint256 firstIndex,
+        bool checked,
         bytes calldata items
     ) external returns (uint256 fees, bytes memory statuses);
 

@@ -17,13 +17,15 @@ import {ISettlementRouter} from "../interfaces/ISettlementRouter.sol";
 /// token does, and a rejection is reported per item. It does not check that `token` is a genuine
 /// EIP-3009 token (only that it has code), that direct items' payees differ from the router (a
 /// direct authorization paying the router leaves its funds here: nobody can move them), that the
-/// token moves exactly `value` (fee-on-transfer or rebasing tokens break the netting), nor that
-/// routed items of one payee are adjacent (each run of equal payees is paid separately). The
-/// bounds of an EOA item are checked once after its loop, so a truncated last item may reach the
-/// token (with zeros for its missing bytes) before the whole call reverts. It keeps no storage
-/// besides the transient reentrancy lock. {settlePermit2} (Permit2 items, any ERC-20) is plain
-/// Solidity; it copies the whole return data of a failed token call (the token is the submitter's
-/// choice, not a payment's), and trusts Permit2 not to bomb it.
+/// token moves exactly `value` in {settle} (fee-on-transfer or rebasing tokens break the netting;
+/// {settlePermit2} compares its balance instead), nor that routed items of one payee are adjacent
+/// (each run of equal payees is paid separately). The bounds of an EOA item are checked once after
+/// its loop, so a truncated last item may reach the token (with zeros for its missing bytes)
+/// before the whole call reverts. It keeps no storage besides the transient reentrancy lock.
+/// {settlePermit2} (Permit2 items, any ERC-20) is plain Solidity but for its hot path (EOA items
+/// without a permit, one assembly loop per group) and its run scan; it copies the whole return
+/// data of a failed token call (the token is the submitter's choice, not a payment's), and trusts
+/// Permit2 not to bomb it.
 contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @inheritdoc ISettlementRouter
     uint256 public constant ITEM_GAS_LIMIT = 200_000;
@@ -66,6 +68,14 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Reverts {settlePermit2Group} when its payout failed, with the payout's capped revert
     /// data: every item of the group is reported `PayoutFailed`.
     error SettlementRouterPermit2GroupUndone(bytes reason);
+
+    /// @dev Reverts an unchecked {settlePermit2Group} when the router's balance rose by less than
+    /// the amounts of the items it settled: the group is re-run checked.
+    error SettlementRouterPermit2GroupShort();
+
+    /// @dev Reverts a checked {settlePermit2Group} at item `index`, whose pull moved less than its
+    /// amount to the router.
+    error SettlementRouterPermit2ItemShort(uint256 index);
 
     /// @dev Gas for the `authorizationState` read after a failed token call.
     uint256 private constant _AUTH_STATE_GAS = 30_000;
@@ -193,7 +203,15 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             mstore(results, index)
         }
-        if (fees != 0) _payFees(token, feeRecipient, fees);
+        if (fees != 0) {
+            // A payout that returns success but moves nothing must not count as paid.
+            uint256 held = _balance(token);
+            _payFees(token, feeRecipient, fees);
+            require(
+                _balance(token) + fees <= held,
+                SettlementRouterFeePayoutFailed(feeRecipient, fees)
+            );
+        }
         emit BatchSettled(token, results);
     }
 
@@ -202,31 +220,34 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         address token,
         address feeRecipient,
         uint256 firstIndex,
+        bool checked,
         bytes calldata items
     ) external returns (uint256 fees, bytes memory statuses) {
         require(msg.sender == address(this), SettlementRouterUnauthorizedCaller(msg.sender));
-        Permit2Group memory g = Permit2Group(
-            token,
-            feeRecipient,
-            0,
-            0,
-            abi.encodeWithSelector(
-                _PERMIT_WITNESS_TRANSFER_FROM,
-                ISignatureTransfer.PermitTransferFrom(
-                    ISignatureTransfer.TokenPermissions(token, 0),
-                    0,
-                    0
-                ),
-                ISignatureTransfer.SignatureTransferDetails(address(this), 0),
-                address(0),
-                bytes32(0),
-                PERMIT2_WITNESS_TYPE_STRING,
-                new bytes(_P2_COMPACT_SIGNATURE_SIZE)
-            )
-        );
+        Permit2Group memory g = _permit2Group(token, feeRecipient, checked);
+        uint256 held = _balance(token);
         statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
         uint256 count;
         for (uint256 pos = 0; pos < items.length; ++count) {
+            if (!checked) {
+                // The hot path: EOA items without a permit, in one assembly loop.
+                bool failed;
+                (pos, count, failed) = _pullPlainRun(g, items, pos, count);
+                if (failed) {
+                    statuses[count] = bytes1(
+                        uint8(
+                            _pullFailed(
+                                items[pos:pos + _P2_FIXED_SIZE],
+                                firstIndex + count,
+                                _cappedReturnData()
+                            )
+                        )
+                    );
+                    pos += _P2_FIXED_SIZE + _P2_COMPACT_SIGNATURE_SIZE;
+                    continue;
+                }
+                if (pos == items.length) break;
+            }
             uint256 size = _permit2ItemSize(items, pos);
             statuses[count] = bytes1(
                 uint8(_executePermit2(g, firstIndex + count, items[pos:pos + size]))
@@ -237,19 +258,40 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             mstore(statuses, count)
         }
         fees = g.fees;
-        if (g.credit != 0) {
-            address payee = address(bytes20(items[21:41]));
-            // A payout to the router itself would leave the credit here: undo the group.
-            if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
-            (bool ok, bytes memory reason) = _tryTransfer(token, payee, g.credit, firstIndex);
-            if (!ok) revert SettlementRouterPermit2GroupUndone(reason);
+        // Unchecked pulls: the router's balance must have risen by every settled amount, or the
+        // group is undone and re-run checked, item by item.
+        uint256 afterPulls = _balance(token);
+        if (!checked && afterPulls < held + g.credit + fees) {
+            revert SettlementRouterPermit2GroupShort();
         }
+        if (g.credit != 0) _payPermit2Group(token, items, g.credit, firstIndex, afterPulls);
+    }
+
+    /// @dev Pays a group's `credit` to its payee (the payee of its first item); undoes the group
+    /// when the transfer fails or the router's balance (`held` before) fell by less than `credit`.
+    function _payPermit2Group(
+        address token,
+        bytes calldata items,
+        uint256 credit,
+        uint256 firstIndex,
+        uint256 held
+    ) private {
+        address payee = address(bytes20(items[21:41]));
+        // A payout to the router itself would leave the credit here: undo the group.
+        if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
+        (bool ok, bytes memory reason) = _tryTransfer(token, payee, credit, firstIndex);
+        if (!ok) revert SettlementRouterPermit2GroupUndone(reason);
+        // A payout that returns success but moves nothing is a failed payout.
+        if (_balance(token) + credit > held) revert SettlementRouterPermit2GroupUndone("");
     }
 
     /// @dev What one group of Permit2 items shares, and what its settled items accumulate.
     struct Permit2Group {
         address token;
         address feeRecipient;
+        /// Whether each pull is checked against the router's balance (the slow path after an
+        /// unchecked group came up short).
+        bool checked;
         uint256 credit;
         uint256 fees;
         /// The group's `permitWitnessTransferFrom` call data for a 64-byte signature, encoded
@@ -257,48 +299,145 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         bytes compactCall;
     }
 
+    /// @dev A group's shared state, with its `permitWitnessTransferFrom` call data for a 64-byte
+    /// signature encoded once.
+    function _permit2Group(
+        address token,
+        address feeRecipient,
+        bool checked
+    ) private view returns (Permit2Group memory) {
+        return
+            Permit2Group(
+                token,
+                feeRecipient,
+                checked,
+                0,
+                0,
+                abi.encodeWithSelector(
+                    _PERMIT_WITNESS_TRANSFER_FROM,
+                    ISignatureTransfer.PermitTransferFrom(
+                        ISignatureTransfer.TokenPermissions(token, 0),
+                        0,
+                        0
+                    ),
+                    ISignatureTransfer.SignatureTransferDetails(address(this), 0),
+                    address(0),
+                    bytes32(0),
+                    PERMIT2_WITNESS_TYPE_STRING,
+                    new bytes(_P2_COMPACT_SIGNATURE_SIZE)
+                )
+            );
+    }
+
     /// @dev The end of the run of consecutive items with the payee of the item at `pos`, and
-    /// how many items it has.
+    /// how many items it has; reverts as {_permit2ItemSize} for an item that runs past the end of
+    /// `items` or sets unknown flags.
     function _permit2Run(
         bytes calldata items,
         uint256 pos
     ) private pure returns (uint256 end, uint256 runLength) {
-        address payee = address(bytes20(items[pos + 21:pos + 41]));
-        end = pos;
-        do {
-            end += _permit2ItemSize(items, end);
-            ++runLength;
-        } while (end < items.length && address(bytes20(items[end + 21:end + 41])) == payee);
+        assembly ("memory-safe") {
+            let payee := shr(96, calldataload(add(items.offset, add(pos, 21))))
+            end := pos
+            for {} 1 {} {
+                let i := add(items.offset, end)
+                let flags := byte(0, calldataload(i))
+                // An EOA item without a permit: the fixed part and a 64-byte signature.
+                let size := 181
+                if flags {
+                    if and(flags, 2) {
+                        // The fixed part and the signature length must be there to read it.
+                        if gt(add(end, 119), items.length) {
+                            flags := 4
+                        }
+                        size := add(119, shr(240, calldataload(add(i, 117))))
+                    }
+                    if and(flags, 1) {
+                        size := add(size, _P2_PERMIT_SIZE)
+                    }
+                }
+                if or(gt(flags, 3), gt(add(end, size), items.length)) {
+                    mstore(0, shl(224, _MALFORMED_ITEMS_ERROR))
+                    mstore(4, end)
+                    revert(0, 0x24)
+                }
+                end := add(end, size)
+                runLength := add(runLength, 1)
+                if iszero(lt(end, items.length)) {
+                    break
+                }
+                if iszero(eq(shr(96, calldataload(add(items.offset, add(end, 21)))), payee)) {
+                    break
+                }
+            }
+        }
     }
 
     /// @dev Settles one run (`run`: its items, the first at batch index `index`) through
-    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees; reports
-    /// every item `PayoutFailed` when the group was undone.
+    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees. The run goes
+    /// first as one unchecked group; if the router's balance rose by less than its settled
+    /// amounts, it is undone and re-run checked: a checked group stops at the first item whose
+    /// pull moved less than its amount, the items before it are settled as a group of their own,
+    /// that item is reported `AmountNotReceived` (undone: its nonce stays unused) and the rest of
+    /// the run goes on checked. Every item of a group whose payout failed is reported
+    /// `PayoutFailed`.
+    // solhint-disable-next-line function-max-lines
     function _settlePermit2Run(
         address token,
         address feeRecipient,
         bytes calldata run,
         uint256 index,
         bytes memory results
-    ) private returns (uint256) {
-        try this.settlePermit2Group(token, feeRecipient, index, run) returns (
-            uint256 groupFees,
-            bytes memory statuses
-        ) {
-            for (uint256 i = 0; i < statuses.length; ++i) results[index + i] = statuses[i];
-            return groupFees;
-        } catch (bytes memory err) {
-            if (bytes4(err) != SettlementRouterPermit2GroupUndone.selector) {
-                // Not a payout failure (too little gas, out of gas): the submitter's error.
-                Address.verifyCallResult(false, err);
+    ) private returns (uint256 fees) {
+        bool checked;
+        uint256 pos;
+        uint256 end = run.length;
+        while (pos < run.length) {
+            try this.settlePermit2Group(token, feeRecipient, index, checked, run[pos:end]) returns (
+                uint256 groupFees,
+                bytes memory statuses
+            ) {
+                assembly ("memory-safe") {
+                    mcopy(add(add(results, 0x20), index), add(statuses, 0x20), mload(statuses))
+                }
+                fees += groupFees;
+                index += statuses.length;
+                pos = end;
+                end = run.length;
+                continue;
+            } catch (bytes memory err) {
+                bytes4 selector = bytes4(err);
+                if (selector == SettlementRouterPermit2GroupShort.selector) {
+                    checked = true;
+                    continue;
+                }
+                if (selector == SettlementRouterPermit2ItemShort.selector) {
+                    uint256 short = abi.decode(_tail(err), (uint256));
+                    if (short != index) {
+                        // Settle the items before the short one first.
+                        end = pos;
+                        for (uint256 i = index; i < short; ++i) end += _permit2ItemSize(run, end);
+                        continue;
+                    }
+                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.AmountNotReceived, "");
+                    results[index] = bytes1(uint8(ItemStatus.AmountNotReceived));
+                    pos += _permit2ItemSize(run, pos);
+                    ++index;
+                    end = run.length;
+                    continue;
+                }
+                if (selector != SettlementRouterPermit2GroupUndone.selector) {
+                    // Not a payout failure (too little gas, out of gas): the submitter's error.
+                    Address.verifyCallResult(false, err);
+                }
+                bytes memory reason = abi.decode(_tail(err), (bytes));
+                for (; pos < end; ++index) {
+                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
+                    results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
+                    pos += _permit2ItemSize(run, pos);
+                }
+                end = run.length;
             }
-            bytes memory reason = abi.decode(_tail(err), (bytes));
-            for (uint256 pos = 0; pos < run.length; ++index) {
-                _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
-                results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
-                pos += _permit2ItemSize(run, pos);
-            }
-            return 0;
         }
     }
 
@@ -333,23 +472,102 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         }
         bool ok;
         bytes memory reason;
+        uint256 held = g.checked ? _balance(g.token) : 0;
         if (sigStart == _P2_FIXED_SIZE) {
             (ok, reason) = _pullCompact(g, item, amount);
         } else {
             (ok, reason) = _pull(g, item, item[sigStart:sigEnd], amount);
         }
         if (ok) {
+            // Checked: the pull must have moved all of `amount` to the router.
+            if (g.checked && _balance(g.token) < held + amount) {
+                revert SettlementRouterPermit2ItemShort(index);
+            }
             // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
             g.credit += amount - fee;
             g.fees += fee;
             return ItemStatus.Settled;
         }
+        return _pullFailed(item, index, _capped(reason));
+    }
+
+    /// @dev Reports item `index`'s failed Permit2 call (`reason`: its capped revert data):
+    /// `AuthorizationUsed` when Permit2 marks the nonce used, otherwise `TokenReverted`.
+    function _pullFailed(
+        bytes calldata item,
+        uint256 index,
+        bytes memory reason
+    ) private returns (ItemStatus) {
         _checkGas(index, ITEM_GAS_LIMIT);
         ItemStatus status =
             _permit2NonceUsed(item, index)
                 ? ItemStatus.AuthorizationUsed
                 : ItemStatus.TokenReverted;
-        return _fail(item, index, status, _capped(reason));
+        return _fail(item, index, status, reason);
+    }
+
+    /// @dev Pulls the run of EOA items without a permit starting at `pos` (item number `count`
+    /// of the group), the hot path: the same checks and the same Permit2 call data as
+    /// {_executePermit2} with {_pullCompact} (the differential test in
+    /// test/router/permit2.test.ts settles the same payments through the plain-Solidity
+    /// {_pull}), in one loop that credits the group. Stops at the first item off the hot path
+    /// (flags set, truncated, `fee > amount`, not yet valid), which the caller executes, or at the
+    /// first failed Permit2 call (`failed`: the caller reports it from the return data).
+    // solhint-disable-next-line function-max-lines
+    function _pullPlainRun(
+        Permit2Group memory g,
+        bytes calldata items,
+        uint256 pos,
+        uint256 count
+    ) private returns (uint256, uint256, bool failed) {
+        bytes32 typehash = ROUTER_PAYMENT_TYPEHASH;
+        assembly ("memory-safe") {
+            // g: token, feeRecipient, checked, credit (0x60), fees (0x80), compactCall (0xa0).
+            let p := add(mload(add(g, 0xa0)), 0x20)
+            // The RouterPayment witness preimage, in scratch memory past the free pointer:
+            // typehash, payee, fee, feeRecipient, validAfter.
+            let m := mload(0x40)
+            mstore(m, typehash)
+            mstore(add(m, 0x60), mload(add(g, 0x20)))
+            for {} lt(pos, items.length) {} {
+                let i := add(items.offset, pos)
+                if or(byte(0, calldataload(i)), gt(add(pos, 181), items.length)) {
+                    break
+                }
+                // amount, then fee (16 bytes), validAfter (6), deadline (6), 4 bytes of nonce;
+                // kept in the call data and the preimage (the stack is full).
+                mstore(add(p, 0x24), shr(128, calldataload(add(i, 41))))
+                let v := calldataload(add(i, 57))
+                mstore(add(m, 0x40), shr(128, v))
+                mstore(add(m, 0x80), and(shr(80, v), 0xffffffffffff))
+                if or(
+                    gt(mload(add(m, 0x40)), mload(add(p, 0x24))),
+                    iszero(gt(timestamp(), mload(add(m, 0x80))))
+                ) {
+                    break
+                }
+                mstore(add(m, 0x20), shr(96, calldataload(add(i, 21))))
+                // nonce, deadline; requestedAmount, owner, witness (the token and `to` are the
+                // group's); the signature is the last 64 bytes.
+                mstore(add(p, 0x44), calldataload(add(i, 85)))
+                mstore(add(p, 0x64), and(shr(32, v), 0xffffffffffff))
+                mstore(add(p, 0xa4), mload(add(p, 0x24)))
+                mstore(add(p, 0xc4), shr(96, calldataload(add(i, 1))))
+                mstore(add(p, 0xe4), keccak256(m, 0xa0))
+                calldatacopy(add(p, sub(mload(sub(p, 0x20)), 64)), add(i, 117), 64)
+                if iszero(call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(sub(p, 0x20)), 0, 0)) {
+                    failed := 1
+                    break
+                }
+                // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
+                v := mload(add(m, 0x40))
+                mstore(add(g, 0x60), add(mload(add(g, 0x60)), sub(mload(add(p, 0x24)), v)))
+                mstore(add(g, 0x80), add(mload(add(g, 0x80)), v))
+                pos := add(pos, 181)
+                count := add(count, 1)
+            }
+        }
+        return (pos, count, failed);
     }
 
     /// @dev The item's `permitWitnessTransferFrom`, pulling `amount` to the router, with at most
@@ -421,14 +639,23 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             calldatacopy(add(p, sub(mload(data), 64)), add(i, 117), 64)
             ok := call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(data), 0, 0)
         }
-        if (!ok) {
-            reason = new bytes(
-                _returnDataSize() > MAX_REASON_LENGTH ? MAX_REASON_LENGTH : _returnDataSize()
-            );
-            assembly ("memory-safe") {
-                returndatacopy(add(reason, 0x20), 0, mload(reason))
-            }
+        if (!ok) reason = _cappedReturnData();
+    }
+
+    /// @dev The first {MAX_REASON_LENGTH} bytes of the last call's return data.
+    function _cappedReturnData() private pure returns (bytes memory reason) {
+        reason = new bytes(
+            _returnDataSize() > MAX_REASON_LENGTH ? MAX_REASON_LENGTH : _returnDataSize()
+        );
+        assembly ("memory-safe") {
+            returndatacopy(add(reason, 0x20), 0, mload(reason))
         }
+    }
+
+    /// @dev The router's balance of `token` (a failing `balanceOf` reverts the whole call: the
+    /// token is the submitter's choice).
+    function _balance(address token) private view returns (uint256) {
+        return IERC20(token).balanceOf(address(this));
     }
 
     /// @dev The size of the last call's return data.

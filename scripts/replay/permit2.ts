@@ -147,7 +147,7 @@ const silentTokenAbi = parseAbi([
 ]);
 
 /** Deploys the test-only SilentFailToken (a failed transfer neither reverts nor moves). */
-async function deploySilentToken(s: {
+export async function deploySilentToken(s: {
   chain: Permit2ClearingScenario["chain"];
   operator: NodeWallet;
 }): Promise<Address> {

@@ -3,7 +3,8 @@
  * batch), the `RouterPayment` witness's payee, fee or fee recipient swapped, a deadline passed,
  * another spender (the attacker calling Permit2 itself, a second router), another chain, a
  * ClearingHouse deposit signature replayed on the router, and a token's failed transfer (the
- * USDT-like token's data-less reverts) taken for a payment. Run on the USDT-like token and on USDC. An attempt is accepted
+ * USDT-like token's data-less reverts, a token whose failed transfer returns nothing and moves
+ * nothing) taken for a payment. Run on the USDT-like token and on USDC. An attempt is accepted
  * when the payer's wallet fell beyond what the submission legitimately settles, a router kept
  * funds, the payee, fee recipient and attacker together gained more than the payer lost, or the
  * router reported the payer's items paid beyond what left the payer's wallet.
@@ -39,6 +40,7 @@ import type { NodeWallet } from "../../src/bench/node.js";
 import type { BenchToken } from "../../src/bench/tokens.js";
 import type { BenchChain } from "../bench/chain.js";
 import { refusalOf } from "./clearing.js";
+import { deploySilentToken } from "./permit2.js";
 import { type AttackOutcome, type Refusal, Tally } from "./scenario.js";
 
 export interface RouterPermit2PaymentOptions {
@@ -490,13 +492,23 @@ export const ROUTER_PERMIT2_ATTACKS: readonly RouterPermit2Attack[] = [
   {
     name: "router-permit2-failed-transfer-as-paid",
     description:
-      "a Permit2 pull the token refuses (more than the balance; USDT-like: without data) counted as paid, and (USDT-like) a payout the token refuses without data because it froze the router",
+      "a Permit2 pull the token refuses (more than the balance; USDT-like: without data) or that silently moves nothing (returns nothing) counted as paid, and (USDT-like) a payout the token refuses without data because it froze the router",
     async run(s) {
       const t = new Tally();
       const payer = s.freshPayer();
       await s.approve(payer);
       const tooMuch = await s.sign(payer, { amount: (await s.balanceOf(payer.address)) + 1n });
       await t.add(s.attempt(payer.address, () => s.settle([tooMuch])));
+      // A token whose failed transferFrom returns nothing and moves nothing: Permit2 sees success,
+      // the router's balance check does not.
+      const silent = await deploySilentToken(s);
+      await s.approve(payer, silent);
+      const hollow = await s.sign(payer, { token: silent, amount: 1_000_000n });
+      await t.add(
+        s.attempt(payer.address, () => s.settle([hollow], { token: silent }), 0n, {
+          token: silent,
+        }),
+      );
       if (s.token.name === ("TetherLikeToken" as never)) {
         // USDT freezes the router: its payout reverts without data and must not count as paid.
         const p = await s.sign(payer);

@@ -142,6 +142,7 @@ export const iSettlementRouterAbi = [
       { internalType: "address", name: "token", type: "address" },
       { internalType: "address", name: "feeRecipient", type: "address" },
       { internalType: "uint256", name: "firstIndex", type: "uint256" },
+      { internalType: "bool", name: "checked", type: "bool" },
       { internalType: "bytes", name: "items", type: "bytes" },
     ],
     name: "settlePermit2Group",

@@ -22,6 +22,7 @@ export const settlementRouterAbi = [
     name: "SettlementRouterMalformedItems",
     type: "error",
   },
+  { inputs: [], name: "SettlementRouterPermit2GroupShort", type: "error" },
   {
     inputs: [{ internalType: "bytes", name: "reason", type: "bytes" }],
     name: "SettlementRouterPermit2GroupUndone",
@@ -30,6 +31,11 @@ export const settlementRouterAbi = [
   {
     inputs: [{ internalType: "address", name: "permit2", type: "address" }],
     name: "SettlementRouterPermit2HasNoCode",
+    type: "error",
+  },
+  {
+    inputs: [{ internalType: "uint256", name: "index", type: "uint256" }],
+    name: "SettlementRouterPermit2ItemShort",
     type: "error",
   },
   {
@@ -149,6 +155,7 @@ export const settlementRouterAbi = [
       { internalType: "address", name: "token", type: "address" },
       { internalType: "address", name: "feeRecipient", type: "address" },
       { internalType: "uint256", name: "firstIndex", type: "uint256" },
+      { internalType: "bool", name: "checked", type: "bool" },
       { internalType: "bytes", name: "items", type: "bytes" },
     ],
     name: "settlePermit2Group",

@@ -14,6 +14,7 @@ export const ItemStatus = {
   InvalidSignatureLength: 5,
   NotYetValid: 6,
   PermitFailed: 7,
+  AmountNotReceived: 8,
 } as const;
 
 /** One of the {@link ItemStatus} values. */
@@ -32,6 +33,7 @@ export const ITEM_STATUS_REASONS: Readonly<Record<Exclude<ItemStatus, 0>, Revert
   [ItemStatus.InvalidSignatureLength]: "router_invalid_signature_length",
   [ItemStatus.NotYetValid]: "permit2_not_yet_valid",
   [ItemStatus.PermitFailed]: "router_permit_failed",
+  [ItemStatus.AmountNotReceived]: "router_amount_not_received",
 };
 
 /** A results byte that is not an {@link ItemStatus}. */

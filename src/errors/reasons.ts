@@ -36,6 +36,7 @@ export const REVERT_REASONS = [
   "router_unauthorized_caller",
   "router_permit_failed",
   "router_permit2_has_no_code",
+  "router_amount_not_received",
   // anything else
   "panic",
   "out_of_gas",
@@ -90,6 +91,9 @@ export const REVERT_REASON_DESCRIPTIONS: Readonly<Record<RevertReason, string>> 
   router_permit_failed:
     "The item's EIP-2612 permit approving Permit2 reverted and Permit2's allowance does not cover the amount.",
   router_permit2_has_no_code: "There is no Permit2 at its canonical address on this chain.",
+  router_amount_not_received:
+    "The Permit2 pull reported success but the router's balance rose by less than the amount (a token " +
+    "whose failed transferFrom returns nothing and moves nothing, or a fee-on-transfer token); the pull was undone.",
   panic: "The contract hit a Solidity panic (assertion, arithmetic, array bounds...).",
   out_of_gas: "The call ran out of gas without revert data.",
   unknown_revert:

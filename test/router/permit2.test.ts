@@ -223,6 +223,95 @@ describe("SettlementRouter Permit2 items", function () {
     }
   });
 
+  it("nothing that did not move is reported settled: a silent pull is AmountNotReceived, a silent payout undoes its group, a silent fee payout reverts the call", async function () {
+    const token: Permit2TokenName = "NoReturnToken";
+    // Transfers from or to the silent account return nothing and move nothing.
+    const silence = async (who: Address) => {
+      const hash = await s.relayerWallet.writeContract({
+        address: s.tokens[token],
+        abi: permit2TokenAbi,
+        functionName: "setSilentAccount",
+        args: [who],
+      });
+      await s.client.waitForTransactionReceipt({ hash });
+    };
+    const nonceUsed = (item: { owner: Address; nonce: bigint }) =>
+      isPermit2NonceUsed(s.client, { owner: item.owner, nonce: item.nonce });
+    const [payeeA, payeeB, silentPayee] = ["a", "b", "silent"].map(
+      (l) => account(`p2-silent-payee-${l}`).address,
+    );
+    const payers = [0, 1, 2, 3, 4, 5, 6].map((i) => account(`p2-silent-${i}`));
+    for (const payer of payers) await s.fundAndApprove(token, payer, AMOUNT * 2n);
+    try {
+      // The pull: the silent payer's transferFrom moves nothing; its neighbours in the same
+      // group and the next group settle.
+      await silence(payers[1]!.address);
+      const pulls = [
+        await s.sign(token, payers[0]!, payeeA!, { label: "silent-pull-0" }),
+        await s.sign(token, payers[1]!, payeeA!, { label: "silent-pull-1" }),
+        await s.sign(token, payers[2]!, payeeA!, { label: "silent-pull-2" }),
+        await s.sign(token, payers[3]!, payeeB!, { label: "silent-pull-3" }),
+      ];
+      const fees = await s.balanceOf(token, s.feeRecipient);
+      const { results } = await s.settle(pulls);
+      expect(
+        results.map((r) => (r.status === "success" ? "Settled" : `${r.itemStatus}:${r.reason}`)),
+      ).to.deep.equal([
+        "Settled",
+        "AmountNotReceived:router_amount_not_received",
+        "Settled",
+        "Settled",
+      ]);
+      expect(await s.balanceOf(token, payeeA!)).to.equal(2n * (AMOUNT - FEE));
+      expect(await s.balanceOf(token, payeeB!)).to.equal(AMOUNT - FEE);
+      expect((await s.balanceOf(token, s.feeRecipient)) - fees).to.equal(3n * FEE);
+      expect(await s.balanceOf(token, s.routerAddress)).to.equal(0n);
+      expect(await nonceUsed(pulls[1]!)).to.equal(false);
+      for (const i of [0, 2, 3]) expect(await nonceUsed(pulls[i]!)).to.equal(true);
+
+      // The payout: the silent payee's transfer moves nothing; its group is undone, the other
+      // payee's group settles.
+      await silence(silentPayee!);
+      const payouts = [
+        await s.sign(token, payers[4]!, silentPayee!, { label: "silent-payout-4" }),
+        await s.sign(token, payers[5]!, silentPayee!, { label: "silent-payout-5" }),
+        await s.sign(token, payers[6]!, payeeB!, { label: "silent-payout-6" }),
+      ];
+      const { results: paid } = await s.settle(payouts);
+      expect(
+        paid.map((r) => (r.status === "success" ? "Settled" : `${r.itemStatus}:${r.reason}`)),
+      ).to.deep.equal([
+        "PayoutFailed:router_payout_failed",
+        "PayoutFailed:router_payout_failed",
+        "Settled",
+      ]);
+      for (const i of [4, 5]) {
+        expect(await s.balanceOf(token, payers[i]!.address)).to.equal(AMOUNT * 2n);
+        expect(await nonceUsed(payouts[i - 4]!)).to.equal(false);
+      }
+      expect(await s.balanceOf(token, payeeB!)).to.equal(2n * (AMOUNT - FEE));
+      expect(await s.balanceOf(token, s.routerAddress)).to.equal(0n);
+
+      // The fee payout: the submitter's fee recipient takes nothing; the whole call reverts.
+      await silence(s.feeRecipient);
+      const feeItem = await s.sign(token, payers[4]!, payeeA!, { label: "silent-fee" });
+      const error = await rejection(
+        s.client.call({
+          account: s.relayer,
+          to: s.routerAddress,
+          data: encodeFunctionData({
+            abi: s.router.abi,
+            functionName: "settlePermit2",
+            args: [s.tokens[token], s.feeRecipient, encodePermit2Items([feeItem])],
+          }),
+        }),
+      );
+      expect(decodeRevertReason(error).reason).to.equal("router_fee_payout_failed");
+    } finally {
+      await silence("0x0000000000000000000000000000000000000000");
+    }
+  });
+
   it("a signature counts once: a direct Permit2 call fails, a duplicate is AuthorizationUsed, no double pay", async function () {
     const token: Permit2TokenName = "FiatTokenV2_2";
     const payer = account("p2-once-payer");
@@ -404,7 +493,7 @@ describe("SettlementRouter Permit2 items", function () {
         address: s.routerAddress,
         abi: s.router.abi,
         functionName: "settlePermit2Group",
-        args: [s.tokens.NoReturnToken, s.feeRecipient, 0n, "0x"],
+        args: [s.tokens.NoReturnToken, s.feeRecipient, 0n, false, "0x"],
       }),
     );
     expect(decodeRevertReason(outside).reason).to.equal("router_unauthorized_caller");

@@ -17,6 +17,7 @@ export const permit2TokenAbi = parseAbi([
   "function mint(address to, uint256 value)",
   "function addBlackList(address account)",
   "function setFailSilently(bool value)",
+  "function setSilentAccount(address account)",
   "function nonces(address owner) view returns (uint256)",
   "function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)",
   "event Transfer(address indexed from, address indexed to, uint256 value)",

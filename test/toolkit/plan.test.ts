@@ -291,7 +291,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
       });
     });
 
-    it("maps every status byte the one way: 0-7 to their reasons, any other byte to UnknownItemStatusError", () => {
+    it("maps every status byte the one way: 0-8 to their reasons, any other byte to UnknownItemStatusError", () => {
       // Written out from ISettlementRouter.ItemStatus, not derived from the toolkit's table.
       const expected: Record<number, string | undefined> = {
         0: undefined,
@@ -302,6 +302,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         5: "router_invalid_signature_length",
         6: "permit2_not_yet_valid",
         7: "router_permit_failed",
+        8: "router_amount_not_received",
       };
       const names = [
         undefined,
@@ -312,6 +313,7 @@ describe("toolkit: batch planning and receipt decoding (unit)", () => {
         "InvalidSignatureLength",
         "NotYetValid",
         "PermitFailed",
+        "AmountNotReceived",
       ];
       for (let status = 0; status < 256; status += 1) {
         if (status in expected) {

@@ -4,7 +4,9 @@ pragma solidity ^0.8.26;
 /// @notice A minimal USDT-like ERC-20 for Permit2 items: `transfer` and `transferFrom` return
 /// nothing, `approve` from one non-zero allowance to another reverts, accounts can be blacklisted,
 /// and `failSilently` makes `transfer` return `false` without reverting or moving funds (the
-/// failure a router must not mistake for success). No EIP-2612, no EIP-3009.
+/// failure a router must not mistake for success), and any `transfer` or `transferFrom` from or to
+/// `silentAccount` returns nothing and moves nothing (a silent failure that looks like success to
+/// a caller accepting an empty return). No EIP-2612, no EIP-3009.
 contract UsdtLikeMock {
     // solhint-disable-next-line const-name-snakecase
     string public constant name = "No Return Dollar";
@@ -19,6 +21,8 @@ contract UsdtLikeMock {
     mapping(address => bool) public isBlackListed;
     /// @notice When true, `transfer` returns `false` and moves nothing.
     bool public failSilently;
+    /// @notice Transfers from or to this account return nothing and move nothing.
+    address public silentAccount;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
@@ -38,6 +42,10 @@ contract UsdtLikeMock {
         failSilently = value;
     }
 
+    function setSilentAccount(address account) external {
+        silentAccount = account;
+    }
+
     function approve(address spender, uint256 value) external {
         require(value == 0 || allowance[msg.sender][spender] == 0, "approve: non-zero to non-zero");
         allowance[msg.sender][spender] = value;
@@ -51,10 +59,12 @@ contract UsdtLikeMock {
                 return(0, 32)
             }
         }
+        if (msg.sender == silentAccount || to == silentAccount) return;
         _move(msg.sender, to, value);
     }
 
     function transferFrom(address from, address to, uint256 value) external {
+        if (from == silentAccount || to == silentAccount) return;
         uint256 allowed = allowance[from][msg.sender];
         if (allowed != type(uint256).max) {
             require(allowed >= value, "transferFrom: allowance");

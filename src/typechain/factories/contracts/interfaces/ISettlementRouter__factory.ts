@@ -321,6 +321,11 @@
         "type": "uint256"
       },
       {
+        "internalType": "bool",
+        "name": "checked",
+        "type": "bool"
+      },
+      {
         "internalType": "bytes",
         "name": "items",
         "type": "bytes"

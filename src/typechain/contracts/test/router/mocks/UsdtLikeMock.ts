@@ -6,7 +6,7 @@ import type { TypedContractEvent, TypedDeferredTopicFilter, TypedEventLog, Typed
   
 
   export interface UsdtLikeMockInterface extends Interface {
-    getFunction(nameOrSignature: "addBlackList" | "allowance" | "approve" | "balanceOf" | "decimals" | "failSilently" | "isBlackListed" | "mint" | "name" | "setFailSilently" | "symbol" | "totalSupply" | "transfer" | "transferFrom"): FunctionFragment;
+    getFunction(nameOrSignature: "addBlackList" | "allowance" | "approve" | "balanceOf" | "decimals" | "failSilently" | "isBlackListed" | "mint" | "name" | "setFailSilently" | "setSilentAccount" | "silentAccount" | "symbol" | "totalSupply" | "transfer" | "transferFrom"): FunctionFragment;
 
     getEvent(nameOrSignatureOrTopic: "Approval" | "Transfer"): EventFragment;
 
@@ -20,6 +20,8 @@ encodeFunctionData(functionFragment: 'isBlackListed', values: [AddressLike]): st
 encodeFunctionData(functionFragment: 'mint', values: [AddressLike, BigNumberish]): string;
 encodeFunctionData(functionFragment: 'name', values?: undefined): string;
 encodeFunctionData(functionFragment: 'setFailSilently', values: [boolean]): string;
+encodeFunctionData(functionFragment: 'setSilentAccount', values: [AddressLike]): string;
+encodeFunctionData(functionFragment: 'silentAccount', values?: undefined): string;
 encodeFunctionData(functionFragment: 'symbol', values?: undefined): string;
 encodeFunctionData(functionFragment: 'totalSupply', values?: undefined): string;
 encodeFunctionData(functionFragment: 'transfer', values: [AddressLike, BigNumberish]): string;
@@ -35,6 +37,8 @@ decodeFunctionResult(functionFragment: 'isBlackListed', data: BytesLike): Result
 decodeFunctionResult(functionFragment: 'mint', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'name', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'setFailSilently', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'setSilentAccount', data: BytesLike): Result;
+decodeFunctionResult(functionFragment: 'silentAccount', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'symbol', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'totalSupply', data: BytesLike): Result;
 decodeFunctionResult(functionFragment: 'transfer', data: BytesLike): Result;
@@ -180,6 +184,22 @@ decodeFunctionResult(functionFragment: 'transferFrom', data: BytesLike): Result;
     
 
     
+    setSilentAccount: TypedContractMethod<
+      [account: AddressLike, ],
+      [void],
+      'nonpayable'
+    >
+    
+
+    
+    silentAccount: TypedContractMethod<
+      [],
+      [string],
+      'view'
+    >
+    
+
+    
     symbol: TypedContractMethod<
       [],
       [string],
@@ -263,6 +283,16 @@ getFunction(nameOrSignature: 'setFailSilently'): TypedContractMethod<
       [value: boolean, ],
       [void],
       'nonpayable'
+    >;
+getFunction(nameOrSignature: 'setSilentAccount'): TypedContractMethod<
+      [account: AddressLike, ],
+      [void],
+      'nonpayable'
+    >;
+getFunction(nameOrSignature: 'silentAccount'): TypedContractMethod<
+      [],
+      [string],
+      'view'
     >;
 getFunction(nameOrSignature: 'symbol'): TypedContractMethod<
       [],
