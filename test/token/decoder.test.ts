@@ -660,7 +660,8 @@ describe("revert decoder", function () {
       expect(itemStatusReason(ItemStatus.InvalidSignatureLength)).to.equal(
         "router_invalid_signature_length",
       );
-      expect(() => itemStatusReason(8)).to.throw(UnknownItemStatusError);
+      expect(itemStatusReason(ItemStatus.AmountNotReceived)).to.equal("router_amount_not_received");
+      expect(() => itemStatusReason(9)).to.throw(UnknownItemStatusError);
       const used = encodeErrorResult({
         abi: revertErrorsAbi,
         errorName: "ERC3009UsedAuthorization",
