@@ -1,5 +1,7 @@
 import secp256k1 from "secp256k1";
-import { type Address, type Hex, getAddress, hexToBytes, keccak256, toHex } from "viem";
+import { type Address, type Hex, getAddress, hexToBytes, toHex } from "viem";
+
+import { keccak256Bytes } from "./keccak256Bytes.js";
 
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
@@ -63,6 +65,6 @@ export function recoverDigestSigner(
   }
   return {
     ok: true,
-    signer: getAddress(toHex(keccak256(publicKey.subarray(1), "bytes").subarray(12))),
+    signer: getAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12))),
   };
 }
