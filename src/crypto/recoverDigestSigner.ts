@@ -1,6 +1,7 @@
 import secp256k1 from "secp256k1";
-import { type Address, type Hex, getAddress, hexToBytes, toHex } from "viem";
+import { type Address, type Hex, hexToBytes, toHex } from "viem";
 
+import { checksumAddress } from "./checksumAddress.js";
 import { keccak256Bytes } from "./keccak256Bytes.js";
 
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
@@ -65,6 +66,6 @@ export function recoverDigestSigner(
   }
   return {
     ok: true,
-    signer: getAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12))),
+    signer: checksumAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12))),
   };
 }
