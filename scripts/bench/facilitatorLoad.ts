@@ -118,6 +118,9 @@ export async function startResourceServer(
     }) as FacilitatorClient["verify"] & FacilitatorClient["settle"];
   }
   const app = express();
+  // The paid answer is a fresh JSON body each time: no ETag hashed over it, no X-Powered-By.
+  app.disable("etag");
+  app.disable("x-powered-by");
   const resourceServer = new x402ResourceServer(facilitator).register(
     spec.network,
     await createServerScheme(spec),
