@@ -147,7 +147,13 @@ const db = new DatabaseSync(workerData.path);
 db.exec("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
 const insert = db.prepare(workerData.insert);
 const state = new Int32Array(workerData.state);
-parentPort.on("message", ({ id, rows }) => {
+parentPort.on("message", ({ id, rows, close }) => {
+  if (close) {
+    db.close();
+    Atomics.store(state, 0, ${GROUP_WRITTEN});
+    Atomics.notify(state, 0);
+    return;
+  }
   let error;
   try {
     db.exec("BEGIN IMMEDIATE");
@@ -391,7 +397,7 @@ export class ClearingStore implements LedgerStore {
     const group = this.#inFlight;
     if (!group || group.id !== id) return;
     this.#inFlight = undefined;
-    if (!this.#closed) this.#writer?.worker.unref();
+    this.#writer?.worker.unref();
     if (error !== undefined) {
       const cause = error instanceof Error ? error : Object.assign(new Error(), error);
       // The store stops: the group's callers and those of every record queued behind it.
@@ -520,6 +526,13 @@ export class ClearingStore implements LedgerStore {
               ),
         );
       }
+      // The writer closes its connection before this returns (no lock outlives the store).
+      if (writer.down === undefined) {
+        Atomics.store(writer.state, 0, GROUP_WRITING);
+        writer.worker.postMessage({ close: true });
+        Atomics.wait(writer.state, 0, GROUP_WRITING, CLOSE_WAIT_MS);
+      }
+      writer.worker.unref();
       void writer.worker.terminate();
     }
     // What is still queued is written here, in this thread (the store is closed to the writer).
