@@ -50,6 +50,7 @@ import {
   createLoadGenerator,
   hostResourceServer,
   type PhaseResult,
+  threadCpuMs,
 } from "./facilitatorLoad.js";
 import {
   DEFAULT_P99_BOUND_MS,
@@ -207,6 +208,12 @@ export interface FacilitatorBenchResult {
    * over the phase / settled payments, ms: what a paid request costs whatever the machine's load.
    */
   cpuMsPerPayment?: number;
+  /**
+   * The same CPU time by thread / settled payments, ms: the main thread (chain and facilitator),
+   * the resource server's, the clients' and the rest of the process (the clearing store's writer,
+   * the chain's and libuv's native threads).
+   */
+  cpuMsPerPaymentByThread?: { main: number; server: number; clients: number; other: number };
   failureReasons?: Record<string, number>;
   /** Closed loop, ours: this row divided by the official row (throughput, p50, p99, transactions, gas). */
   vsOfficial?: {
@@ -568,10 +575,11 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
     const phaseRow = async (
       phase: PhaseResult,
       fromBlock: bigint,
+      cpu: { process: number; main: number },
       extra: Partial<FacilitatorBenchResult>,
     ): Promise<FacilitatorBenchResult> => {
-      const receipts = await transactionsFrom(client, adapter.senders, fromBlock);
       const server = await resource.stages();
+      const receipts = await transactionsFrom(client, adapter.senders, fromBlock);
       const p50 = (values: number[]) =>
         round(
           percentile(
@@ -588,6 +596,15 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
       };
       const settled = phase.ok;
       const perSecond = phase.elapsedMs > 0 ? round((settled * 1000) / phase.elapsedMs) : 0;
+      // In one thread the server's and clients' CPU time is the main thread's.
+      const serverCpu = serverThread ? server.cpuMs : 0;
+      const clientsCpu = threads > 0 ? phase.cpuMs : 0;
+      const byThread = {
+        main: perPayment(cpu.main, settled),
+        server: perPayment(serverCpu, settled),
+        clients: perPayment(clientsCpu, settled),
+        other: perPayment(Math.max(0, cpu.process - cpu.main - serverCpu - clientsCpu), settled),
+      };
       return {
         ...base,
         mode: open ? "open" : "closed",
@@ -599,6 +616,8 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
         paymentsPerSecond: perSecond,
         ...latencyFigures(phase),
         stagesP50Ms,
+        cpuMsPerPayment: perPayment(cpu.process, settled),
+        cpuMsPerPaymentByThread: byThread,
         ...firstFields,
         ...(Object.keys(phase.reasons).length > 0 ? { failureReasons: phase.reasons } : {}),
         ...extra,
@@ -610,15 +629,17 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
       // Rounds of every payer once, as the engine's workloads pay.
       const jobs: number[] = [];
       for (let round = 0; round < perPayer; round++) ctx.payers.forEach((_, i) => jobs.push(i));
+      await resource.stages();
       const cpu = process.cpuUsage();
+      const mainCpu = process.threadCpuUsage();
       const phase = await load.run({
         type: "closed",
         jobs,
         clients: Math.max(1, options.clients ?? 50),
       });
-      const cpuMs = cpuMsOf(process.cpuUsage(cpu));
+      const cpuMs = { process: cpuMsOf(process.cpuUsage(cpu)), main: threadCpuMs(mainCpu) };
       options.progress?.tick(phase.ok + phase.failed);
-      results.push(await phaseRow(phase, from, { cpuMsPerPayment: perPayment(cpuMs, phase.ok) }));
+      results.push(await phaseRow(phase, from, cpuMs, {}));
     } else {
       let sustainedRate = 0;
       let breaksAt: number | null = null;
@@ -626,12 +647,13 @@ async function runRow(ctx: RunContext, adapter: RowAdapter): Promise<Facilitator
         options.progress?.label(`${label}: ${rate}/s`);
         const from = (await client.getBlockNumber()) + 1n;
         const count = Math.max(1, Math.round(rate * duration));
+        await resource.stages();
         const cpu = process.cpuUsage();
+        const mainCpu = process.threadCpuUsage();
         const phase = await load.run({ type: "open", rate, count, maxInFlight: 8_192 });
-        const cpuMs = cpuMsOf(process.cpuUsage(cpu));
+        const cpuMs = { process: cpuMsOf(process.cpuUsage(cpu)), main: threadCpuMs(mainCpu) };
         options.progress?.tick(count);
-        const row = await phaseRow(phase, from, {
-          cpuMsPerPayment: perPayment(cpuMs, phase.ok),
+        const row = await phaseRow(phase, from, cpuMs, {
           rate,
           durationSeconds: duration,
           p99BoundMs: bound,

@@ -40,12 +40,22 @@ export interface PhaseResult {
   elapsedMs: number;
   /** Per paid request, ms: the unpaid request answered 402, the client's signing between, the paid retry. */
   stages: { challenge: number[]; sign: number[]; paid: number[] };
+  /** CPU time of the clients' thread(s) over the phase, ms. */
+  cpuMs: number;
 }
 
 /** The resource server's calls to its facilitator, ms each. */
 export interface ServerStages {
   verify: number[];
   settle: number[];
+  /** CPU time of the resource server's thread since the previous report, ms. */
+  cpuMs: number;
+}
+
+/** CPU time of the calling thread (user and system) since `since`, ms. */
+export function threadCpuMs(since?: NodeJS.CpuUsage): number {
+  const usage = process.threadCpuUsage(since);
+  return (usage.user + usage.system) / 1000;
 }
 
 /** Closed loop: `clients` loops pay for `jobs` (payer indices, in order) one after another. */
@@ -90,7 +100,8 @@ export async function startResourceServer(
   spec: RowSchemeSpec,
   facilitatorUrl: string,
 ): Promise<{ url: string; close(): Promise<void>; stages(): ServerStages }> {
-  const stages: ServerStages = { verify: [], settle: [] };
+  const stages = { verify: [] as number[], settle: [] as number[] };
+  let cpuMark = process.threadCpuUsage();
   const facilitator = spec.pooledFacilitatorClient
     ? new PooledFacilitatorClient(facilitatorUrl)
     : new HTTPFacilitatorClient({ url: facilitatorUrl });
@@ -107,6 +118,9 @@ export async function startResourceServer(
     }) as FacilitatorClient["verify"] & FacilitatorClient["settle"];
   }
   const app = express();
+  // The paid answer is a fresh JSON body each time: no ETag hashed over it, no X-Powered-By.
+  app.disable("etag");
+  app.disable("x-powered-by");
   const resourceServer = new x402ResourceServer(facilitator).register(
     spec.network,
     await createServerScheme(spec),
@@ -146,8 +160,9 @@ export async function startResourceServer(
       if (facilitator instanceof PooledFacilitatorClient) await facilitator.close();
     },
     stages: () => {
-      const taken = { verify: stages.verify.splice(0), settle: stages.settle.splice(0) };
-      return taken;
+      const cpuMs = threadCpuMs(cpuMark);
+      cpuMark = process.threadCpuUsage();
+      return { verify: stages.verify.splice(0), settle: stages.settle.splice(0), cpuMs };
     },
   };
 }
@@ -249,6 +264,7 @@ export class PayingClients {
       }
     };
     const started = performance.now();
+    const cpuMark = process.threadCpuUsage();
     if (phase.type === "closed") {
       let next = 0;
       const loop = async () => {
@@ -304,6 +320,7 @@ export class PayingClients {
       transactions: [...transactions],
       elapsedMs: performance.now() - started,
       stages,
+      cpuMs: threadCpuMs(cpuMark),
     };
   }
 }
@@ -326,6 +343,7 @@ export function mergePhases(parts: readonly PhaseResult[]): PhaseResult {
       sign: parts.flatMap((p) => p.stages.sign),
       paid: parts.flatMap((p) => p.stages.paid),
     },
+    cpuMs: parts.reduce((n, p) => n + p.cpuMs, 0),
   };
 }
 

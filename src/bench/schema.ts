@@ -80,6 +80,15 @@ export const benchmarkRunSchema = z
       .optional(),
     /** `facilitator`: CPU time of the benchmark's process (every thread) / settled payments, ms. */
     cpuMsPerPayment: z.number().nonnegative().optional(),
+    /** `facilitator`: the same by thread: main (chain, facilitator), server, clients, other. */
+    cpuMsPerPaymentByThread: z
+      .object({
+        main: z.number().nonnegative(),
+        server: z.number().nonnegative(),
+        clients: z.number().nonnegative(),
+        other: z.number().nonnegative(),
+      })
+      .optional(),
     /** `facilitator`, routed: fees the fee recipient received over the row, smallest unit. */
     feeReceived: z.number().nonnegative().optional(),
     /** Reason codes of failed payments with their counts, when there were any. */

@@ -1,5 +1,8 @@
 import secp256k1 from "secp256k1";
-import { type Address, type Hex, getAddress, hexToBytes, keccak256, toHex } from "viem";
+import { type Address, type Hex, hexToBytes, toHex } from "viem";
+
+import { checksumAddress } from "./checksumAddress.js";
+import { keccak256Bytes } from "./keccak256Bytes.js";
 
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 
@@ -63,6 +66,6 @@ export function recoverDigestSigner(
   }
   return {
     ok: true,
-    signer: getAddress(toHex(keccak256(publicKey.subarray(1), "bytes").subarray(12))),
+    signer: checksumAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12))),
   };
 }

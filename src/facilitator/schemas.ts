@@ -1,7 +1,8 @@
-import { getAddress, type Address, type Hex } from "viem";
+import { type Address, type Hex } from "viem";
 import { z } from "zod";
 
 import type { AuthorizationFields } from "../authorization/types.js";
+import { checksumAddress } from "../crypto/checksumAddress.js";
 
 import { reasons, type Reason } from "./reasons.js";
 
@@ -11,7 +12,7 @@ const MAX_UINT256 = (1n << 256n) - 1n;
 export const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 20-byte 0x address")
-  .transform((value) => getAddress(value.toLowerCase()));
+  .transform((value) => checksumAddress(value.toLowerCase()));
 /** A decimal integer string below 2^256, as a bigint. */
 export const uint256String = z
   .string()

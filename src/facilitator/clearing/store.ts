@@ -1,4 +1,5 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { Worker } from "node:worker_threads";
 
 import type { Address, Hex } from "viem";
 
@@ -78,6 +79,113 @@ export interface ClearingStoreOptions {
    * them all (default 2 ms).
    */
   gatherMs?: number;
+  /**
+   * Where the group transactions run: `thread` (default for a database file) in a worker thread
+   * with its own connection, so the disk sync does not block the facilitator's thread and the
+   * vouchers accepted during one sync form the next group; `inline` in the calling thread (always
+   * for `:memory:`).
+   */
+  writer?: "thread" | "inline";
+}
+
+/** The voucher insert, shared by the inline writer and the writer thread. */
+const INSERT_VOUCHER = `INSERT INTO clearing_vouchers (key, token, payer, payee, operator,
+  cumulative_value, cumulative_fee, signature, contract_signature, price, signer, accepted_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** A voucher record as the insert's parameters. */
+type VoucherRow = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  string,
+  number,
+];
+
+function voucherRow(record: AcceptedVoucherRecord): VoucherRow {
+  const { voucher } = record;
+  return [
+    record.key,
+    voucher.token,
+    voucher.payer,
+    voucher.payee,
+    voucher.operator,
+    voucher.cumulativeValue.toString(),
+    voucher.cumulativeFee.toString(),
+    voucher.signature,
+    voucher.contractSignature ? 1 : 0,
+    record.price.toString(),
+    record.signer,
+    record.acceptedAt,
+  ];
+}
+
+/** `state[0]` of the writer thread's shared word: what its last group came to. */
+const GROUP_WRITING = 0;
+const GROUP_WRITTEN = 1;
+const GROUP_FAILED = 2;
+/** Longest {@link ClearingStore.close} waits for the writer thread's group in flight, ms. */
+const CLOSE_WAIT_MS = 30_000;
+
+/**
+ * The writer thread (plain JavaScript, evaluated: it needs no TypeScript loader): one connection,
+ * one transaction per group it is sent, the outcome in the shared word (for a synchronous close)
+ * and as a message.
+ */
+const WRITER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+process.removeAllListeners("warning");
+const { DatabaseSync } = require("node:sqlite");
+const db = new DatabaseSync(workerData.path);
+db.exec("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+const insert = db.prepare(workerData.insert);
+const state = new Int32Array(workerData.state);
+parentPort.on("message", ({ id, rows, close }) => {
+  if (close) {
+    db.close();
+    Atomics.store(state, 0, ${GROUP_WRITTEN});
+    Atomics.notify(state, 0);
+    return;
+  }
+  let error;
+  try {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const row of rows) insert.run(...row);
+      db.exec("COMMIT");
+    } catch (failure) {
+      db.exec("ROLLBACK");
+      throw failure;
+    }
+  } catch (failure) {
+    error = failure instanceof Error ? failure : new Error(String(failure));
+  }
+  Atomics.store(state, 0, error ? ${GROUP_FAILED} : ${GROUP_WRITTEN});
+  Atomics.notify(state, 0);
+  parentPort.postMessage(error ? { id, error: { message: error.message, code: error.code } } : { id });
+});
+`;
+
+/** The writer thread, its shared word, and why it went down (undefined while it is up). */
+interface WriterThread {
+  worker: Worker;
+  state: Int32Array;
+  nextId: number;
+  down: unknown;
+}
+
+/** A group handed to the writer thread, awaiting its outcome. */
+interface GroupInFlight {
+  id: number;
+  size: number;
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
 }
 
 /**
@@ -87,7 +195,9 @@ export interface ClearingStoreOptions {
  *
  * Vouchers are written by group commit: {@link append} (called by the ledger inside its accept)
  * queues the record, and every record queued within `gatherMs` is written by one transaction;
- * {@link commit} resolves once every record appended so far is on disk. The facilitator answers a
+ * {@link commit} resolves once every record appended so far is on disk. For a database file the
+ * transactions run in a writer thread (`writer`), one group at a time: while a group syncs, the
+ * next one gathers. The facilitator answers a
  * voucher only after `commit`, so a crash loses nothing that was answered. A failed write stops
  * the store: that group's callers get the error, and every later `append` throws (the ledger then
  * rejects, nothing more is answered), since the ledger's memory already holds the lost records.
@@ -108,6 +218,8 @@ export class ClearingStore implements LedgerStore {
   #timer: NodeJS.Timeout | undefined;
   #failed: unknown;
   #closed = false;
+  #writer: WriterThread | undefined;
+  #inFlight: GroupInFlight | undefined;
 
   constructor(path: string, options: ClearingStoreOptions = {}) {
     this.#gatherMs = Math.max(0, options.gatherMs ?? 2);
@@ -155,9 +267,7 @@ export class ClearingStore implements LedgerStore {
     `);
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
-      insertVoucher: prepare(`INSERT INTO clearing_vouchers (key, token, payer, payee, operator,
-        cumulative_value, cumulative_fee, signature, contract_signature, price, signer, accepted_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertVoucher: prepare(INSERT_VOUCHER),
       vouchers: prepare(`SELECT * FROM clearing_vouchers ORDER BY seq`),
       insertDeposit: prepare(`INSERT OR IGNORE INTO clearing_deposits (id, token, payer,
         clearing_house, value, valid_after, valid_before, nonce, operator, voucher_signer, salt,
@@ -172,6 +282,34 @@ export class ClearingStore implements LedgerStore {
       depositCounts: prepare(`SELECT state, COUNT(*) AS n FROM clearing_deposits GROUP BY state`),
       voucherCount: prepare(`SELECT COUNT(*) AS n FROM clearing_vouchers`),
     };
+    if ((options.writer ?? "thread") === "thread" && path !== ":memory:" && path !== "") {
+      const state = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(WRITER_SOURCE, {
+        eval: true,
+        workerData: { path, insert: INSERT_VOUCHER, state: state.buffer },
+      });
+      // Idle, the writer keeps no process alive; a group in flight does (see #flush).
+      worker.unref();
+      worker.on("message", (answer: { id: number; error?: { message: string; code?: string } }) =>
+        this.#written(answer.id, answer.error),
+      );
+      // A writer thread that fails or exits stops the store: nothing more is answered as written.
+      const down = (error: unknown) => {
+        writer.down ??= error;
+        if (this.#inFlight) this.#written(this.#inFlight.id, error);
+      };
+      worker.on("error", down);
+      worker.on("exit", (code) => {
+        if (!this.#closed) down(new Error(`the clearing store's writer thread exited (${code})`));
+      });
+      const writer: WriterThread = {
+        worker,
+        state,
+        nextId: 1,
+        down: undefined,
+      };
+      this.#writer = writer;
+    }
   }
 
   /** Queues an accepted voucher for the next group write (see the class); throws once the store failed. */
@@ -195,7 +333,11 @@ export class ClearingStore implements LedgerStore {
         }),
       );
     }
-    if (this.#queue.length === 0) return Promise.resolve();
+    if (this.#queue.length === 0) {
+      const group = this.#inFlight;
+      if (!group) return Promise.resolve();
+      return new Promise((resolve, reject) => group.waiters.push({ resolve, reject }));
+    }
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -211,12 +353,27 @@ export class ClearingStore implements LedgerStore {
 
   #flush(): void {
     this.#timer = undefined;
+    // One group at a time in the writer thread: this one goes when the one in flight is written.
+    if (this.#inFlight) return;
     const group = this.#queue;
     const waiters = this.#waiters;
     this.#queue = [];
     this.#waiters = [];
     if (group.length === 0) {
       for (const waiter of waiters) waiter.resolve();
+      return;
+    }
+    const writer = this.#writer;
+    if (writer && !this.#closed) {
+      if (writer.down !== undefined) {
+        this.#fail(writer.down, group.length, waiters);
+        return;
+      }
+      const id = writer.nextId++;
+      this.#inFlight = { id, size: group.length, waiters };
+      Atomics.store(writer.state, 0, GROUP_WRITING);
+      writer.worker.ref();
+      writer.worker.postMessage({ id, rows: group.map(voucherRow) });
       return;
     }
     try {
@@ -229,33 +386,41 @@ export class ClearingStore implements LedgerStore {
         throw error;
       }
     } catch (error) {
-      this.#failed = error;
-      const failure = new FacilitatorStoreError("Accepted vouchers could not be written.", {
-        cause: error,
-        details: `${group.length} voucher(s)`,
-      });
-      for (const waiter of waiters) waiter.reject(failure);
+      this.#fail(error, group.length, waiters);
       return;
     }
     for (const waiter of waiters) waiter.resolve();
   }
 
+  /** The writer thread's outcome of group `id` (a message, or read from the shared word on close). */
+  #written(id: number, error: unknown): void {
+    const group = this.#inFlight;
+    if (!group || group.id !== id) return;
+    this.#inFlight = undefined;
+    this.#writer?.worker.unref();
+    if (error !== undefined) {
+      const cause = error instanceof Error ? error : Object.assign(new Error(), error);
+      // The store stops: the group's callers and those of every record queued behind it.
+      this.#fail(cause, group.size, [...group.waiters, ...this.#waiters]);
+      this.#waiters = [];
+      this.#queue = [];
+      return;
+    }
+    for (const waiter of group.waiters) waiter.resolve();
+    if (this.#queue.length > 0 && !this.#timer && !this.#closed) this.#flush();
+  }
+
+  #fail(error: unknown, size: number, waiters: GroupInFlight["waiters"]): void {
+    this.#failed = error;
+    const failure = new FacilitatorStoreError("Accepted vouchers could not be written.", {
+      cause: error,
+      details: `${size} voucher(s)`,
+    });
+    for (const waiter of waiters) waiter.reject(failure);
+  }
+
   #insertVoucher(record: AcceptedVoucherRecord): void {
-    const { voucher } = record;
-    this.#statements.insertVoucher!.run(
-      record.key,
-      voucher.token,
-      voucher.payer,
-      voucher.payee,
-      voucher.operator,
-      voucher.cumulativeValue.toString(),
-      voucher.cumulativeFee.toString(),
-      voucher.signature,
-      voucher.contractSignature ? 1 : 0,
-      record.price.toString(),
-      record.signer,
-      record.acceptedAt,
-    );
+    this.#statements.insertVoucher!.run(...voucherRow(record));
   }
 
   /**
@@ -337,12 +502,42 @@ export class ClearingStore implements LedgerStore {
     return counts;
   }
 
-  /** Writes what is queued, then closes the database. */
+  /**
+   * Writes what is queued (after the writer thread's group in flight, waited for), then closes
+   * the database.
+   */
   close(): void {
     if (this.#closed) return;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#flush();
+    this.#timer = undefined;
+    const writer = this.#writer;
     this.#closed = true;
+    if (writer) {
+      const group = this.#inFlight;
+      if (group) {
+        Atomics.wait(writer.state, 0, GROUP_WRITING, CLOSE_WAIT_MS);
+        const outcome = Atomics.load(writer.state, 0);
+        this.#written(
+          group.id,
+          outcome === GROUP_WRITTEN
+            ? undefined
+            : new Error(
+                outcome === GROUP_FAILED ? "the writer thread's group failed" : "timed out",
+              ),
+        );
+      }
+      // The writer closes its connection before this returns (no lock outlives the store).
+      if (writer.down === undefined) {
+        Atomics.store(writer.state, 0, GROUP_WRITING);
+        writer.worker.postMessage({ close: true });
+        Atomics.wait(writer.state, 0, GROUP_WRITING, CLOSE_WAIT_MS);
+      }
+      writer.worker.unref();
+      void writer.worker.terminate();
+    }
+    // What is still queued is written here, in this thread (the store is closed to the writer).
+    if (this.#failed === undefined) this.#flush();
+    else for (const waiter of this.#waiters.splice(0)) waiter.reject(this.#failed);
     this.#db.close();
   }
 }
