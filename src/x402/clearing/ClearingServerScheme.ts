@@ -78,7 +78,9 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     if (flow !== "upfront" && flow !== "authorization") {
       throw new ClearingServerError("Unknown clearing payment flow.", String(flow));
     }
-    this.paymentFlows = { default: { supported: ["upfront", "authorization"], default: flow } };
+    const flows: PaymentFlowConfig = { supported: ["upfront", "authorization"], default: flow };
+    // `permit2`: requirements whose deposits go through Permit2 (extra.assetTransferMethod).
+    this.paymentFlows = { default: flows, permit2: flows };
     this.#facilitatorUrl = options.facilitatorUrl?.replace(/\/+$/, "");
     this.#pairTimeoutMs = options.pairTimeoutMs ?? 2_000;
     this.#fetch = options.fetch ?? globalThis.fetch;
