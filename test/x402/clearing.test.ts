@@ -550,9 +550,8 @@ describe("x402 clearing scheme: server", function () {
 
   it("prices money in USDC as exact does and fills the facilitator's clearing terms", async function () {
     const server = new ClearingServerScheme();
-    expect(server.paymentFlows).to.deep.equal({
-      default: { supported: ["upfront", "authorization"], default: "upfront" },
-    });
+    const flows = { supported: ["upfront", "authorization"], default: "upfront" };
+    expect(server.paymentFlows).to.deep.equal({ default: flows, permit2: flows });
     for (const price of ["$0.001", "0.001", "0.001 USDC", 0.001]) {
       expect(await server.parsePrice(price, "eip155:8453")).to.deep.equal({
         amount: "1000",
@@ -597,6 +596,21 @@ describe("x402 clearing scheme: server", function () {
       [],
     );
     expect(other.extra).to.deep.include({ name: "T", version: "1" });
+    // A Permit2 asset of the kind (or of the server's option) asks for a Permit2 deposit, no domain.
+    for (const [scheme, from] of [
+      [server, { ...kind, extra: { ...kind.extra, permit2Assets: [token] } }],
+      [new ClearingServerScheme({ permit2Assets: [token] }), kind],
+    ] as const) {
+      const permit2 = await scheme.enhancePaymentRequirements(
+        { ...base, asset: token, extra: {} },
+        from,
+        [],
+      );
+      expect(permit2.extra).to.deep.include({ assetTransferMethod: "permit2", clearingHouse });
+      expect(permit2.extra.name).to.equal(undefined);
+      const paid = await pay(newClient(), permit2);
+      expect(paid.deposit?.kind).to.equal("permit2-deposit");
+    }
     const unlisted = await server
       .enhancePaymentRequirements({ ...base, asset: token, extra: {} }, kind, [])
       .catch((e: unknown) => e);
