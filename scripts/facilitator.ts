@@ -233,6 +233,7 @@ async function main(argv: string[]): Promise<void> {
     operator: privateKeyToAccount(operatorKey),
     store: new ClearingStore(dbPath),
     ...(assetList ? { tokens: assetList } : {}),
+    ...(permit2Assets.length > 0 ? { permit2Assets } : {}),
     feeBasisPoints: config.integer("CLEARING_FEE_BPS")!,
     ...(feeRecipientText ? { feeRecipient: getAddress(feeRecipientText) } : {}),
     withdrawalDelaySeconds: withdrawalDelay,

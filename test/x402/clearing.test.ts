@@ -4,7 +4,17 @@ import path from "node:path";
 
 import type { PaymentRequirements } from "@x402/core/types";
 import { expect } from "chai";
-import { type Address, type Hex, getAddress, keccak256, toHex, zeroAddress } from "viem";
+import {
+  type Address,
+  type Hex,
+  createPublicClient,
+  custom,
+  getAddress,
+  keccak256,
+  toHex,
+  zeroAddress,
+} from "viem";
+import { base } from "viem/chains";
 import { privateKeyToAccount } from "viem/accounts";
 
 import { computeDepositNonce } from "../../src/clearing/computeDepositNonce.js";
@@ -15,14 +25,18 @@ import { getVoucherTypedData } from "../../src/clearing/getVoucherTypedData.js";
 import { createMemoryLedgerStore } from "../../src/clearing/ledgerStore.js";
 import { OperatorLedger } from "../../src/clearing/OperatorLedger.js";
 import { signVoucher } from "../../src/clearing/signVoucher.js";
-import type { SignedVoucher } from "../../src/clearing/types.js";
+import type { SignedDepositAuthorization, SignedVoucher } from "../../src/clearing/types.js";
+import { verifyPermit2Deposit } from "../../src/clearing/verifyPermit2Deposit.js";
 import { verifyVoucher } from "../../src/clearing/verifyVoucher.js";
 import {
   ClearingClientScheme,
   type ClearingClientSchemeOptions,
 } from "../../src/x402/clearing/ClearingClientScheme.js";
 import { ClearingServerScheme } from "../../src/x402/clearing/ClearingServerScheme.js";
-import { ClearingClientError } from "../../src/x402/clearing/errors.js";
+import {
+  ClearingClientError,
+  InvalidClearingPayloadError,
+} from "../../src/x402/clearing/errors.js";
 import {
   type ClearingPayload,
   decodeClearingPayload,
@@ -68,6 +82,13 @@ function requirements(
       ...extra,
     },
   };
+}
+
+/** The payload's deposit, which must be an EIP-3009 one. */
+function eip3009(deposit: ClearingPayload["deposit"]): SignedDepositAuthorization {
+  if (deposit?.kind !== "deposit")
+    throw new Error(`expected an EIP-3009 deposit, got ${deposit?.kind}`);
+  return deposit;
 }
 
 function newClient(options: Partial<ClearingClientSchemeOptions> = {}) {
@@ -173,7 +194,7 @@ describe("x402 clearing scheme: client", function () {
         signer: payer.address,
       },
     );
-    const deposit = first.deposit!;
+    const deposit = eip3009(first.deposit);
     expect(deposit.from).to.equal(payer.address);
     expect(deposit.to).to.equal(clearingHouse);
     // 100 payments of 1,000 plus the operator's 1% on them.
@@ -251,18 +272,18 @@ describe("x402 clearing scheme: client", function () {
     });
     expect(recovered).to.deep.equal({ recovered: true });
     const again = await pay(client);
-    expect(again.deposit?.value).to.equal(101_000n);
+    expect(eip3009(again.deposit).value).to.equal(101_000n);
   });
 
   it("tops the account up when the balance it knows of runs short", async function () {
     const client = newClient({ deposit: { amount: 2_500n } });
     const first = await pay(client);
-    expect(first.deposit!.value).to.equal(2_500n);
+    expect(eip3009(first.deposit).value).to.equal(2_500n);
     await respond(client, first, { success: true });
     // 1,010 then 2,020 committed of 2,500: the third payment (3,030) needs a top-up.
     expect((await pay(client)).deposit).to.equal(undefined);
     const third = await pay(client);
-    expect(third.deposit!.value).to.equal(2_500n);
+    expect(eip3009(third.deposit).value).to.equal(2_500n);
     expect(third.voucher.cumulativeValue).to.equal(3n * PRICE);
   });
 
@@ -398,6 +419,73 @@ describe("x402 clearing scheme: client", function () {
     expect((await pay(client)).voucher.cumulativeValue).to.equal(PRICE);
   });
 
+  it("pays a Permit2 asset with a Permit2 deposit (spender the ClearingHouse, witness the operator), checked offline and round-tripped on the wire", async function () {
+    const usdt = getAddress("0x00000000000000000000000000000000000057d7");
+    for (const req of [
+      requirements(
+        { asset: usdt },
+        { assetTransferMethod: "permit2", name: undefined, version: undefined },
+      ),
+      // No EIP-3009 domain in the requirements: Permit2 too.
+      requirements({ asset: usdt }, { name: undefined, version: undefined }),
+    ]) {
+      const client = newClient();
+      const raw = (await client.createPaymentPayload(2, req)).payload as Record<string, unknown>;
+      const first = decodeClearingPayload(raw);
+      expect(encodeClearingPayload(first)).to.deep.equal(raw);
+      const deposit = first.deposit;
+      if (deposit?.kind !== "permit2-deposit") throw new Error(`got ${deposit?.kind}`);
+      expect(deposit).to.deep.include({
+        payer: payer.address,
+        clearingHouse,
+        token: usdt,
+        operator,
+        voucherSigner: zeroAddress,
+        amount: 101_000n,
+      });
+      expect(verifyPermit2Deposit({ chainId: 8453, deposit })).to.deep.include({ valid: true });
+      // The witness binds the operator: another one does not verify.
+      expect(
+        verifyPermit2Deposit({ chainId: 8453, deposit: { ...deposit, operator: payee } }).valid,
+      ).to.equal(false);
+      expect(first.voucher.token).to.equal(usdt);
+      await respond(client, first, { success: true }, req);
+      expect((await pay(client, req)).deposit).to.equal(undefined);
+    }
+    // A malformed Permit2 deposit on the wire names its field.
+    const good = encodeClearingPayload(
+      await pay(newClient(), requirements({ asset: usdt }, { assetTransferMethod: "permit2" })),
+    ) as { deposit: { permit2Authorization: Record<string, unknown> } };
+    const bad = structuredClone(good);
+    bad.deposit.permit2Authorization.deadline = String(1n << 48n);
+    expect(() => decodeClearingPayload(bad)).to.throw(InvalidClearingPayloadError, "deadline");
+  });
+
+  it("refuses a Permit2 deposit the payer's allowance to Permit2 does not cover (approvePermit2 named), reserving nothing", async function () {
+    const usdt = getAddress("0x00000000000000000000000000000000000057d7");
+    let allowance = 100_000n;
+    const publicClient = createPublicClient({
+      chain: base,
+      transport: custom({
+        request: async ({ method }: { method: string }) => {
+          if (method === "eth_chainId") return "0x2105";
+          if (method === "eth_call") return toHex(allowance, { size: 32 });
+          throw new Error(`unexpected ${method}`);
+        },
+      }),
+    });
+    const client = newClient({ publicClient });
+    const req = requirements({ asset: usdt }, { assetTransferMethod: "permit2" });
+    const error = await client.createPaymentPayload(2, req).catch((e: unknown) => e);
+    expect(error).to.be.instanceOf(ClearingClientError);
+    expect((error as ClearingClientError).reason).to.equal("permit2_approval_required");
+    expect((error as ClearingClientError).details).to.contain("approvePermit2");
+    allowance = 101_000n;
+    const paid = await pay(client, req);
+    expect(paid.voucher.cumulativeValue).to.equal(PRICE);
+    expect(paid.deposit?.kind).to.equal("permit2-deposit");
+  });
+
   it("a voucher signer named in the deposit signs the vouchers", async function () {
     const session = keyOf("session");
     const client = newClient({ voucherSigner: session });
@@ -462,9 +550,8 @@ describe("x402 clearing scheme: server", function () {
 
   it("prices money in USDC as exact does and fills the facilitator's clearing terms", async function () {
     const server = new ClearingServerScheme();
-    expect(server.paymentFlows).to.deep.equal({
-      default: { supported: ["upfront", "authorization"], default: "upfront" },
-    });
+    const flows = { supported: ["upfront", "authorization"], default: "upfront" };
+    expect(server.paymentFlows).to.deep.equal({ default: flows, permit2: flows });
     for (const price of ["$0.001", "0.001", "0.001 USDC", 0.001]) {
       expect(await server.parsePrice(price, "eip155:8453")).to.deep.equal({
         amount: "1000",
@@ -509,6 +596,21 @@ describe("x402 clearing scheme: server", function () {
       [],
     );
     expect(other.extra).to.deep.include({ name: "T", version: "1" });
+    // A Permit2 asset of the kind (or of the server's option) asks for a Permit2 deposit, no domain.
+    for (const [scheme, from] of [
+      [server, { ...kind, extra: { ...kind.extra, permit2Assets: [token] } }],
+      [new ClearingServerScheme({ permit2Assets: [token] }), kind],
+    ] as const) {
+      const permit2 = await scheme.enhancePaymentRequirements(
+        { ...base, asset: token, extra: {} },
+        from,
+        [],
+      );
+      expect(permit2.extra).to.deep.include({ assetTransferMethod: "permit2", clearingHouse });
+      expect(permit2.extra.name).to.equal(undefined);
+      const paid = await pay(newClient(), permit2);
+      expect(paid.deposit?.kind).to.equal("permit2-deposit");
+    }
     const unlisted = await server
       .enhancePaymentRequirements({ ...base, asset: token, extra: {} }, kind, [])
       .catch((e: unknown) => e);

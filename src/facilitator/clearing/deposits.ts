@@ -1,5 +1,6 @@
 import {
   encodeFunctionData,
+  erc20Abi,
   hexToBytes,
   isAddressEqual,
   parseEventLogs,
@@ -18,7 +19,11 @@ import type { TokenDomain } from "../../authorization/types.js";
 import { TRANSACTION_GAS_CAP } from "../../chain/base.js";
 import { computeDepositNonce } from "../../clearing/computeDepositNonce.js";
 import { encodeDeposits } from "../../clearing/encodeDeposits.js";
-import type { SignedDepositAuthorization } from "../../clearing/types.js";
+import { encodePermit2Deposits } from "../../clearing/encodePermit2Deposits.js";
+import type { SignedDepositAuthorization, SignedPermit2Deposit } from "../../clearing/types.js";
+import { verifyPermit2Deposit } from "../../clearing/verifyPermit2Deposit.js";
+import { permit2Allowance } from "../../permit2/approve.js";
+import { isPermit2NonceUsed } from "../../permit2/nonces.js";
 import { eip3009Abi } from "../abi.js";
 import type { ClearingStore, StoredDeposit } from "./store.js";
 
@@ -33,6 +38,7 @@ export const DEPOSIT_STATUS_REASONS = [
   "clearing_deposit_signer_mismatch",
   "clearing_deposit_balance_overflow",
   "clearing_deposit_authorization_failed",
+  "clearing_deposit_nothing_received",
 ] as const;
 
 /** Why a deposit riding in a `clearing` payload is refused before anything is sent. */
@@ -45,7 +51,11 @@ export type DepositCheckReason =
   | "clearing_deposit_not_yet_valid"
   | "clearing_deposit_invalid_signature"
   | "clearing_deposit_nonce_used"
-  | "clearing_deposit_insufficient_funds";
+  | "clearing_deposit_insufficient_funds"
+  | "clearing_deposit_spender_mismatch"
+  | "clearing_deposit_token_mismatch"
+  | "clearing_deposit_operator_mismatch"
+  | "clearing_deposit_permit2_allowance_required";
 
 /**
  * The offline checks of a deposit authorization: it is from the voucher's payer, to the
@@ -181,7 +191,111 @@ export async function checkDepositOnChain(
   return undefined;
 }
 
-/** The per-item statuses of a `depositWithAuthorizations` receipt (its one `DepositsProcessed`). */
+/**
+ * The offline checks of a Permit2 deposit: it is from the voucher's payer, its spender is the
+ * ClearingHouse, its token is the requirements' asset, its witness names this operator, its
+ * amount is in (0, 2^128), its deadline fits uint48 and is at least `marginSeconds` away, and it
+ * is signed by the payer under Permit2's domain on this chain (the toolkit's
+ * `verifyPermit2Deposit`, no RPC call). Returns undefined when it passes.
+ */
+export function checkPermit2DepositOffline(parameters: {
+  deposit: SignedPermit2Deposit;
+  payer: Address;
+  clearingHouse: Address;
+  operator: Address;
+  token: Address;
+  chainId: number;
+  now: number;
+  marginSeconds: number;
+}): { reason: DepositCheckReason; message: string } | undefined {
+  const { deposit } = parameters;
+  if (!isAddressEqual(deposit.payer, parameters.payer)) {
+    return {
+      reason: "clearing_deposit_payer_mismatch",
+      message: `the deposit is from ${deposit.payer}, the voucher's payer is ${parameters.payer}`,
+    };
+  }
+  if (!isAddressEqual(deposit.clearingHouse, parameters.clearingHouse)) {
+    return {
+      reason: "clearing_deposit_spender_mismatch",
+      message: `the permit's spender is ${deposit.clearingHouse}, not the ClearingHouse ${parameters.clearingHouse}`,
+    };
+  }
+  if (!isAddressEqual(deposit.token, parameters.token)) {
+    return {
+      reason: "clearing_deposit_token_mismatch",
+      message: `the permit moves ${deposit.token}, not the asset ${parameters.token}`,
+    };
+  }
+  if (!isAddressEqual(deposit.operator, parameters.operator)) {
+    return {
+      reason: "clearing_deposit_operator_mismatch",
+      message: `the witness credits operator ${deposit.operator}, not ${parameters.operator}`,
+    };
+  }
+  if (deposit.amount === 0n || deposit.amount > UINT128_MAX) {
+    return { reason: "clearing_deposit_invalid_value", message: "amount must be in (0, 2^128)" };
+  }
+  if (deposit.deadline > UINT48_MAX) {
+    return { reason: "clearing_deposit_invalid_value", message: "deadline must fit uint48" };
+  }
+  const now = BigInt(parameters.now);
+  if (deposit.deadline < now + BigInt(parameters.marginSeconds)) {
+    return {
+      reason: "clearing_deposit_expired",
+      message: `deadline ${deposit.deadline} is earlier than now ${now} + ${parameters.marginSeconds} s`,
+    };
+  }
+  const verified = verifyPermit2Deposit({ chainId: parameters.chainId, deposit });
+  if (!verified.valid) {
+    return {
+      reason: "clearing_deposit_invalid_signature",
+      message: verified.signer
+        ? `signed by ${verified.signer}, not by ${deposit.payer} (for this spender, witness and chain)`
+        : `signature not recovered: ${verified.reason}`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * The chain checks of a Permit2 deposit before it is queued, in one round of reads (the client
+ * batches them): its Permit2 nonce is unused, the payer holds `amount`, and the payer's allowance
+ * to Permit2 covers it. Throws when the chain cannot be read.
+ */
+export async function checkPermit2DepositOnChain(
+  client: PublicClient,
+  deposit: SignedPermit2Deposit,
+): Promise<{ reason: DepositCheckReason; message: string } | undefined> {
+  const [used, balance, allowance] = await Promise.all([
+    isPermit2NonceUsed(client, { owner: deposit.payer, nonce: deposit.nonce }),
+    client.readContract({
+      address: deposit.token,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [deposit.payer],
+    }),
+    permit2Allowance(client, { token: deposit.token, owner: deposit.payer }),
+  ]);
+  if (used) {
+    return { reason: "clearing_deposit_nonce_used", message: "the Permit2 nonce is used" };
+  }
+  if (balance < deposit.amount) {
+    return {
+      reason: "clearing_deposit_insufficient_funds",
+      message: `balance ${balance} is below the deposit ${deposit.amount}`,
+    };
+  }
+  if (allowance < deposit.amount) {
+    return {
+      reason: "clearing_deposit_permit2_allowance_required",
+      message: `the payer allows Permit2 ${allowance} of the token, below the deposit ${deposit.amount}: the payer approves Permit2 once (approvePermit2)`,
+    };
+  }
+  return undefined;
+}
+
+/** The per-item statuses of a deposit transaction's receipt (its one `DepositsProcessed`). */
 export function decodeDepositResults(
   clearingHouse: Address,
   receipt: TransactionReceipt,
@@ -247,10 +361,11 @@ export class DepositBatcher {
   readonly #maxBatchSize: number;
   readonly #waitMs: number;
   readonly #pollingIntervalMs: number;
-  readonly #queues = new Map<Address, StoredDeposit[]>();
+  /** Per token and kind (`queueKey`): EIP-3009 and Permit2 deposits go in separate calls. */
+  readonly #queues = new Map<string, StoredDeposit[]>();
   readonly #queued = new Set<string>();
-  readonly #busy = new Set<Address>();
-  readonly #timers = new Map<Address, NodeJS.Timeout>();
+  readonly #busy = new Set<string>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #attempts = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -274,7 +389,7 @@ export class DepositBatcher {
    */
   async submit(
     token: Address,
-    deposit: SignedDepositAuthorization,
+    deposit: SignedDepositAuthorization | SignedPermit2Deposit,
     timeoutMs: number,
   ): Promise<StoredDeposit> {
     const { deposit: stored, created } = this.#options.store.insertDeposit(token, deposit);
@@ -327,13 +442,13 @@ export class DepositBatcher {
       this.#enqueue(deposit);
     }
     for (const [txHash, deposits] of byTx) {
-      const token = deposits[0]!.token;
+      const key = queueKey(deposits[0]!);
       for (const deposit of deposits) this.#queued.add(deposit.id);
-      this.#busy.add(token);
+      this.#busy.add(key);
       this.#track(
-        this.#follow(token, txHash, deposits).finally(() => {
-          this.#busy.delete(token);
-          this.#schedule(token);
+        this.#follow(txHash, deposits).finally(() => {
+          this.#busy.delete(key);
+          this.#schedule(key);
         }),
       );
     }
@@ -352,24 +467,25 @@ export class DepositBatcher {
   #enqueue(deposit: StoredDeposit): void {
     if (this.#closed || this.#queued.has(deposit.id)) return;
     this.#queued.add(deposit.id);
-    const queue = this.#queues.get(deposit.token) ?? [];
+    const key = queueKey(deposit);
+    const queue = this.#queues.get(key) ?? [];
     queue.push(deposit);
-    this.#queues.set(deposit.token, queue);
-    this.#schedule(deposit.token);
+    this.#queues.set(key, queue);
+    this.#schedule(key);
   }
 
-  #schedule(token: Address): void {
-    if (this.#closed || this.#busy.has(token) || this.#timers.has(token)) return;
-    if ((this.#queues.get(token)?.length ?? 0) === 0) return;
+  #schedule(key: string): void {
+    if (this.#closed || this.#busy.has(key) || this.#timers.has(key)) return;
+    if ((this.#queues.get(key)?.length ?? 0) === 0) return;
     this.#timers.set(
-      token,
+      key,
       setTimeout(() => {
-        this.#timers.delete(token);
-        this.#busy.add(token);
+        this.#timers.delete(key);
+        this.#busy.add(key);
         this.#track(
-          this.#dispatch(token).finally(() => {
-            this.#busy.delete(token);
-            this.#schedule(token);
+          this.#dispatch(key).finally(() => {
+            this.#busy.delete(key);
+            this.#schedule(key);
           }),
         );
       }, this.#waitMs),
@@ -383,25 +499,25 @@ export class DepositBatcher {
     this.#inFlight.add(tracked);
   }
 
-  async #dispatch(token: Address): Promise<void> {
+  async #dispatch(key: string): Promise<void> {
     const { client, clearingHouse, from, store } = this.#options;
-    const queue = this.#queues.get(token) ?? [];
+    const queue = this.#queues.get(key) ?? [];
     const taken = queue.splice(0, this.#maxBatchSize);
     const now = BigInt(this.#options.now());
     let items: StoredDeposit[] = [];
     for (const deposit of taken) {
-      if (deposit.deposit.validBefore <= now + 2n) {
+      if (expiresAt(deposit) <= now + 2n) {
         this.#fail([deposit], "clearing_deposit_expired");
       } else items.push(deposit);
     }
     if (items.length === 0) return;
+    const token = items[0]!.token;
     let statuses: readonly number[];
     try {
       const { result } = await client.simulateContract({
         address: clearingHouse,
         abi: clearingHouseAbi,
-        functionName: "depositWithAuthorizations",
-        args: [token, encodeDeposits(items.map((item) => item.deposit))],
+        ...depositCall(token, items),
         account: from,
       });
       statuses = [...hexToBytes(result)];
@@ -425,11 +541,7 @@ export class DepositBatcher {
       }
     }
     if (items.length === 0) return;
-    const data = encodeFunctionData({
-      abi: clearingHouseAbi,
-      functionName: "depositWithAuthorizations",
-      args: [token, encodeDeposits(items.map((item) => item.deposit))],
-    });
+    const data = encodeFunctionData({ abi: clearingHouseAbi, ...depositCall(token, items) });
     let txHash: Hex;
     try {
       const estimate = await client.estimateGas({ account: from, to: clearingHouse, data });
@@ -449,11 +561,11 @@ export class DepositBatcher {
       return;
     }
     this.#options.log(`clearing: ${items.length} deposit(s) in ${txHash}`);
-    await this.#follow(token, txHash, items);
+    await this.#follow(txHash, items);
   }
 
   /** Follows a deposit transaction to its receipt; a dropped one has its deposits queued again. */
-  async #follow(token: Address, txHash: Hex, items: StoredDeposit[]): Promise<void> {
+  async #follow(txHash: Hex, items: StoredDeposit[]): Promise<void> {
     const { client, clearingHouse } = this.#options;
     let misses = 0;
     for (;;) {
@@ -506,12 +618,26 @@ export class DepositBatcher {
     }
   }
 
+  /**
+   * Whether the deposit's nonce is spent: the EIP-3009 authorization's (only the ClearingHouse
+   * can use it, and it credits the account the nonce names), or the payer's Permit2 nonce (spent
+   * by this permit, which only the ClearingHouse can pull, or by another of the payer's). Either
+   * way the deposit cannot run again; the account is then re-read from the chain, so the ledger
+   * holds what the account holds.
+   */
   async #nonceUsed(deposit: StoredDeposit): Promise<boolean> {
+    const signed = deposit.deposit;
+    if (signed.kind === "permit2-deposit") {
+      return isPermit2NonceUsed(this.#options.client, {
+        owner: signed.payer,
+        nonce: signed.nonce,
+      });
+    }
     return this.#options.client.readContract({
       address: deposit.token,
       abi: eip3009Abi,
       functionName: "authorizationState",
-      args: [deposit.deposit.from, deposit.deposit.nonce],
+      args: [signed.from, signed.nonce],
     });
   }
 
@@ -551,6 +677,39 @@ export class DepositBatcher {
       }
     }
   }
+}
+
+/** The queue of a deposit: its token and kind (one call takes deposits of one kind). */
+function queueKey(deposit: StoredDeposit): string {
+  return `${deposit.token.toLowerCase()}:${deposit.deposit.kind}`;
+}
+
+/** The last second a deposit can run: EIP-3009's `validBefore` (exclusive), Permit2's deadline. */
+function expiresAt(deposit: StoredDeposit): bigint {
+  const signed = deposit.deposit;
+  return signed.kind === "permit2-deposit" ? signed.deadline + 1n : signed.validBefore;
+}
+
+/** The ClearingHouse call of a batch of deposits of one token and kind. */
+function depositCall(token: Address, items: readonly StoredDeposit[]) {
+  const permit2: SignedPermit2Deposit[] = [];
+  const eip3009: SignedDepositAuthorization[] = [];
+  for (const item of items) {
+    if (item.deposit.kind === "permit2-deposit") permit2.push(item.deposit);
+    else eip3009.push(item.deposit);
+  }
+  if (permit2.length > 0 && eip3009.length > 0) {
+    throw new Error("a deposit batch mixes EIP-3009 and Permit2 deposits");
+  }
+  return permit2.length > 0
+    ? {
+        functionName: "depositWithPermit2" as const,
+        args: [token, encodePermit2Deposits({ token, deposits: permit2 })] as const,
+      }
+    : {
+        functionName: "depositWithAuthorizations" as const,
+        args: [token, encodeDeposits(eip3009)] as const,
+      };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -30,12 +30,20 @@ import type { FacilitatorStore } from "../store.js";
 import {
   checkDepositOffline,
   checkDepositOnChain,
+  checkPermit2DepositOffline,
+  checkPermit2DepositOnChain,
   DepositBatcher,
   type DepositSender,
 } from "./deposits.js";
-import { CLEARING_SCHEME, parseClearingRequest, type ClearingRequest } from "./payload.js";
+import {
+  CLEARING_SCHEME,
+  depositAmount,
+  depositKey,
+  depositPayer,
+  parseClearingRequest,
+  type ClearingRequest,
+} from "./payload.js";
 import { ClearingScheduler } from "./scheduler.js";
-import { depositKey } from "./payload.js";
 import type { ClearingStore } from "./store.js";
 
 /** What sends the operator's transactions: a `RelayerSender` (the relayer's, when the operator is the relayer). */
@@ -57,6 +65,12 @@ export interface ClearingFacilitatorOptions {
   store: ClearingStore;
   /** Tokens cleared (default: Circle's USDC at its canonical address on the network). */
   tokens?: readonly Address[];
+  /**
+   * Tokens without EIP-3009 (each also in `tokens`, e.g. a USDT-like token): their EIP-712 domain
+   * is not read, and `/supported` lists them in the kind's `extra.permit2Assets`, so servers ask
+   * for Permit2 deposits in them. Permit2 deposits are accepted in every token cleared.
+   */
+  permit2Assets?: readonly Address[];
   /** The operator's fee: `cumulativeFee = floor(cumulativeValue × bps / 10,000)` (default 0). */
   feeBasisPoints?: number;
   /**
@@ -155,8 +169,10 @@ export interface ClearingSupportedKind {
     /** The token domain of the default asset (for the deposit authorization). */
     name?: string;
     version?: string;
-    /** Every token cleared, with its EIP-712 domain. */
+    /** Every token cleared with EIP-3009 deposits, with its EIP-712 domain. */
     assets: { asset: Address; name: string; version: string }[];
+    /** Tokens whose deposits go through Permit2 (no EIP-3009), when there are any. */
+    permit2Assets?: Address[];
   };
 }
 
@@ -171,13 +187,16 @@ const DEFAULT_SETTLE_TIMEOUT_MS = 60_000;
  * The facilitator's side of the `clearing` scheme (docs/SCHEMES.md), built from small parts: the
  * toolkit's {@link OperatorLedger} over a durable {@link ClearingStore} (accepts without RPC,
  * group-committed to SQLite before any success), a {@link DepositBatcher} (deposits riding in
- * payloads, checked, then settled on chain in `depositWithAuthorizations` batches), a
+ * payloads, checked, then settled on chain in `depositWithAuthorizations` batches, or
+ * `depositWithPermit2` ones for Permit2 deposits), a
  * {@link ClearingScheduler} (clears on a timer, past a threshold and on withdrawal requests,
  * through the toolkit's `clearPending`) and `watchLedger` (the chain mirror).
  *
  * - `verify`: the requirements must name this ClearingHouse, operator and fee terms; the voucher
  *   is checked by the ledger (no RPC call); a riding deposit is checked offline and its nonce and
- *   the payer's balance read.
+ *   the payer's balance read (for a Permit2 deposit, also the payer's allowance to Permit2). The
+ *   ledger is credited with what the ClearingHouse credited: the account is re-read from the
+ *   chain once its deposit is mined.
  * - `settle`: a riding deposit is settled first (the call waits for its block), then the voucher
  *   is accepted, written durably and answered `success: true, transaction: ""` with the pair's
  *   totals in `extra`. A voucher is answered success at most once: the same voucher again is
@@ -198,6 +217,7 @@ export class ClearingFacilitator {
   readonly #store: ClearingStore;
   readonly #fee: FeeTerms;
   readonly #tokens: Address[];
+  readonly #permit2Assets: Address[];
   readonly #sender: ClearingSender;
   readonly #deposits: DepositBatcher;
   readonly #scheduler: ClearingScheduler;
@@ -221,6 +241,14 @@ export class ClearingFacilitator {
       throw new FacilitatorConfigurationError("The clearing scheme has no token.", {
         details: "pass at least one token in tokens",
       });
+    }
+    this.#permit2Assets = (options.permit2Assets ?? []).map((t) => getAddress(t));
+    for (const asset of this.#permit2Assets) {
+      if (!this.#tokens.some((token) => isAddressEqual(token, asset))) {
+        throw new FacilitatorConfigurationError("A Permit2 asset is not a cleared token.", {
+          details: `${asset}; add it to tokens`,
+        });
+      }
     }
     this.#settleTimeoutMs = Math.max(1, options.settleTimeoutMs ?? DEFAULT_SETTLE_TIMEOUT_MS);
     this.ledger = new OperatorLedger({
@@ -261,7 +289,7 @@ export class ClearingFacilitator {
       log: this.#log,
       onCredited: async (deposit) => {
         await this.ledger.syncAccount(options.client, {
-          payer: deposit.deposit.from,
+          payer: depositPayer(deposit.deposit),
           token: deposit.token,
         });
       },
@@ -318,6 +346,7 @@ export class ClearingFacilitator {
     }
     this.#withdrawalDelay = registration.withdrawalDelay;
     for (const token of this.#tokens) {
+      if (this.#isPermit2Asset(token)) continue;
       this.#domains.set(token.toLowerCase(), await readTokenDomain(client, { token }));
     }
     await this.ledger.load();
@@ -365,10 +394,12 @@ export class ClearingFacilitator {
 
   /** The `/supported` kind of `clearing`. */
   supportedKind(): ClearingSupportedKind {
-    const assets = this.#tokens.map((asset) => {
-      const domain = this.#domains.get(asset.toLowerCase());
-      return { asset, name: domain?.name ?? "", version: domain?.version ?? "" };
-    });
+    const assets = this.#tokens
+      .filter((asset) => !this.#isPermit2Asset(asset))
+      .map((asset) => {
+        const domain = this.#domains.get(asset.toLowerCase());
+        return { asset, name: domain?.name ?? "", version: domain?.version ?? "" };
+      });
     return {
       x402Version: 2,
       scheme: CLEARING_SCHEME,
@@ -380,6 +411,7 @@ export class ClearingFacilitator {
         withdrawalDelay: this.#withdrawalDelay,
         ...(assets[0] ? { name: assets[0].name, version: assets[0].version } : {}),
         assets,
+        ...(this.#permit2Assets.length > 0 ? { permit2Assets: [...this.#permit2Assets] } : {}),
       },
     };
   }
@@ -694,18 +726,43 @@ export class ClearingFacilitator {
     return undefined;
   }
 
+  #isPermit2Asset(token: Address): boolean {
+    return this.#permit2Assets.some((asset) => isAddressEqual(asset, token));
+  }
+
   async #checkDeposit(
     request: ClearingRequest,
     readChain: boolean,
   ): Promise<{ reason: string; message: string } | undefined> {
     const deposit = request.deposit!;
     const token = request.requirements.asset;
+    if (deposit.kind === "permit2-deposit") {
+      const refusal = checkPermit2DepositOffline({
+        deposit,
+        payer: request.voucher.payer,
+        clearingHouse: this.#options.clearingHouse,
+        operator: this.operator,
+        token,
+        chainId: this.#options.network.chainId,
+        now: this.#now(),
+        marginSeconds: this.#options.depositMarginSeconds ?? 30,
+      });
+      if (refusal || !readChain) return refusal;
+      return checkPermit2DepositOnChain(this.#options.client, deposit);
+    }
+    const domain = this.#domains.get(token.toLowerCase());
+    if (!domain) {
+      return {
+        reason: "clearing_deposit_permit2_required",
+        message: `${token} has no EIP-3009 here: deposit it through Permit2 (extra.assetTransferMethod "permit2")`,
+      };
+    }
     const offline = await checkDepositOffline({
       deposit,
       payer: request.voucher.payer,
       clearingHouse: this.#options.clearingHouse,
       operator: this.operator,
-      domain: this.#domains.get(token.toLowerCase())!,
+      domain,
       now: this.#now(),
       marginSeconds: this.#options.depositMarginSeconds ?? 30,
     });
@@ -744,7 +801,7 @@ export class ClearingFacilitator {
     }
     const balance =
       (this.ledger.getAccount({ payer: voucher.payer, token: voucher.token })?.balance ?? 0n) +
-      deposit!.value;
+      depositAmount(deposit!);
     if (
       voucher.cumulativeValue + voucher.cumulativeFee >
       balance + (pair?.clearedValue ?? 0n) + (pair?.clearedFee ?? 0n)

@@ -1,7 +1,11 @@
 import type { Address, Hex } from "viem";
 import { z } from "zod";
 
-import type { SignedDepositAuthorization, SignedVoucher } from "../../clearing/types.js";
+import type {
+  SignedDepositAuthorization,
+  SignedPermit2Deposit,
+  SignedVoucher,
+} from "../../clearing/types.js";
 import { reasons } from "../reasons.js";
 import { address, bytes32, shortString, signature, uint256String } from "../schemas.js";
 
@@ -18,24 +22,46 @@ const voucherSchema = z.object({
   signature,
 });
 
-const depositSchema = z.object({
-  authorization: z.object({
-    from: address,
-    to: address,
-    value: uint256String,
-    validAfter: uint256String,
-    validBefore: uint256String,
-    nonce: bytes32,
-  }),
-  voucherSigner: address,
-  salt: bytes32,
-  signature,
-});
+const depositSchema = z
+  .object({
+    authorization: z.object({
+      from: address,
+      to: address,
+      value: uint256String,
+      validAfter: uint256String,
+      validBefore: uint256String,
+      nonce: bytes32,
+    }),
+    voucherSigner: address,
+    salt: bytes32,
+    signature,
+  })
+  .strict();
+
+/** A Permit2 deposit (docs/SCHEMES.md): EOA signatures only (65 or 64 bytes). */
+const permit2DepositSchema = z
+  .object({
+    permit2Authorization: z
+      .object({
+        from: address,
+        permitted: z.object({ token: address, amount: uint256String }).strict(),
+        spender: address,
+        nonce: uint256String,
+        deadline: uint256String,
+        witness: z.object({ operator: address, voucherSigner: address }).strict(),
+      })
+      .strict(),
+    signature: z
+      .string()
+      .regex(/^0x(?:[0-9a-fA-F]{2}){64,65}$/, "expected a 64- or 65-byte signature")
+      .transform((value) => value.toLowerCase() as Hex),
+  })
+  .strict();
 
 /** `paymentPayload.payload` of the `clearing` scheme (docs/SCHEMES.md). */
 export const clearingPayloadSchema = z.object({
   voucher: voucherSchema,
-  deposit: depositSchema.optional(),
+  deposit: z.union([depositSchema, permit2DepositSchema]).optional(),
 });
 
 const decimal = z.union([
@@ -95,8 +121,12 @@ export interface ClearingRequest {
     withdrawalDelay: number | undefined;
   };
   voucher: SignedVoucher;
-  /** The deposit riding with the voucher (its operator is the requirements' operator). */
-  deposit: SignedDepositAuthorization | undefined;
+  /**
+   * The deposit riding with the voucher: an EIP-3009 authorization (its operator is the
+   * requirements' operator, which its nonce must commit to) or a Permit2 one (its operator is
+   * its witness's).
+   */
+  deposit: SignedDepositAuthorization | SignedPermit2Deposit | undefined;
 }
 
 export type ParseClearingRequestResult =
@@ -184,19 +214,60 @@ export function parseClearingRequest(body: unknown): ParseClearingRequestResult 
         withdrawalDelay: r.extra.withdrawalDelay,
       },
       voucher: { ...voucher, signature: voucher.signature as Hex },
-      deposit: deposit && {
-        kind: "deposit",
-        ...deposit.authorization,
-        operator: r.extra.operator,
-        voucherSigner: deposit.voucherSigner,
-        salt: deposit.salt,
-        signature: deposit.signature,
-      },
+      deposit: deposit && toDeposit(deposit, r.extra.operator),
     },
   };
 }
 
-/** The key of a deposit: `token:from:nonce`, lower case. */
-export function depositKey(token: Address, deposit: { from: Address; nonce: Hex }): string {
+function toDeposit(
+  deposit: z.infer<typeof depositSchema> | z.infer<typeof permit2DepositSchema>,
+  operator: Address,
+): SignedDepositAuthorization | SignedPermit2Deposit {
+  if ("permit2Authorization" in deposit) {
+    const permit = deposit.permit2Authorization;
+    return {
+      kind: "permit2-deposit",
+      payer: permit.from,
+      clearingHouse: permit.spender,
+      token: permit.permitted.token,
+      operator: permit.witness.operator,
+      voucherSigner: permit.witness.voucherSigner,
+      amount: permit.permitted.amount,
+      nonce: permit.nonce,
+      deadline: permit.deadline,
+      signature: deposit.signature,
+    };
+  }
+  return {
+    kind: "deposit",
+    ...deposit.authorization,
+    operator,
+    voucherSigner: deposit.voucherSigner,
+    salt: deposit.salt,
+    signature: deposit.signature,
+  };
+}
+
+/**
+ * The key of a deposit, lower case: `token:from:nonce` for an EIP-3009 authorization (its nonce
+ * is the token's), `token:payer:permit2:nonce` for a Permit2 one (its nonce is Permit2's).
+ */
+export function depositKey(
+  token: Address,
+  deposit: SignedDepositAuthorization | SignedPermit2Deposit,
+): string {
+  if (deposit.kind === "permit2-deposit") {
+    return `${token}:${deposit.payer}:permit2:${deposit.nonce}`.toLowerCase();
+  }
   return `${token}:${deposit.from}:${deposit.nonce}`.toLowerCase();
+}
+
+/** The payer of a deposit of either kind. */
+export function depositPayer(deposit: SignedDepositAuthorization | SignedPermit2Deposit): Address {
+  return deposit.kind === "permit2-deposit" ? deposit.payer : deposit.from;
+}
+
+/** The amount a deposit of either kind moves. */
+export function depositAmount(deposit: SignedDepositAuthorization | SignedPermit2Deposit): bigint {
+  return deposit.kind === "permit2-deposit" ? deposit.amount : deposit.value;
 }

@@ -4,7 +4,7 @@ import { Worker } from "node:worker_threads";
 import type { Address, Hex } from "viem";
 
 import type { AcceptedVoucherRecord, LedgerStore } from "../../clearing/ledgerStore.js";
-import type { SignedDepositAuthorization } from "../../clearing/types.js";
+import type { SignedDepositAuthorization, SignedPermit2Deposit } from "../../clearing/types.js";
 import { FacilitatorStoreError } from "../errors.js";
 import { depositKey } from "./payload.js";
 
@@ -13,12 +13,13 @@ export { depositKey };
 /** Where a deposit is in its life: received → submitted (in a signed transaction) → mined | failed. */
 export type DepositState = "received" | "submitted" | "mined" | "failed";
 
-/** A deposit authorization the facilitator took from a `clearing` payload, as persisted. */
+/** A deposit the facilitator took from a `clearing` payload, as persisted. */
 export interface StoredDeposit {
-  /** `token:from:nonce`, lower case: the EIP-3009 authorization's identity. */
+  /** {@link depositKey}: the EIP-3009 authorization's or the Permit2 permit's identity. */
   id: string;
   token: Address;
-  deposit: SignedDepositAuthorization;
+  /** An EIP-3009 authorization (`kind: "deposit"`) or a Permit2 one (`kind: "permit2-deposit"`). */
+  deposit: SignedDepositAuthorization | SignedPermit2Deposit;
   state: DepositState;
   /** The deposit transaction (set when it is signed, before it is broadcast). */
   txHash: Hex | null;
@@ -49,9 +50,33 @@ function toRecord(row: Row): AcceptedVoucherRecord {
 }
 
 function toDeposit(row: Row): StoredDeposit {
-  return {
+  const common = {
     id: row.id as string,
     token: row.token as Address,
+    state: row.state as DepositState,
+    txHash: (row.tx_hash as Hex | null) ?? null,
+    errorReason: (row.error_reason as string | null) ?? null,
+    createdAt: Number(row.created_at),
+  };
+  if (row.kind === "permit2") {
+    return {
+      ...common,
+      deposit: {
+        kind: "permit2-deposit",
+        payer: row.payer as Address,
+        clearingHouse: row.clearing_house as Address,
+        token: row.token as Address,
+        operator: row.operator as Address,
+        voucherSigner: row.voucher_signer as Address,
+        amount: BigInt(row.value as string),
+        nonce: BigInt(row.nonce as string),
+        deadline: BigInt(row.valid_before as string),
+        signature: row.signature as Hex,
+      },
+    };
+  }
+  return {
+    ...common,
     deposit: {
       kind: "deposit",
       from: row.payer as Address,
@@ -65,10 +90,6 @@ function toDeposit(row: Row): StoredDeposit {
       salt: row.salt as Hex,
       signature: row.signature as Hex,
     },
-    state: row.state as DepositState,
-    txHash: (row.tx_hash as Hex | null) ?? null,
-    errorReason: (row.error_reason as string | null) ?? null,
-    createdAt: Number(row.created_at),
   };
 }
 
@@ -260,19 +281,27 @@ export class ClearingStore implements LedgerStore {
         tx_hash TEXT,
         error_reason TEXT,
         created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
+        updated_at INTEGER NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'eip3009'
       );
       CREATE INDEX IF NOT EXISTS clearing_deposits_open ON clearing_deposits (state)
         WHERE state IN ('received', 'submitted');
     `);
+    // A file from before Permit2 deposits: its deposits are all EIP-3009 ones.
+    const columns = this.#db.prepare(`PRAGMA table_info(clearing_deposits)`).all() as Row[];
+    if (!columns.some((column) => column.name === "kind")) {
+      this.#db.exec(
+        `ALTER TABLE clearing_deposits ADD COLUMN kind TEXT NOT NULL DEFAULT 'eip3009'`,
+      );
+    }
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#statements = {
       insertVoucher: prepare(INSERT_VOUCHER),
       vouchers: prepare(`SELECT * FROM clearing_vouchers ORDER BY seq`),
       insertDeposit: prepare(`INSERT OR IGNORE INTO clearing_deposits (id, token, payer,
         clearing_house, value, valid_after, valid_before, nonce, operator, voucher_signer, salt,
-        signature, state, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)`),
+        signature, kind, state, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?, ?)`),
       getDeposit: prepare(`SELECT * FROM clearing_deposits WHERE id = ?`),
       openDeposits: prepare(
         `SELECT * FROM clearing_deposits WHERE state IN ('received', 'submitted') ORDER BY created_at, id`,
@@ -425,27 +454,31 @@ export class ClearingStore implements LedgerStore {
 
   /**
    * Persists a deposit taken from a payload (state `received`). When one with the same key exists,
-   * nothing is written and it is returned with `created: false`.
+   * nothing is written and it is returned with `created: false`. A Permit2 deposit is kept in
+   * the same columns: `value` its amount, `valid_before` its deadline, `nonce` Permit2's nonce in
+   * decimal, no `salt`.
    */
   insertDeposit(
     token: Address,
-    deposit: SignedDepositAuthorization,
+    deposit: SignedDepositAuthorization | SignedPermit2Deposit,
   ): { deposit: StoredDeposit; created: boolean } {
     const id = depositKey(token, deposit);
     const now = Date.now();
+    const permit2 = deposit.kind === "permit2-deposit";
     const result = this.#statements.insertDeposit!.run(
       id,
       token,
-      deposit.from,
-      deposit.to,
-      deposit.value.toString(),
-      deposit.validAfter.toString(),
-      deposit.validBefore.toString(),
-      deposit.nonce,
+      permit2 ? deposit.payer : deposit.from,
+      permit2 ? deposit.clearingHouse : deposit.to,
+      (permit2 ? deposit.amount : deposit.value).toString(),
+      permit2 ? "0" : deposit.validAfter.toString(),
+      (permit2 ? deposit.deadline : deposit.validBefore).toString(),
+      permit2 ? deposit.nonce.toString() : deposit.nonce,
       deposit.operator,
       deposit.voucherSigner,
-      deposit.salt,
+      permit2 ? "" : deposit.salt,
       deposit.signature,
+      permit2 ? "permit2" : "eip3009",
       now,
       now,
     );

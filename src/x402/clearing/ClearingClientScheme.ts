@@ -6,21 +6,25 @@ import type {
   SchemeNetworkClient,
 } from "@x402/core/types";
 import type { PaymentResponseContext } from "@x402/core/client";
-import { type Address, type Hex, isAddress, isAddressEqual, zeroAddress } from "viem";
+import { type Address, type Client, type Hex, isAddress, isAddressEqual, zeroAddress } from "viem";
 
 import { getTokenDomain } from "../../authorization/getTokenDomain.js";
 import { USDC_DECIMALS } from "../../chain/base.js";
 
 import { buildDepositAuthorization } from "../../clearing/buildDepositAuthorization.js";
+import { buildPermit2Deposit } from "../../clearing/buildPermit2Deposit.js";
 import { computeVoucherFee } from "../../clearing/computeVoucherFee.js";
 import { getClearingHouseDomain } from "../../clearing/getClearingHouseDomain.js";
 import { getDomainSeparator } from "../../clearing/getDomainSeparator.js";
 import { signDepositAuthorization } from "../../clearing/signDepositAuthorization.js";
+import { signPermit2Deposit } from "../../clearing/signPermit2Deposit.js";
 import type {
   ClearingHouseDomain,
   SignedDepositAuthorization,
+  SignedPermit2Deposit,
   SignedVoucher,
 } from "../../clearing/types.js";
+import { permit2Allowance } from "../../permit2/approve.js";
 import { verifyVoucher } from "../../clearing/verifyVoucher.js";
 import { ClearingClientError } from "./errors.js";
 import {
@@ -85,7 +89,16 @@ export type ClearingClientSchemeOptions = {
    * goes ahead, ms. Default 60,000.
    */
   depositWaitMs?: number;
+  /**
+   * A client of the payment's chain. Given, the payer's allowance to Permit2 is read before a
+   * Permit2 deposit is signed, and a payment whose deposit it does not cover is refused
+   * (`permit2_approval_required`) instead of being refused by the facilitator. Without it, the
+   * facilitator checks (`clearing_deposit_permit2_allowance_required`).
+   */
+  publicClient?: Client;
 };
+
+type SignedDeposit = SignedDepositAuthorization | SignedPermit2Deposit;
 
 type Reservation = {
   voucher: Omit<SignedVoucher, "signature">;
@@ -93,7 +106,7 @@ type Reservation = {
   previous: { cumulativeValue: bigint; cumulativeFee: bigint; committed: bigint };
 };
 
-type Gate = { promise: Promise<void>; release: () => void; nonce?: Hex };
+type Gate = { promise: Promise<void>; release: () => void; deposit?: string };
 
 const DEFAULT_MAX_FEE_BASIS_POINTS = 100;
 const DEFAULT_MAX_WITHDRAWAL_DELAY = 7 * 24 * 3600;
@@ -118,8 +131,11 @@ const DEPOSIT_KEPT_REASONS = new Set([
  * price`), so concurrent payments never sign the same cumulative and each pays once, whatever
  * order they reach the facilitator in. The first payment to an operator, and any payment the
  * account's known balance does not cover, carries a deposit (EIP-3009 `ReceiveWithAuthorization`
- * to the ClearingHouse, sized by the {@link ClearingDepositPolicy}); payments to that account wait
- * for its answer. When a refusal or a 402 carries the pair's state (`extra.pair`), the client
+ * to the ClearingHouse, or, when the requirements say `extra.assetTransferMethod: "permit2"` or
+ * carry no token domain, Permit2's `PermitWitnessTransferFrom` with the ClearingHouse as spender,
+ * sized by the {@link ClearingDepositPolicy}); payments to that account wait for its answer. A
+ * Permit2 deposit needs the payer's one-time approval of Permit2 on the token, which stays the
+ * payer's to give (`approvePermit2` makes it). When a refusal or a 402 carries the pair's state (`extra.pair`), the client
  * checks that its voucher is its own signature and resumes from the higher proven total, so it
  * never signs more than the price above a total it can prove it signed; it then asks the
  * transport to retry once.
@@ -151,6 +167,7 @@ export class ClearingClientScheme implements SchemeNetworkClient {
   readonly #deposit: ClearingDepositPolicy;
   readonly #trust: ClearingTrustPolicy;
   readonly #depositWaitMs: number;
+  readonly #publicClient: Client | undefined;
   readonly #gates = new Map<string, Gate>();
   readonly #separators = new Map<string, Hex>();
 
@@ -186,6 +203,7 @@ export class ClearingClientScheme implements SchemeNetworkClient {
     this.#trust = options.trust ?? {};
     this.store = options.store ?? new MemoryVoucherStore();
     this.#depositWaitMs = options.depositWaitMs ?? 60_000;
+    this.#publicClient = options.publicClient;
     this.schemeHooks = { onPaymentResponse: (ctx) => this.#onPaymentResponse(ctx) };
   }
 
@@ -227,7 +245,7 @@ export class ClearingClientScheme implements SchemeNetworkClient {
       });
     }
 
-    let signed: { voucher: SignedVoucher; deposit?: SignedDepositAuthorization };
+    let signed: { voucher: SignedVoucher; deposit?: SignedDeposit };
     try {
       signed = await this.#sign(terms, domain, separator, reservation);
     } catch (error) {
@@ -235,7 +253,7 @@ export class ClearingClientScheme implements SchemeNetworkClient {
       if (gate) this.#closeGate(key, gate);
       throw error;
     }
-    if (gate && signed.deposit) gate.nonce = signed.deposit.nonce;
+    if (gate && signed.deposit) gate.deposit = depositIdentity(signed.deposit);
     return { x402Version, payload: encodeClearingPayload(signed) };
   }
 
@@ -315,7 +333,10 @@ export class ClearingClientScheme implements SchemeNetworkClient {
     domain: ClearingHouseDomain,
     separator: Hex,
     reservation: Reservation,
-  ): Promise<{ voucher: SignedVoucher; deposit?: SignedDepositAuthorization }> {
+  ): Promise<{ voucher: SignedVoucher; deposit?: SignedDeposit }> {
+    if (reservation.deposit > 0n && terms.assetTransferMethod === "permit2") {
+      await this.#checkPermit2Allowance(terms, reservation.deposit);
+    }
     const signature = await this.#voucherSigner.sign({
       domain,
       domainSeparator: separator,
@@ -323,6 +344,21 @@ export class ClearingClientScheme implements SchemeNetworkClient {
     });
     const voucher: SignedVoucher = { ...reservation.voucher, signature };
     if (reservation.deposit === 0n) return { voucher };
+    if (terms.assetTransferMethod === "permit2") {
+      const deposit = buildPermit2Deposit({
+        payer: this.payer,
+        clearingHouse: terms.clearingHouse,
+        token: terms.token,
+        operator: terms.operator,
+        voucherSigner: this.#namedSigner,
+        amount: reservation.deposit,
+        deadline: BigInt(Math.floor(Date.now() / 1000) + terms.maxTimeoutSeconds),
+      });
+      return {
+        voucher,
+        deposit: await signPermit2Deposit(this.#payer.account, { chainId: terms.chainId, deposit }),
+      };
+    }
     const authorization = buildDepositAuthorization({
       from: this.payer,
       clearingHouse: terms.clearingHouse,
@@ -341,6 +377,31 @@ export class ClearingClientScheme implements SchemeNetworkClient {
       authorization,
     });
     return { voucher, deposit };
+  }
+
+  /** Refuses a Permit2 deposit the payer's allowance to Permit2 does not cover (with a client). */
+  async #checkPermit2Allowance(terms: ClearingTerms, amount: bigint): Promise<void> {
+    if (!this.#publicClient) return;
+    let allowance: bigint;
+    try {
+      allowance = await permit2Allowance(this.#publicClient, {
+        token: terms.token,
+        owner: this.payer,
+      });
+    } catch (cause) {
+      throw new ClearingClientError(
+        "permit2_approval_required",
+        `the payer's allowance to Permit2 on ${terms.token} could not be read`,
+        { field: "asset", cause },
+      );
+    }
+    if (allowance < amount) {
+      throw new ClearingClientError(
+        "permit2_approval_required",
+        `the deposit of ${amount} pulls ${terms.token} through Permit2, but the payer ${this.payer} allows Permit2 only ${allowance}: approve Permit2 once (approvePermit2 from x402-clearing)`,
+        { field: "asset" },
+      );
+    }
   }
 
   /** Undoes a reservation whose voucher was never signed, when nothing was reserved after it. */
@@ -424,7 +485,9 @@ export class ClearingClientScheme implements SchemeNetworkClient {
     const key = this.#accountKey(terms);
     const gate = this.#gates.get(key);
     const ownsGate =
-      gate !== undefined && sent.deposit !== undefined && gate.nonce === sent.deposit.nonce;
+      gate !== undefined &&
+      sent.deposit !== undefined &&
+      gate.deposit === depositIdentity(sent.deposit);
     try {
       if (ctx.settleResponse?.success) return;
       if (!ctx.settleResponse && !ctx.paymentRequired) return; // a transport error: nothing is known
@@ -432,7 +495,7 @@ export class ClearingClientScheme implements SchemeNetworkClient {
       let changed = false;
       if (sent.deposit && !DEPOSIT_KEPT_REASONS.has(reason)) {
         // The deposit was refused with its voucher: the next payment carries one again.
-        const value = sent.deposit.value;
+        const value = depositAmount(sent.deposit);
         await this.store.update(key, (record) => {
           const account = record ?? emptyAccount();
           account.deposited -= value;
@@ -495,6 +558,15 @@ export class ClearingClientScheme implements SchemeNetworkClient {
     if (!separator) this.#separators.set(key, (separator = getDomainSeparator(domain)));
     return separator;
   }
+}
+
+/** What identifies a deposit once signed: its EIP-3009 nonce, or its Permit2 nonce. */
+function depositIdentity(deposit: SignedDeposit): string {
+  return deposit.kind === "permit2-deposit" ? `permit2:${deposit.nonce}` : deposit.nonce;
+}
+
+function depositAmount(deposit: SignedDeposit): bigint {
+  return deposit.kind === "permit2-deposit" ? deposit.amount : deposit.value;
 }
 
 function emptyAccount(): ClearingAccountRecord {

@@ -35,6 +35,12 @@ export type ClearingServerSchemeOptions = {
   pairTimeoutMs?: number;
   /** Default: the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * Assets whose deposits go through Permit2 whatever the facilitator's kind lists (its
+   * `extra.permit2Assets` are always honoured): tokens without EIP-3009, or one with it that the
+   * server prefers to take through Permit2.
+   */
+  permit2Assets?: readonly Address[];
 };
 
 const TERMS = ["clearingHouse", "operator", "feeBasisPoints", "withdrawalDelay"] as const;
@@ -43,8 +49,11 @@ const TERMS = ["clearingHouse", "operator", "feeBasisPoints", "withdrawalDelay"]
  * The `clearing` scheme for the official `@x402/core` resource server (`x402ResourceServer`,
  * `@x402/express`): prices in USDC on Base and Base Sepolia as `exact` does, requirements filled
  * with the facilitator's clearing terms from its `/supported` kind (ClearingHouse, operator, fee
- * basis points, withdrawal delay) and the token's EIP-712 name and version. It keeps no state:
- * after a failed payment it can fill the 402's `extra.pair` from the facilitator.
+ * basis points, withdrawal delay) and the token's EIP-712 name and version. An asset deposited
+ * through Permit2 (listed in the kind's `extra.permit2Assets`, or in the `permit2Assets` option;
+ * a token without EIP-3009 such as USDT) gets `extra.assetTransferMethod: "permit2"` instead of a
+ * token domain (price it with an `AssetAmount`). It keeps no state: after a failed payment it can
+ * fill the 402's `extra.pair` from the facilitator.
  *
  * @example
  * const server = new x402ResourceServer(new HTTPFacilitatorClient({ url }))
@@ -62,16 +71,20 @@ export class ClearingServerScheme implements SchemeNetworkServer {
   readonly #facilitatorUrl: string | undefined;
   readonly #pairTimeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #permit2Assets: readonly Address[];
 
   constructor(options: ClearingServerSchemeOptions = {}) {
     const flow = options.paymentFlow ?? "upfront";
     if (flow !== "upfront" && flow !== "authorization") {
       throw new ClearingServerError("Unknown clearing payment flow.", String(flow));
     }
-    this.paymentFlows = { default: { supported: ["upfront", "authorization"], default: flow } };
+    const flows: PaymentFlowConfig = { supported: ["upfront", "authorization"], default: flow };
+    // `permit2`: requirements whose deposits go through Permit2 (extra.assetTransferMethod).
+    this.paymentFlows = { default: flows, permit2: flows };
     this.#facilitatorUrl = options.facilitatorUrl?.replace(/\/+$/, "");
     this.#pairTimeoutMs = options.pairTimeoutMs ?? 2_000;
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#permit2Assets = (options.permit2Assets ?? []).map((asset) => getAddress(asset));
     this.enrichPaymentRequiredResponse = this.#facilitatorUrl
       ? (ctx) => this.#fillPairs(ctx.requirements, ctx.paymentPayload?.payload)
       : undefined;
@@ -121,7 +134,10 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     };
   }
 
-  /** Fills `extra` with the facilitator's clearing terms (and USDC's domain when missing). */
+  /**
+   * Fills `extra` with the facilitator's clearing terms, and the deposit's transfer method:
+   * `assetTransferMethod: "permit2"` for a Permit2 asset, else the token's domain when missing.
+   */
   async enhancePaymentRequirements(
     requirements: PaymentRequirements,
     supportedKind: SupportedKind,
@@ -134,7 +150,18 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     for (const field of TERMS) extra[field] = kind[field];
     extra.clearingHouse = getAddress(kind.clearingHouse as string);
     extra.operator = getAddress(kind.operator as string);
-    if (extra.name === undefined || extra.version === undefined) {
+    const listed = Array.isArray(kind.permit2Assets) ? (kind.permit2Assets as unknown[]) : [];
+    const permit2 =
+      isAddress(requirements.asset, { strict: false }) &&
+      [...this.#permit2Assets, ...listed].some(
+        (asset) =>
+          typeof asset === "string" &&
+          isAddress(asset, { strict: false }) &&
+          isAddressEqual(asset, requirements.asset as Address),
+      );
+    if (permit2) {
+      extra.assetTransferMethod = "permit2";
+    } else if (extra.name === undefined || extra.version === undefined) {
       const domain = tokenDomainOf(requirements, kind.assets);
       if (!domain) {
         throw new ClearingServerError(

@@ -10,9 +10,16 @@ import { BaseError } from "../../errors/base.js";
  *   above its per-payment cap).
  * - `deposit_too_small`: the deposit policy gives less than one payment needs.
  * - `signer_unavailable`: the signer cannot sign typed data or digests.
+ * - `permit2_approval_required`: a Permit2 deposit is due but the payer's allowance to Permit2 on
+ *   the token (read through the client's `publicClient`) does not cover it. The approval is the
+ *   payer's one on-chain transaction (`approvePermit2`).
  */
 export type ClearingClientErrorReason =
-  "invalid_requirements" | "untrusted_terms" | "deposit_too_small" | "signer_unavailable";
+  | "invalid_requirements"
+  | "untrusted_terms"
+  | "deposit_too_small"
+  | "signer_unavailable"
+  | "permit2_approval_required";
 
 /** The `clearing` client scheme refused to build a payment; `reason` says why. */
 export class ClearingClientError extends BaseError {

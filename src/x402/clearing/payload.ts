@@ -1,6 +1,10 @@
 import { type Address, type Hex, getAddress, isAddress, isHex, size } from "viem";
 
-import type { SignedDepositAuthorization, SignedVoucher } from "../../clearing/types.js";
+import type {
+  SignedDepositAuthorization,
+  SignedPermit2Deposit,
+  SignedVoucher,
+} from "../../clearing/types.js";
 import { InvalidClearingPayloadError } from "./errors.js";
 
 /** The scheme's name in requirements, payloads and the facilitator's `/supported` kinds. */
@@ -8,6 +12,7 @@ export const CLEARING_SCHEME = "clearing";
 
 const UINT128_LIMIT = 1n << 128n;
 const UINT256_LIMIT = 1n << 256n;
+const UINT48_LIMIT = 1n << 48n;
 
 /** A voucher on the wire: amounts as decimal strings. */
 export type ClearingVoucherJson = {
@@ -35,8 +40,27 @@ export type ClearingDepositJson = {
   signature: Hex;
 };
 
+/**
+ * A deposit on the wire through Permit2 (tokens without EIP-3009): `PermitWitnessTransferFrom`
+ * with the ClearingHouse as spender and the `ClearingDeposit(operator, voucherSigner)` witness.
+ */
+export type ClearingPermit2DepositJson = {
+  permit2Authorization: {
+    from: Address;
+    permitted: { token: Address; amount: string };
+    spender: Address;
+    nonce: string;
+    deadline: string;
+    witness: { operator: Address; voucherSigner: Address };
+  };
+  signature: Hex;
+};
+
 /** `paymentPayload.payload` of a `clearing` payment (docs/SCHEMES.md). */
-export type ClearingPayloadJson = { voucher: ClearingVoucherJson; deposit?: ClearingDepositJson };
+export type ClearingPayloadJson = {
+  voucher: ClearingVoucherJson;
+  deposit?: ClearingDepositJson | ClearingPermit2DepositJson;
+};
 
 /** `extra.pair` on the wire: the pair's state as the operator knows it. */
 export type ClearingPairJson = {
@@ -49,8 +73,14 @@ export type ClearingPairJson = {
   voucher: ClearingVoucherJson | null;
 };
 
-/** A decoded `clearing` payload: the voucher, and the deposit riding with it (first payment, top-up). */
-export type ClearingPayload = { voucher: SignedVoucher; deposit?: SignedDepositAuthorization };
+/**
+ * A decoded `clearing` payload: the voucher, and the deposit riding with it (first payment,
+ * top-up): an EIP-3009 authorization (`kind: "deposit"`) or a Permit2 one (`kind: "permit2-deposit"`).
+ */
+export type ClearingPayload = {
+  voucher: SignedVoucher;
+  deposit?: SignedDepositAuthorization | SignedPermit2Deposit;
+};
 
 /** A decoded `extra.pair`. Nothing in it is trusted but `voucher`'s signature, once checked. */
 export type ClearingPairState = {
@@ -73,7 +103,22 @@ export type ClearingPairState = {
  */
 export function encodeClearingPayload({ voucher, deposit }: ClearingPayload): ClearingPayloadJson {
   const out: ClearingPayloadJson = { voucher: encodeVoucher(voucher) };
-  if (deposit) {
+  if (deposit?.kind === "permit2-deposit") {
+    out.deposit = {
+      permit2Authorization: {
+        from: getAddress(deposit.payer),
+        permitted: { token: getAddress(deposit.token), amount: deposit.amount.toString() },
+        spender: getAddress(deposit.clearingHouse),
+        nonce: deposit.nonce.toString(),
+        deadline: deposit.deadline.toString(),
+        witness: {
+          operator: getAddress(deposit.operator),
+          voucherSigner: getAddress(deposit.voucherSigner),
+        },
+      },
+      signature: deposit.signature,
+    };
+  } else if (deposit) {
     out.deposit = {
       authorization: {
         from: getAddress(deposit.from),
@@ -103,6 +148,11 @@ export function decodeClearingPayload(raw: unknown): ClearingPayload {
   const object = record("payload", raw, ["voucher", "deposit"], ["voucher"]);
   const voucher = decodeVoucher("voucher", object.voucher);
   if (object.deposit === undefined) return { voucher };
+  const isPermit2 =
+    typeof object.deposit === "object" &&
+    object.deposit !== null &&
+    "permit2Authorization" in object.deposit;
+  if (isPermit2) return { voucher, deposit: decodePermit2Deposit(object.deposit) };
   const deposit = record(
     "deposit",
     object.deposit,
@@ -134,6 +184,38 @@ export function decodeClearingPayload(raw: unknown): ClearingPayload {
       salt: bytes32("deposit.salt", deposit.salt),
       signature: signature("deposit.signature", deposit.signature),
     },
+  };
+}
+
+function decodePermit2Deposit(raw: unknown): SignedPermit2Deposit {
+  const deposit = record(
+    "deposit",
+    raw,
+    ["permit2Authorization", "signature"],
+    ["permit2Authorization", "signature"],
+  );
+  const at = "deposit.permit2Authorization";
+  const fields = ["from", "permitted", "spender", "nonce", "deadline", "witness"];
+  const permit = record(at, deposit.permit2Authorization, fields, fields);
+  const permitted = record(
+    `${at}.permitted`,
+    permit.permitted,
+    ["token", "amount"],
+    ["token", "amount"],
+  );
+  const witnessFields = ["operator", "voucherSigner"];
+  const witness = record(`${at}.witness`, permit.witness, witnessFields, witnessFields);
+  return {
+    kind: "permit2-deposit",
+    payer: address(`${at}.from`, permit.from),
+    clearingHouse: address(`${at}.spender`, permit.spender),
+    token: address(`${at}.permitted.token`, permitted.token),
+    operator: address(`${at}.witness.operator`, witness.operator),
+    voucherSigner: address(`${at}.witness.voucherSigner`, witness.voucherSigner),
+    amount: amount(`${at}.permitted.amount`, permitted.amount, UINT128_LIMIT),
+    nonce: amount(`${at}.nonce`, permit.nonce, UINT256_LIMIT),
+    deadline: amount(`${at}.deadline`, permit.deadline, UINT48_LIMIT),
+    signature: signature("deposit.signature", deposit.signature),
   };
 }
 

@@ -25,7 +25,14 @@ export type ClearingTerms = {
   operator: Address;
   feeBasisPoints: number;
   withdrawalDelay: number;
-  /** The token's EIP-712 domain, for the deposit authorization. */
+  /**
+   * How a deposit moves the token: `eip3009` (a `ReceiveWithAuthorization` under the token's
+   * EIP-712 domain) or `permit2` (Permit2's `PermitWitnessTransferFrom`, for tokens without
+   * EIP-3009). From `extra.assetTransferMethod`; absent, `eip3009` when the requirements carry
+   * the token's domain, else `permit2`.
+   */
+  assetTransferMethod: "eip3009" | "permit2";
+  /** The token's EIP-712 domain, for an EIP-3009 deposit authorization (empty for `permit2`). */
   tokenName: string;
   tokenVersion: string;
   maxTimeoutSeconds: number;
@@ -33,8 +40,10 @@ export type ClearingTerms = {
 
 /**
  * Reads and checks a `clearing` offer: the scheme, a supported network, checksummable addresses,
- * a positive amount below 2^128, fee basis points in [0, 10,000], a positive withdrawal delay, the
- * token's EIP-712 name and version. Throws {@link ClearingClientError} (`invalid_requirements`)
+ * a positive amount below 2^128, fee basis points in [0, 10,000], a positive withdrawal delay, and
+ * the deposit's transfer method: `extra.assetTransferMethod` "eip3009" needs the token's EIP-712
+ * name and version, "permit2" does not; without it, the token's domain (name and version) means
+ * EIP-3009 and its absence Permit2. Throws {@link ClearingClientError} (`invalid_requirements`)
  * naming the first bad field.
  *
  * @example
@@ -82,6 +91,17 @@ export function parseClearingRequirements(requirements: PaymentRequirements): Cl
   }
   const price = BigInt(requirements.amount);
   if (price >= UINT128_LIMIT) fail("amount", "must be below 2^128");
+  const method = extra.assetTransferMethod;
+  if (method !== undefined && method !== "eip3009" && method !== "permit2") {
+    fail(
+      "extra.assetTransferMethod",
+      `expected "eip3009" or "permit2", got ${JSON.stringify(method)}`,
+    );
+  }
+  const assetTransferMethod: "eip3009" | "permit2" =
+    (method as "eip3009" | "permit2" | undefined) ??
+    (extra.name === undefined && extra.version === undefined ? "permit2" : "eip3009");
+  const permit2 = assetTransferMethod === "permit2";
   return {
     network: requirements.network,
     chainId: chainId!,
@@ -92,8 +112,9 @@ export function parseClearingRequirements(requirements: PaymentRequirements): Cl
     operator: address("extra.operator", extra.operator),
     feeBasisPoints: integer("extra.feeBasisPoints", extra.feeBasisPoints, 0, 10_000),
     withdrawalDelay: integer("extra.withdrawalDelay", extra.withdrawalDelay, 1, 2 ** 32 - 1),
-    tokenName: text("extra.name", extra.name),
-    tokenVersion: text("extra.version", extra.version),
+    assetTransferMethod,
+    tokenName: permit2 ? "" : text("extra.name", extra.name),
+    tokenVersion: permit2 ? "" : text("extra.version", extra.version),
     maxTimeoutSeconds: integer("maxTimeoutSeconds", requirements.maxTimeoutSeconds, 1, 86_400),
   };
 }
