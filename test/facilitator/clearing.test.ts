@@ -604,7 +604,7 @@ describe("facilitator: the clearing part in process (no RPC on verify, threshold
     );
   });
 
-  it("sustains well over 500 settles per second in process (figure printed)", async function () {
+  it("settles 1,800 vouchers of 18 payers, 10 in flight per payer, every one answered success (rate printed)", async function () {
     const group = payers.slice(2, 20);
     await Promise.all(
       group.map(async (payer) =>
