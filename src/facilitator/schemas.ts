@@ -55,7 +55,8 @@ const extra = z
     feeRecipient: optionalAddress(value?.feeRecipient),
   }));
 
-const authorization = z.object({
+/** An EIP-3009 authorization's fields, as JSON (decimal strings, a bytes32 nonce). */
+export const authorization = z.object({
   from: address,
   to: address,
   value: uint256String,

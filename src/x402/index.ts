@@ -66,8 +66,11 @@ export {
   routedDefaultAsset,
 } from "./routed/index.js";
 export type {
+  Eip2612GasSponsoringInfo,
+  RoutedClientReadContract,
   RoutedClientSchemeOptions,
   RoutedClientSigner,
+  RoutedPermit2ApprovalOptions,
   RoutedDefaultAsset,
   RoutedPayload,
   RoutedPermit2Payload,

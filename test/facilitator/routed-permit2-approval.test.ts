@@ -28,7 +28,11 @@ import {
 import { FacilitatorStore } from "../../src/facilitator/store.js";
 import { eip2612Abi } from "../../src/permit2/approval.js";
 import { encodePermit2Items, getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
-import { RoutedClientScheme, routedDefaultAsset } from "../../src/x402/index.js";
+import {
+  type Eip2612GasSponsoringInfo,
+  RoutedClientScheme,
+  routedDefaultAsset,
+} from "../../src/x402/index.js";
 import {
   fundedPayers,
   network,
@@ -43,16 +47,8 @@ const PRICE = 1_000n;
 const FEE = 50n;
 const CAIP = network.v2 as `${string}:${string}`;
 
-type Info = {
-  from: Address;
-  asset: Address;
-  spender: Address;
-  amount: string;
-  nonce: string;
-  deadline: string;
-  signature: Hex;
-  version: string;
-};
+// As a type alias (assignable to Record<string, unknown>, which the mutations take).
+type Info = { [K in keyof Eip2612GasSponsoringInfo]: Eip2612GasSponsoringInfo[K] };
 
 type Body = {
   x402Version: 2;

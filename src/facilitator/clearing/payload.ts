@@ -7,7 +7,14 @@ import type {
   SignedVoucher,
 } from "../../clearing/types.js";
 import { reasons } from "../reasons.js";
-import { address, bytes32, shortString, signature, uint256String } from "../schemas.js";
+import {
+  address,
+  authorization,
+  bytes32,
+  shortString,
+  signature,
+  uint256String,
+} from "../schemas.js";
 
 /** The `clearing` scheme's name in requirements and `/supported`. */
 export const CLEARING_SCHEME = "clearing";
@@ -24,14 +31,7 @@ const voucherSchema = z.object({
 
 const depositSchema = z
   .object({
-    authorization: z.object({
-      from: address,
-      to: address,
-      value: uint256String,
-      validAfter: uint256String,
-      validBefore: uint256String,
-      nonce: bytes32,
-    }),
+    authorization,
     voucherSigner: address,
     salt: bytes32,
     signature,
