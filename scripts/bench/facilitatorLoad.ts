@@ -15,6 +15,7 @@ import { decodePaymentResponseHeader, wrapFetchWithPayment, x402Client } from "@
 import express from "express";
 
 import { PooledFacilitatorClient } from "./facilitatorClient.js";
+import { createPooledFetch, type PooledFetch } from "./pooledFetch.js";
 import {
   createClientScheme,
   createServerScheme,
@@ -171,14 +172,23 @@ type Pay = (input: string, init?: RequestInit) => Promise<Response>;
 /** The start and end of each HTTP call of one paid request. */
 type Marks = [number, number][];
 
-/** The paying clients of one row in this thread: one official x402 client per payer, kept across phases. */
+/**
+ * The paying clients of one row in this thread: one official x402 client per payer, kept across
+ * phases, over one pooled `fetch` (pooledFetch.ts).
+ */
 export class PayingClients {
   private cursor = 0;
+  private readonly http: PooledFetch = createPooledFetch();
 
   private constructor(
     private readonly clients: x402Client[],
     private readonly url: string,
   ) {}
+
+  /** Closes the clients' connections. */
+  close(): Promise<void> {
+    return this.http.close();
+  }
 
   static async create(spec: RowSchemeSpec, payers: readonly PayerInput[], url: string) {
     const pays = await Promise.all(
@@ -199,7 +209,7 @@ export class PayingClients {
   private pay(index: number, marks: Marks): Pay {
     const timed = async (input: string | URL | Request, init?: RequestInit) => {
       const t0 = performance.now();
-      const response = await fetch(input, init);
+      const response = await this.http.fetch(input, init);
       marks.push([t0, performance.now()]);
       return response;
     };
@@ -228,10 +238,10 @@ export class PayingClients {
         ? { ok: true, transaction: settlement.transaction ?? "" }
         : { ok: false, reason: settlement.errorReason ?? "settle_failed" };
     } catch (error) {
-      const failure = error as Error & { cause?: { code?: string } };
+      const failure = error as Error & { code?: string; cause?: { code?: string } };
       if (failure?.name === "TimeoutError") return { ok: false, reason: "timeout" };
-      // fetch's network errors name their cause's code (ECONNRESET, ECONNREFUSED, ...).
-      const code = failure?.cause?.code;
+      // undici's network errors carry a code (ECONNRESET, UND_ERR_SOCKET, ...), fetch's their cause's.
+      const code = failure?.code ?? failure?.cause?.code;
       return { ok: false, reason: code ? `client_error_${code}` : "client_error" };
     }
   }
@@ -445,7 +455,7 @@ export async function createLoadGenerator(
 ): Promise<LoadGenerator> {
   if (threads <= 0) {
     const clients = await PayingClients.create(spec, payers, url);
-    return { run: (phase) => clients.run(phase), close: async () => {} };
+    return { run: (phase) => clients.run(phase), close: () => clients.close() };
   }
   const keys = payers.map((payer) => {
     if (typeof payer !== "string") throw new Error("worker threads need the payers' private keys");

@@ -1,4 +1,4 @@
-import { getAddress, isAddress, type Address } from "viem";
+import { isAddress, type Address } from "viem";
 
 import {
   BASE_CHAIN_ID,
@@ -9,6 +9,7 @@ import {
 } from "../chain/base.js";
 import { InvalidAuthorizationInputError } from "./errors.js";
 import type { TokenDomain } from "./types.js";
+import { checksumAddress } from "../crypto/checksumAddress.js";
 
 export type GetTokenDomainParameters = {
   /** Defaults to Base mainnet, 8453. */
@@ -71,6 +72,6 @@ export function getTokenDomain(
     name: parameters.name ?? usdc?.name ?? USDC_EIP712_NAME,
     version: parameters.version ?? usdc?.version ?? USDC_EIP712_VERSION,
     chainId,
-    verifyingContract: getAddress(token),
+    verifyingContract: checksumAddress(token),
   };
 }

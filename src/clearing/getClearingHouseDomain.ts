@@ -1,7 +1,8 @@
-import { type Address, getAddress } from "viem";
+import { type Address } from "viem";
 
 import { CLEARING_HOUSE_DOMAIN_NAME, CLEARING_HOUSE_DOMAIN_VERSION } from "./eip712Types.js";
 import type { ClearingHouseDomain } from "./types.js";
+import { checksumAddress } from "../crypto/checksumAddress.js";
 
 export type GetClearingHouseDomainParameters = {
   chainId: number;
@@ -22,6 +23,6 @@ export function getClearingHouseDomain({
     name: CLEARING_HOUSE_DOMAIN_NAME,
     version: CLEARING_HOUSE_DOMAIN_VERSION,
     chainId,
-    verifyingContract: getAddress(clearingHouse),
+    verifyingContract: checksumAddress(clearingHouse),
   };
 }

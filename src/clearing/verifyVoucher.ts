@@ -1,8 +1,9 @@
-import { type Address, type Hex, getAddress } from "viem";
+import { type Address, type Hex } from "viem";
 
 import { recoverDigestSigner } from "../crypto/recoverDigestSigner.js";
 import { hashVoucher } from "./hashVoucher.js";
 import type { Voucher } from "./types.js";
+import { checksumAddress } from "../crypto/checksumAddress.js";
 
 export type VerifyVoucherParameters = {
   /** From {@link getDomainSeparator}. */
@@ -44,8 +45,8 @@ export function verifyVoucher({
   if (!recovered.ok) return { valid: false, reason: recovered.reason };
   const signer = recovered.signer;
   if (
-    signer === getAddress(voucher.payer) ||
-    (voucherSigner !== undefined && signer === getAddress(voucherSigner))
+    signer === checksumAddress(voucher.payer) ||
+    (voucherSigner !== undefined && signer === checksumAddress(voucherSigner))
   ) {
     return { valid: true, signer };
   }

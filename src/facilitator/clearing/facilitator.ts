@@ -2,7 +2,6 @@ import {
   createWalletClient,
   custom,
   encodeFunctionData,
-  getAddress,
   isAddressEqual,
   zeroAddress,
   type Address,
@@ -45,6 +44,7 @@ import {
 } from "./payload.js";
 import { ClearingScheduler } from "./scheduler.js";
 import type { ClearingStore } from "./store.js";
+import { checksumAddress } from "../../crypto/checksumAddress.js";
 
 /** What sends the operator's transactions: a `RelayerSender` (the relayer's, when the operator is the relayer). */
 export interface ClearingSender extends DepositSender {
@@ -236,13 +236,15 @@ export class ClearingFacilitator {
     this.#log = options.log ?? (() => {});
     this.#fee = { basisPoints: options.feeBasisPoints ?? 0 };
     computeVoucherFee(this.#fee, 0n);
-    this.#tokens = (options.tokens ?? [canonicalUsdc(options.network)]).map((t) => getAddress(t));
+    this.#tokens = (options.tokens ?? [canonicalUsdc(options.network)]).map((t) =>
+      checksumAddress(t),
+    );
     if (this.#tokens.length === 0) {
       throw new FacilitatorConfigurationError("The clearing scheme has no token.", {
         details: "pass at least one token in tokens",
       });
     }
-    this.#permit2Assets = (options.permit2Assets ?? []).map((t) => getAddress(t));
+    this.#permit2Assets = (options.permit2Assets ?? []).map((t) => checksumAddress(t));
     for (const asset of this.#permit2Assets) {
       if (!this.#tokens.some((token) => isAddressEqual(token, asset))) {
         throw new FacilitatorConfigurationError("A Permit2 asset is not a cleared token.", {
@@ -435,9 +437,9 @@ export class ClearingFacilitator {
     const value = max(best?.cumulativeValue ?? 0n, pair?.clearedValue ?? 0n);
     const fee = max(best?.cumulativeFee ?? 0n, pair?.clearedFee ?? 0n);
     return {
-      payer: getAddress(args.payer),
-      payee: getAddress(args.payee),
-      token: getAddress(args.token),
+      payer: checksumAddress(args.payer),
+      payee: checksumAddress(args.payee),
+      token: checksumAddress(args.token),
       charged: (pair?.chargedValue ?? 0n).toString(),
       cumulativeValue: value.toString(),
       cumulativeFee: fee.toString(),
@@ -608,7 +610,7 @@ export class ClearingFacilitator {
       status: 200,
       body: {
         success: true,
-        payer: getAddress(payer),
+        payer: checksumAddress(payer),
         transaction: "",
         network,
         extra: {
@@ -840,10 +842,10 @@ export class ClearingFacilitator {
 
 function voucherJson(voucher: SignedVoucher): NonNullable<ClearingPairState["voucher"]> {
   return {
-    payer: getAddress(voucher.payer),
-    payee: getAddress(voucher.payee),
-    token: getAddress(voucher.token),
-    operator: getAddress(voucher.operator),
+    payer: checksumAddress(voucher.payer),
+    payee: checksumAddress(voucher.payee),
+    token: checksumAddress(voucher.token),
+    operator: checksumAddress(voucher.operator),
     cumulativeValue: voucher.cumulativeValue.toString(),
     cumulativeFee: voucher.cumulativeFee.toString(),
     signature: voucher.signature,

@@ -1,6 +1,7 @@
-import type { Address, Hex } from "viem";
+import { type Address, type Hex, maxUint256 } from "viem";
 import { z } from "zod";
 
+import { checksumAddress } from "../../crypto/checksumAddress.js";
 import type {
   SignedDepositAuthorization,
   SignedPermit2Deposit,
@@ -165,6 +166,12 @@ function describe(error: z.ZodError): string {
  * if (!parsed.ok) return respond(400, parsed);
  */
 export function parseClearingRequest(body: unknown): ParseClearingRequestResult {
+  const voucherOnly = parseVoucherOnlyRequest(body);
+  return voucherOnly ? { ok: true, request: voucherOnly } : parseClearingRequestBySchema(body);
+}
+
+/** {@link parseClearingRequest} by the schema alone, for any body (the differential test's reference). */
+export function parseClearingRequestBySchema(body: unknown): ParseClearingRequestResult {
   const rawPayer = (body as { paymentPayload?: { payload?: { voucher?: { payer?: unknown } } } })
     ?.paymentPayload?.payload?.voucher?.payer;
   const payerParse = address.safeParse(rawPayer);
@@ -216,6 +223,127 @@ export function parseClearingRequest(body: unknown): ParseClearingRequestResult 
       voucher: { ...voucher, signature: voucher.signature as Hex },
       deposit: deposit && toDeposit(deposit, r.extra.operator),
     },
+  };
+}
+
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const UINT256 = /^[0-9]{1,78}$/;
+const SIGNATURE = /^0x(?:[0-9a-fA-F]{2}){1,4096}$/;
+const DECIMAL = /^[0-9]{1,12}$/;
+
+type Fields = Record<string, unknown>;
+
+function plainObject(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function shortText(value: unknown): value is string {
+  return typeof value === "string" && value.length <= 128;
+}
+
+function addressOf(value: unknown): Address | undefined {
+  return typeof value === "string" && ADDRESS.test(value)
+    ? checksumAddress(value.toLowerCase())
+    : undefined;
+}
+
+function uintOf(value: unknown): bigint | undefined {
+  if (typeof value !== "string" || !UINT256.test(value)) return undefined;
+  const parsed = BigInt(value);
+  return parsed <= maxUint256 ? parsed : undefined;
+}
+
+/** `decimal` above: a non-negative integer, or its decimal string of at most 12 digits. */
+function decimalOf(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isInteger(value) && value >= 0 ? value : undefined;
+  return typeof value === "string" && DECIMAL.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The hot path of {@link parseClearingRequest}: a well-formed body carrying a voucher and no
+ * deposit, checked field by field with exactly the rules of `requestSchema` (the differential test
+ * in test/facilitator/clearing-payload.test.ts holds them equal). Anything else, malformed or not,
+ * is left to the schema, which names what is wrong: undefined.
+ */
+export function parseVoucherOnlyRequest(body: unknown): ClearingRequest | undefined {
+  if (!plainObject(body)) return undefined;
+  if (body.x402Version !== undefined && body.x402Version !== 2) return undefined;
+  const payload = body.paymentPayload;
+  const r = body.paymentRequirements;
+  if (!plainObject(payload) || payload.x402Version !== 2 || !plainObject(r)) return undefined;
+  const accepted = payload.accepted;
+  const inner = payload.payload;
+  if (!plainObject(accepted) || !shortText(accepted.scheme) || !shortText(accepted.network))
+    return undefined;
+  if (!plainObject(inner) || inner.deposit !== undefined || !plainObject(inner.voucher))
+    return undefined;
+  const v = inner.voucher;
+  const payer = addressOf(v.payer);
+  const payee = addressOf(v.payee);
+  const token = addressOf(v.token);
+  const operator = addressOf(v.operator);
+  const cumulativeValue = uintOf(v.cumulativeValue);
+  const cumulativeFee = uintOf(v.cumulativeFee);
+  const signature = v.signature;
+  if (
+    !payer ||
+    !payee ||
+    !token ||
+    !operator ||
+    cumulativeValue === undefined ||
+    cumulativeFee === undefined ||
+    typeof signature !== "string" ||
+    !SIGNATURE.test(signature)
+  )
+    return undefined;
+  const extra = r.extra;
+  if (!shortText(r.scheme) || !shortText(r.network) || !plainObject(extra)) return undefined;
+  const amount = uintOf(r.amount);
+  const asset = addressOf(r.asset);
+  const payTo = addressOf(r.payTo);
+  const clearingHouse = addressOf(extra.clearingHouse);
+  const requirementsOperator = addressOf(extra.operator);
+  const feeBasisPoints = decimalOf(extra.feeBasisPoints);
+  const withdrawalDelay =
+    extra.withdrawalDelay === undefined ? undefined : decimalOf(extra.withdrawalDelay);
+  const timeout = r.maxTimeoutSeconds;
+  if (
+    amount === undefined ||
+    !asset ||
+    !payTo ||
+    !clearingHouse ||
+    !requirementsOperator ||
+    feeBasisPoints === undefined ||
+    (extra.withdrawalDelay !== undefined && withdrawalDelay === undefined) ||
+    (timeout !== undefined &&
+      (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0))
+  )
+    return undefined;
+  return {
+    x402Version: 2,
+    payloadScheme: accepted.scheme,
+    payloadNetwork: accepted.network,
+    requirements: {
+      scheme: r.scheme,
+      network: r.network,
+      amount,
+      asset,
+      payTo,
+      clearingHouse,
+      operator: requirementsOperator,
+      feeBasisPoints,
+      withdrawalDelay,
+    },
+    voucher: {
+      payer,
+      payee,
+      token,
+      operator,
+      cumulativeValue,
+      cumulativeFee,
+      signature: signature.toLowerCase() as Hex,
+    },
+    deposit: undefined,
   };
 }
 

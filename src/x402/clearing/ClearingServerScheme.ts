@@ -8,13 +8,14 @@ import type {
   SchemeNetworkServer,
   SupportedKind,
 } from "@x402/core/types";
-import { type Address, getAddress, isAddress, isAddressEqual, parseUnits } from "viem";
+import { type Address, isAddress, isAddressEqual, parseUnits } from "viem";
 
 import { getTokenDomain } from "../../authorization/getTokenDomain.js";
 import { USDC_DECIMALS } from "../../chain/base.js";
 import { ClearingServerError } from "./errors.js";
 import { CLEARING_SCHEME, decodePairState, encodePairState } from "./payload.js";
 import { CLEARING_NETWORKS } from "./requirements.js";
+import { checksumAddress } from "../../crypto/checksumAddress.js";
 
 /** The payment flows the server scheme offers: see {@link ClearingServerSchemeOptions.paymentFlow}. */
 export type ClearingPaymentFlow = "upfront" | "authorization";
@@ -84,7 +85,7 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     this.#facilitatorUrl = options.facilitatorUrl?.replace(/\/+$/, "");
     this.#pairTimeoutMs = options.pairTimeoutMs ?? 2_000;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#permit2Assets = (options.permit2Assets ?? []).map((asset) => getAddress(asset));
+    this.#permit2Assets = (options.permit2Assets ?? []).map((asset) => checksumAddress(asset));
     this.enrichPaymentRequiredResponse = this.#facilitatorUrl
       ? (ctx) => this.#fillPairs(ctx.requirements, ctx.paymentPayload?.payload)
       : undefined;
@@ -148,8 +149,8 @@ export class ClearingServerScheme implements SchemeNetworkServer {
     const kind = supportedKind.extra as Record<string, unknown>;
     const extra: Record<string, unknown> = { ...requirements.extra };
     for (const field of TERMS) extra[field] = kind[field];
-    extra.clearingHouse = getAddress(kind.clearingHouse as string);
-    extra.operator = getAddress(kind.operator as string);
+    extra.clearingHouse = checksumAddress(kind.clearingHouse as string);
+    extra.operator = checksumAddress(kind.operator as string);
     const listed = Array.isArray(kind.permit2Assets) ? (kind.permit2Assets as unknown[]) : [];
     const permit2 =
       isAddress(requirements.asset, { strict: false }) &&
@@ -268,6 +269,6 @@ function usdcOf(network: string) {
 function payerOf(payload: unknown): Address | undefined {
   const payer = (payload as { voucher?: { payer?: unknown } } | undefined)?.voucher?.payer;
   return typeof payer === "string" && isAddress(payer, { strict: false })
-    ? getAddress(payer)
+    ? checksumAddress(payer)
     : undefined;
 }

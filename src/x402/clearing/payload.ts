@@ -1,4 +1,4 @@
-import { type Address, type Hex, getAddress, isAddress, isHex, size } from "viem";
+import { type Address, type Hex, isAddress, isHex, size } from "viem";
 
 import type {
   SignedDepositAuthorization,
@@ -6,6 +6,7 @@ import type {
   SignedVoucher,
 } from "../../clearing/types.js";
 import { InvalidClearingPayloadError } from "./errors.js";
+import { checksumAddress } from "../../crypto/checksumAddress.js";
 
 /** The scheme's name in requirements, payloads and the facilitator's `/supported` kinds. */
 export const CLEARING_SCHEME = "clearing";
@@ -106,14 +107,14 @@ export function encodeClearingPayload({ voucher, deposit }: ClearingPayload): Cl
   if (deposit?.kind === "permit2-deposit") {
     out.deposit = {
       permit2Authorization: {
-        from: getAddress(deposit.payer),
-        permitted: { token: getAddress(deposit.token), amount: deposit.amount.toString() },
-        spender: getAddress(deposit.clearingHouse),
+        from: checksumAddress(deposit.payer),
+        permitted: { token: checksumAddress(deposit.token), amount: deposit.amount.toString() },
+        spender: checksumAddress(deposit.clearingHouse),
         nonce: deposit.nonce.toString(),
         deadline: deposit.deadline.toString(),
         witness: {
-          operator: getAddress(deposit.operator),
-          voucherSigner: getAddress(deposit.voucherSigner),
+          operator: checksumAddress(deposit.operator),
+          voucherSigner: checksumAddress(deposit.voucherSigner),
         },
       },
       signature: deposit.signature,
@@ -121,14 +122,14 @@ export function encodeClearingPayload({ voucher, deposit }: ClearingPayload): Cl
   } else if (deposit) {
     out.deposit = {
       authorization: {
-        from: getAddress(deposit.from),
-        to: getAddress(deposit.to),
+        from: checksumAddress(deposit.from),
+        to: checksumAddress(deposit.to),
         value: deposit.value.toString(),
         validAfter: deposit.validAfter.toString(),
         validBefore: deposit.validBefore.toString(),
         nonce: deposit.nonce,
       },
-      voucherSigner: getAddress(deposit.voucherSigner),
+      voucherSigner: checksumAddress(deposit.voucherSigner),
       salt: deposit.salt,
       signature: deposit.signature,
     };
@@ -222,9 +223,9 @@ function decodePermit2Deposit(raw: unknown): SignedPermit2Deposit {
 /** The wire form of a pair's state (`extra.pair`). */
 export function encodePairState(pair: ClearingPairState): ClearingPairJson {
   return {
-    payer: getAddress(pair.payer),
-    ...(pair.payee ? { payee: getAddress(pair.payee) } : {}),
-    ...(pair.token ? { token: getAddress(pair.token) } : {}),
+    payer: checksumAddress(pair.payer),
+    ...(pair.payee ? { payee: checksumAddress(pair.payee) } : {}),
+    ...(pair.token ? { token: checksumAddress(pair.token) } : {}),
     charged: pair.charged.toString(),
     cumulativeValue: pair.cumulativeValue.toString(),
     cumulativeFee: pair.cumulativeFee.toString(),
@@ -252,10 +253,10 @@ export function decodePairState(raw: unknown): ClearingPairState {
 
 function encodeVoucher(voucher: SignedVoucher): ClearingVoucherJson {
   return {
-    payer: getAddress(voucher.payer),
-    payee: getAddress(voucher.payee),
-    token: getAddress(voucher.token),
-    operator: getAddress(voucher.operator),
+    payer: checksumAddress(voucher.payer),
+    payee: checksumAddress(voucher.payee),
+    token: checksumAddress(voucher.token),
+    operator: checksumAddress(voucher.operator),
     cumulativeValue: voucher.cumulativeValue.toString(),
     cumulativeFee: voucher.cumulativeFee.toString(),
     signature: voucher.signature,
@@ -311,7 +312,7 @@ function address(field: string, raw: unknown): Address {
   if (typeof raw !== "string" || !isAddress(raw, { strict: false })) {
     throw new InvalidClearingPayloadError(field, "expected a 20-byte hex address");
   }
-  return getAddress(raw);
+  return checksumAddress(raw);
 }
 
 function amount(field: string, raw: unknown, limit: bigint): bigint {

@@ -1,9 +1,10 @@
 import type { PaymentRequirements } from "@x402/core/types";
-import { type Address, getAddress, isAddress } from "viem";
+import { type Address, isAddress } from "viem";
 
 import { BASE_CHAIN_ID, BASE_SEPOLIA_CHAIN_ID } from "../../chain/base.js";
 import { ClearingClientError } from "./errors.js";
 import { CLEARING_SCHEME } from "./payload.js";
+import { checksumAddress } from "../../crypto/checksumAddress.js";
 
 /** The networks `clearing` is offered on, by CAIP-2 id, with their chain ids. */
 export const CLEARING_NETWORKS: Readonly<Record<string, number>> = {
@@ -69,7 +70,7 @@ export function parseClearingRequirements(requirements: PaymentRequirements): Cl
     if (typeof value !== "string" || !isAddress(value, { strict: false })) {
       return fail(field, `expected an address, got ${JSON.stringify(value)}`);
     }
-    return getAddress(value);
+    return checksumAddress(value);
   };
   const integer = (field: string, value: unknown, min: number, max: number): number => {
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
