@@ -21,10 +21,16 @@ export type RecoverDigestSignerReturnType =
   | { ok: true; signer: Address }
   | { ok: false; reason: "malformed_signature" | "high_s" | "unrecoverable" };
 
+/** Most recoveries remembered; past it the memo starts over (so an adversary cannot grow it). */
+const MEMO_LIMIT = 4_096;
+const memo = new Map<string, Address>();
+
 /**
  * Recovers the EOA that signed a 32-byte digest: 65 bytes `r ‖ s ‖ v` or 64 bytes EIP-2098
  * `r ‖ vs`. Recovery runs in libsecp256k1 (the `secp256k1` package's prebuilt native binding): tens
- * of microseconds, against about 2.6 ms for viem's pure-JS recovery.
+ * of microseconds, against about 2.6 ms for viem's pure-JS recovery. A successful recovery is
+ * remembered per digest, signature and options (a payment is checked at `/verify` and again at
+ * `/settle`): the second costs a map lookup.
  *
  * @example
  * const result = recoverDigestSigner(hashTypedData(typedData), signature);
@@ -36,6 +42,9 @@ export function recoverDigestSigner(
   options: RecoverDigestSignerOptions = {},
 ): RecoverDigestSignerReturnType {
   if (!/^0x[0-9a-fA-F]*$/.test(signature)) return { ok: false, reason: "malformed_signature" };
+  const key = `${typeof digest === "string" ? digest.toLowerCase() : Buffer.from(digest).toString("hex")}:${signature.toLowerCase()}:${options.allowHighS === true}:${options.allowRecoveryIdV !== false}`;
+  const known = memo.get(key);
+  if (known !== undefined) return { ok: true, signer: known };
   const bytes = hexToBytes(signature);
   let recovery: number;
   const rs = new Uint8Array(64);
@@ -64,8 +73,8 @@ export function recoverDigestSigner(
   } catch {
     return { ok: false, reason: "unrecoverable" };
   }
-  return {
-    ok: true,
-    signer: checksumAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12))),
-  };
+  const signer = checksumAddress(toHex(keccak256Bytes(publicKey.subarray(1)).subarray(12)));
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, signer);
+  return { ok: true, signer };
 }
