@@ -547,10 +547,11 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     ) private returns (uint256, uint256, bool failed) {
         assembly ("memory-safe") {
             let i := add(items.offset, pos)
-            let end := add(items.offset, items.length)
+            // The last offset a whole EOA item fits at (`items` starts past the 6 head words).
+            let last := sub(add(items.offset, items.length), _P2_EOA_ITEM_SIZE)
             let amounts := 0
             let fees := 0
-            for {} iszero(gt(add(i, _P2_EOA_ITEM_SIZE), end)) {} {
+            for {} iszero(gt(i, last)) {} {
                 // fee (12 bytes), validAfter (5), deadline (5), then 10 bytes of the nonce.
                 let v := calldataload(add(i, 33))
                 let amount := shr(160, calldataload(add(i, 21)))
