@@ -539,6 +539,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// ({_writePermit2Call}) and credits the group once. Stops at the first item off the hot
     /// path (flags set, truncated, `fee > amount`, not yet valid), which the caller executes, or
     /// at the first failed Permit2 call (`failed`: the caller reports it from the return data).
+    // solhint-disable-next-line function-max-lines
     function _pullPlainRun(
         Permit2Group memory g,
         bytes calldata items,
