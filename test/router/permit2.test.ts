@@ -89,6 +89,24 @@ describe("SettlementRouter Permit2 items", function () {
     });
   }
 
+  it("settles nonces of any width the payer signs: 128-bit ones beside full 256-bit ones", async function () {
+    const token: Permit2TokenName = "NoReturnToken";
+    const payee = account("p2-width-payee").address;
+    const payers = [0, 1, 2, 3].map((i) => account(`p2-width-${i}`));
+    for (const payer of payers) await s.fundAndApprove(token, payer, AMOUNT);
+    const nonces = [5n, (1n << 256n) - 3n, (1n << 128n) - 1n, 1n << 255n];
+    const items = await Promise.all(
+      payers.map((payer, i) => s.sign(token, payer, payee, { nonce: nonces[i]! })),
+    );
+    const { results } = await s.settle(items);
+    expect(results.map((r) => r.status)).to.deep.equal(Array(4).fill("success"));
+    expect(await s.balanceOf(token, payee)).to.equal(4n * (AMOUNT - FEE));
+    for (const item of items)
+      expect(await isPermit2NonceUsed(s.client, { owner: item.owner, nonce: item.nonce })).to.equal(
+        true,
+      );
+  });
+
   it("isolates every failure kind; each gets its status and decoded reason", async function () {
     const token: Permit2TokenName = "NoReturnToken";
     const payee = account("p2-iso-payee").address;
