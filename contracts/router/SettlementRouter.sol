@@ -53,14 +53,19 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Permit2 item flags.
     uint8 private constant _P2_EIP2612_PERMIT = 1;
     uint8 private constant _P2_CONTRACT_SIGNATURE = 2;
+    uint8 private constant _P2_SHORT_NONCE = 4;
 
-    /// @dev A Permit2 group header, an item's fixed part, its compact signature, an EOA item
-    /// without a permit and an EIP-2612 permit.
+    /// @dev A Permit2 group header, an item's fixed part (with a 32-byte nonce), its compact
+    /// signature, an EOA item without a permit, an EIP-2612 permit, the bytes a `SHORT_NONCE`
+    /// item leaves out, and the shortest well-formed item (`SHORT_NONCE`, an empty contract
+    /// signature).
     uint256 private constant _P2_HEADER_SIZE = 23;
     uint256 private constant _P2_FIXED_SIZE = 87;
     uint256 private constant _P2_COMPACT_SIGNATURE_SIZE = 64;
     uint256 private constant _P2_EOA_ITEM_SIZE = 151;
     uint256 private constant _P2_PERMIT_SIZE = 128;
+    uint256 private constant _P2_SHORT_NONCE_CUT = 16;
+    uint256 private constant _P2_MIN_ITEM_SIZE = 73;
 
     /// @dev Where {settlePermit2Group} keeps its `permitWitnessTransferFrom` call data for a
     /// 64-byte signature (selector, 8 head words, the type string's 6 words, the signature's 3)
@@ -206,7 +211,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         Permit2Batch memory b = Permit2Batch(
             token,
             feeRecipient,
-            new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1),
+            new bytes(items.length / _P2_MIN_ITEM_SIZE + 1),
             0
         );
         uint256 itemsOffset;
@@ -254,7 +259,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         _writePermit2Call(token, feeRecipient, payee);
         Permit2Group memory g = Permit2Group(token, feeRecipient, payee, checked, 0, 0);
         uint256 held = _balance(token);
-        statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
+        statuses = new bytes(items.length / _P2_MIN_ITEM_SIZE + 1);
         uint256 count;
         for (uint256 pos = 0; pos < items.length; ++count) {
             if (!checked) {
@@ -262,16 +267,17 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 bool failed;
                 (pos, count, failed) = _pullPlainRun(g, items, pos, count);
                 if (failed) {
+                    uint256 failedSize = _permit2ItemSize(items, pos);
                     statuses[count] = bytes1(
                         uint8(
                             _pullFailed(
-                                items[pos:pos + _P2_FIXED_SIZE],
+                                items[pos:pos + failedSize],
                                 firstIndex + count,
                                 _cappedReturnData()
                             )
                         )
                     );
-                    pos += _P2_EOA_ITEM_SIZE;
+                    pos += failedSize;
                     continue;
                 }
                 if (pos == items.length) break;
@@ -434,9 +440,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                         for (uint256 i = index; i < short; ++i) end += _permit2ItemSize(run, end);
                         continue;
                     }
-                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.AmountNotReceived, "");
+                    uint256 shortSize = _permit2ItemSize(run, pos);
+                    _fail(run[pos:pos + shortSize], index, ItemStatus.AmountNotReceived, "");
                     b.results[index] = bytes1(uint8(ItemStatus.AmountNotReceived));
-                    pos += _permit2ItemSize(run, pos);
+                    pos += shortSize;
                     ++index;
                     end = run.length;
                     continue;
@@ -456,9 +463,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 }
                 bytes memory reason = abi.decode(_tail(err), (bytes));
                 for (; pos < end; ++index) {
-                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
+                    uint256 undoneSize = _permit2ItemSize(run, pos);
+                    _fail(run[pos:pos + undoneSize], index, ItemStatus.PayoutFailed, reason);
                     b.results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
-                    pos += _permit2ItemSize(run, pos);
+                    pos += undoneSize;
                 }
                 end = run.length;
             }
@@ -481,11 +489,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         if (block.timestamp <= uint40(bytes5(item[45:50]))) {
             return _fail(item, index, ItemStatus.NotYetValid, "");
         }
-        uint256 sigStart = _P2_FIXED_SIZE;
-        uint256 sigEnd = _P2_EOA_ITEM_SIZE;
+        uint256 fixedSize = _permit2FixedSize(uint8(item[0]));
+        uint256 sigStart = fixedSize;
+        uint256 sigEnd = fixedSize + _P2_COMPACT_SIGNATURE_SIZE;
         if (uint8(item[0]) & _P2_CONTRACT_SIGNATURE != 0) {
             sigStart += 2;
-            sigEnd = sigStart + uint16(bytes2(item[_P2_FIXED_SIZE:sigStart]));
+            sigEnd = sigStart + uint16(bytes2(item[fixedSize:sigStart]));
             if (sigEnd == sigStart)
                 return _fail(item, index, ItemStatus.InvalidSignatureLength, "");
         }
@@ -498,8 +507,8 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         bool ok;
         bytes memory reason;
         uint256 held = g.checked ? _balance(g.token) : 0;
-        if (sigStart == _P2_FIXED_SIZE) {
-            (ok, reason) = _pullCompact(item, amount);
+        if (sigStart == fixedSize) {
+            (ok, reason) = _pullCompact(item, amount, fixedSize);
         } else {
             (ok, reason) = _pull(g, item, item[sigStart:sigEnd], amount);
         }
@@ -548,8 +557,19 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     ) private returns (uint256, uint256, bool failed) {
         assembly ("memory-safe") {
             let i := add(items.offset, pos)
-            // The last offset a whole EOA item fits at (`items` starts past the 6 head words).
-            let last := sub(add(items.offset, items.length), _P2_EOA_ITEM_SIZE)
+            // The run's nonce width, from its first item's flags: every item of the run has the
+            // same flags, 0 or `SHORT_NONCE` (whose 16-byte nonce is shifted down from the word).
+            let flags := byte(0, calldataload(i))
+            // Any other flags leave the hot path at once (no flags byte equals 0x100).
+            if and(flags, not(_P2_SHORT_NONCE)) {
+                flags := 0x100
+            }
+            let size := _P2_EOA_ITEM_SIZE
+            if eq(flags, _P2_SHORT_NONCE) {
+                size := sub(_P2_EOA_ITEM_SIZE, _P2_SHORT_NONCE_CUT)
+            }
+            // The last offset a whole item fits at (`items` starts past the 6 head words).
+            let last := sub(add(items.offset, items.length), size)
             let amounts := 0
             let fees := 0
             for {} iszero(gt(i, last)) {} {
@@ -559,7 +579,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 let fee := shr(160, v)
                 let validAfter := and(shr(120, v), 0xffffffffff)
                 if or(
-                    or(byte(0, calldataload(i)), gt(fee, amount)),
+                    or(xor(byte(0, calldataload(i)), flags), gt(fee, amount)),
                     iszero(gt(timestamp(), validAfter))
                 ) {
                     break
@@ -569,12 +589,13 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 // permitted.amount, nonce, deadline; requestedAmount, owner, witness (the token
                 // and `to` are the group's); the signature.
                 mstore(add(_P2_CALL, 0x24), amount)
-                mstore(add(_P2_CALL, 0x44), calldataload(add(i, 55)))
+                // The nonce: 32 bytes, or the 16 of a `SHORT_NONCE` item (shifted by 4 << 5 = 128).
+                mstore(add(_P2_CALL, 0x44), shr(shl(5, flags), calldataload(add(i, 55))))
                 mstore(add(_P2_CALL, 0x64), and(shr(80, v), 0xffffffffff))
                 mstore(add(_P2_CALL, 0xa4), amount)
                 mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
                 mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
-                calldatacopy(add(_P2_CALL, 0x224), add(i, _P2_FIXED_SIZE), 64)
+                calldatacopy(add(_P2_CALL, 0x224), sub(add(i, size), 64), 64)
                 if iszero(call(ITEM_GAS_LIMIT, PERMIT2, 0, _P2_CALL, _P2_CALL_SIZE, 0, 0)) {
                     failed := 1
                     break
@@ -582,10 +603,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 // Amounts and fees are below 2^96 each and fee <= amount: no overflow.
                 amounts := add(amounts, amount)
                 fees := add(fees, fee)
-                i := add(i, _P2_EOA_ITEM_SIZE)
+                i := add(i, size)
             }
             i := sub(i, items.offset)
-            count := add(count, div(sub(i, pos), _P2_EOA_ITEM_SIZE))
+            count := add(count, div(sub(i, pos), size))
             pos := i
             // g: token, feeRecipient, payee, checked, credit (0x80), fees (0xa0).
             mstore(add(g, 0x80), add(mload(add(g, 0x80)), sub(amounts, fees)))
@@ -605,7 +626,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer
             .PermitTransferFrom({
                 permitted: ISignatureTransfer.TokenPermissions({token: g.token, amount: amount}),
-                nonce: uint256(bytes32(item[55:87])),
+                nonce: _permit2Nonce(item),
                 deadline: uint40(bytes5(item[50:55]))
             });
         bytes32 witness = _routerPaymentHash(g.payee, item, g.feeRecipient);
@@ -633,19 +654,21 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// most {ITEM_GAS_LIMIT} gas.
     function _pullCompact(
         bytes calldata item,
-        uint256 amount
+        uint256 amount,
+        uint256 fixedSize
     ) private returns (bool ok, bytes memory reason) {
+        uint256 nonce = _permit2Nonce(item);
         assembly ("memory-safe") {
             let i := item.offset
             mstore(add(_P2_WITNESS, 0x40), shr(160, calldataload(add(i, 33))))
             mstore(add(_P2_WITNESS, 0x80), shr(216, calldataload(add(i, 45))))
             mstore(add(_P2_CALL, 0x24), amount)
-            mstore(add(_P2_CALL, 0x44), calldataload(add(i, 55)))
+            mstore(add(_P2_CALL, 0x44), nonce)
             mstore(add(_P2_CALL, 0x64), shr(216, calldataload(add(i, 50))))
             mstore(add(_P2_CALL, 0xa4), amount)
             mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
             mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
-            calldatacopy(add(_P2_CALL, 0x224), add(i, _P2_FIXED_SIZE), 64)
+            calldatacopy(add(_P2_CALL, 0x224), add(i, fixedSize), 64)
             ok := call(ITEM_GAS_LIMIT, PERMIT2, 0, _P2_CALL, _P2_CALL_SIZE, 0, 0)
         }
         if (!ok) reason = _cappedReturnData();
@@ -732,7 +755,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Whether Permit2 marks the item's nonce used by its owner (a bounded read; false if
     /// it fails).
     function _permit2NonceUsed(bytes calldata item, uint256 index) private view returns (bool) {
-        uint256 nonce = uint256(bytes32(item[55:87]));
+        uint256 nonce = _permit2Nonce(item);
         try
             ISignatureTransfer(PERMIT2).nonceBitmap{gas: _READ_GAS}(
                 address(bytes20(item[1:21])),
@@ -779,7 +802,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         emit PaymentFailed(
             index,
             address(bytes20(item[1:21])),
-            bytes32(item[55:87]),
+            bytes32(_permit2Nonce(item)),
             status,
             reason
         );
@@ -795,10 +818,11 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev The size of the Permit2 item at `pos`; reverts if it runs past the end of `items` or
     /// its flags set unknown bits.
     function _permit2ItemSize(bytes calldata items, uint256 pos) private pure returns (uint256) {
-        uint256 size = _P2_FIXED_SIZE;
-        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
+        require(pos < items.length, SettlementRouterMalformedItems(pos));
         uint8 flags = uint8(items[pos]);
-        require(flags <= 3, SettlementRouterMalformedItems(pos));
+        require(flags <= 7, SettlementRouterMalformedItems(pos));
+        uint256 size = _permit2FixedSize(flags);
+        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
         if (flags & _P2_CONTRACT_SIGNATURE == 0) {
             size += _P2_COMPACT_SIGNATURE_SIZE;
         } else {
@@ -808,6 +832,17 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         if (flags & _P2_EIP2612_PERMIT != 0) size += _P2_PERMIT_SIZE;
         require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
         return size;
+    }
+
+    /// @dev The size of a Permit2 item's fixed part, through its nonce, for its `flags`.
+    function _permit2FixedSize(uint8 flags) private pure returns (uint256) {
+        return flags & _P2_SHORT_NONCE == 0 ? _P2_FIXED_SIZE : _P2_FIXED_SIZE - _P2_SHORT_NONCE_CUT;
+    }
+
+    /// @dev A Permit2 item's nonce: 32 bytes, or 16 (below 2^128) for a `SHORT_NONCE` item.
+    function _permit2Nonce(bytes calldata item) private pure returns (uint256) {
+        if (uint8(item[0]) & _P2_SHORT_NONCE != 0) return uint128(bytes16(item[55:71]));
+        return uint256(bytes32(item[55:87]));
     }
 
     /// @dev The first `MAX_REASON_LENGTH` bytes of `data`.

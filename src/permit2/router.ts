@@ -340,8 +340,16 @@ export async function signPermit2Approval(
   return { value: parameters.value, deadline: parameters.deadline, signature };
 }
 
-/** Flag bits of a packed Permit2 item. */
-export const PERMIT2_ITEM_FLAGS = { EIP2612_PERMIT: 1, CONTRACT_SIGNATURE: 2 } as const;
+/**
+ * Flag bits of a packed Permit2 item. `SHORT_NONCE`: the nonce field is 16 bytes (a nonce below
+ * 2^128, such as {@link buildRouterPermit2Payment}'s default) instead of 32; the encoder sets it
+ * for every such nonce.
+ */
+export const PERMIT2_ITEM_FLAGS = {
+  EIP2612_PERMIT: 1,
+  CONTRACT_SIGNATURE: 2,
+  SHORT_NONCE: 4,
+} as const;
 
 function toCompact(field: string, signature: Hex): Hex {
   if (size(signature) === 64) return signature;
@@ -361,16 +369,30 @@ export const PERMIT2_GROUP_HEADER_SIZE = 23;
 export const PERMIT2_ITEM_FIXED_SIZE = 87;
 /** An EOA item without a permit; a permit adds {@link PERMIT2_ITEM_PERMIT_SIZE}. */
 export const PERMIT2_EOA_ITEM_SIZE = 151;
+/** The bytes a `SHORT_NONCE` item leaves out of its nonce field, and such an EOA item. */
+export const PERMIT2_SHORT_NONCE_CUT = 16;
+export const PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE = PERMIT2_EOA_ITEM_SIZE - PERMIT2_SHORT_NONCE_CUT;
+const UINT128_MAX = (1n << 128n) - 1n;
 export const PERMIT2_ITEM_PERMIT_SIZE = 128;
 const UINT24_MAX = 0xffffff;
 
 function encodePermit2Item(raw: SignedRouterPermit2Payment, i: number): Hex {
   const p = checkRouterPermit2Payment(raw);
+  const shortNonce = p.nonce <= UINT128_MAX;
   const flags =
     (p.permit ? PERMIT2_ITEM_FLAGS.EIP2612_PERMIT : 0) |
-    (p.contractSignature ? PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE : 0);
+    (p.contractSignature ? PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE : 0) |
+    (shortNonce ? PERMIT2_ITEM_FLAGS.SHORT_NONCE : 0);
   const head = encodePacked(
-    ["uint8", "address", "uint96", "uint96", "uint40", "uint40", "uint256"],
+    [
+      "uint8",
+      "address",
+      "uint96",
+      "uint96",
+      "uint40",
+      "uint40",
+      shortNonce ? "uint128" : "uint256",
+    ],
     [flags, p.owner, p.amount, p.fee, Number(p.validAfter), Number(p.deadline), p.nonce],
   );
   let signature: Hex;
@@ -466,10 +488,14 @@ export function decodePermit2Items(packed: Hex): DecodedPermit2Item[] {
     if (end > bytes) throw malformed(at, "a group past the end");
     at += PERMIT2_GROUP_HEADER_SIZE;
     while (at < end) {
-      if (at + PERMIT2_ITEM_FIXED_SIZE > end) throw malformed(at, "a truncated item");
       const field = (offset: number, length: number) => hexToBigInt(read(at + offset, length));
       const flags = Number(field(0, 1));
-      if (flags > 3) throw malformed(at, `unknown flags ${flags}`);
+      if (flags > 7) throw malformed(at, `unknown flags ${flags}`);
+      const fixedSize =
+        flags & PERMIT2_ITEM_FLAGS.SHORT_NONCE
+          ? PERMIT2_ITEM_FIXED_SIZE - PERMIT2_SHORT_NONCE_CUT
+          : PERMIT2_ITEM_FIXED_SIZE;
+      if (at + fixedSize > end) throw malformed(at, "a truncated item");
       const item: DecodedPermit2Item = {
         flags,
         owner: getAddress(read(at + 1, 20)),
@@ -478,11 +504,11 @@ export function decodePermit2Items(packed: Hex): DecodedPermit2Item[] {
         fee: field(33, 12),
         validAfter: field(45, 5),
         deadline: field(50, 5),
-        nonce: field(55, 32),
+        nonce: field(55, fixedSize - 55),
         signature: "0x",
       };
       const start = at;
-      at += PERMIT2_ITEM_FIXED_SIZE;
+      at += fixedSize;
       let signatureSize = 64;
       if (flags & PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE) {
         if (at + 2 > end) throw malformed(start, "a truncated signature length");

@@ -31,6 +31,9 @@ import {
   decodePermit2Items,
   encodePermit2Items,
   getPermit2ApprovalTypedData,
+  PERMIT2_GROUP_HEADER_SIZE,
+  PERMIT2_ITEM_PERMIT_SIZE,
+  PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
 } from "../../src/permit2/router.js";
 import {
   type Eip2612GasSponsoringInfo,
@@ -415,9 +418,12 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
         deadline: BigInt(info.deadline),
         signature: info.signature.toLowerCase(),
       });
-      // The packed item carries it: a group header, 151 bytes and the permit's 128, flag bit 0 set.
+      // The packed item carries it: a group header, the EOA item (the client's 128-bit nonce in
+      // 16 bytes) and the permit, flag bit 0 set.
       const packed = hexToBytes(encodePermit2Items([item]));
-      expect(packed.length).to.equal(23 + 151 + 128);
+      expect(packed.length).to.equal(
+        PERMIT2_GROUP_HEADER_SIZE + PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE + PERMIT2_ITEM_PERMIT_SIZE,
+      );
       expect(packed[23]! & 1).to.equal(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });

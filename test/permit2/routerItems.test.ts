@@ -10,6 +10,7 @@ import {
   PERMIT2_EOA_ITEM_SIZE,
   PERMIT2_GROUP_HEADER_SIZE,
   PERMIT2_ITEM_PERMIT_SIZE,
+  PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
   signRouterPermit2Payment,
   type SignedRouterPermit2Payment,
 } from "../../src/permit2/router.js";
@@ -77,6 +78,22 @@ describe("router Permit2 items: encode and decode", function () {
     expect(decoded[4]!.flags).to.equal(1);
     expect(decoded[4]!.permit).to.deep.include({ value: 7n, deadline: 9n });
     expect(decoded[0]!.signature).to.have.length(2 + 128);
+  });
+
+  it("a nonce below 2^128 packs as a 16-byte SHORT_NONCE field, a larger one as 32 bytes", async function () {
+    const base = await signed(payeeA, 0);
+    const nonces = [(1n << 128n) - 1n, 1n << 128n, 7n, (1n << 256n) - 1n];
+    const items = nonces.map((nonce) => ({ ...base, nonce }));
+    const packed = encodePermit2Items(items);
+    expect(size(packed)).to.equal(
+      PERMIT2_GROUP_HEADER_SIZE + 2 * PERMIT2_EOA_ITEM_SIZE + 2 * PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
+    );
+    const decoded = decodePermit2Items(packed);
+    expect(decoded.map((d) => d.nonce)).to.deep.equal(nonces);
+    expect(decoded.map((d) => d.flags)).to.deep.equal([4, 0, 4, 0]);
+    for (const d of decoded) expect(d.signature).to.equal(decoded[0]!.signature);
+    // The short item's nonce field ends 16 bytes early: the signature follows at byte 71.
+    expect(packed.slice(2 + 2 * (23 + 55), 2 + 2 * (23 + 71))).to.equal("f".repeat(32));
   });
 
   it("refuses fields outside the layout's ranges, naming the field and the range", async function () {

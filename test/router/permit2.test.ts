@@ -16,6 +16,7 @@ import {
   encodePermit2Items,
   PERMIT2_EOA_ITEM_SIZE,
   PERMIT2_GROUP_HEADER_SIZE,
+  PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
   ROUTER_PAYMENT_WITNESS_TYPE_STRING,
   signPermit2Approval,
   verifyRouterPermit2Signature,
@@ -151,8 +152,8 @@ describe("SettlementRouter Permit2 items", function () {
     const packed = encodePermit2Items(
       items.map((item, i) => (i === 5 ? { ...item, fee: 0n } : item)),
     );
-    // One group (one payee): its header, five items, then item 5's fee field.
-    const feeOffset = PERMIT2_GROUP_HEADER_SIZE + PERMIT2_EOA_ITEM_SIZE * 5 + 33;
+    // One group (one payee): its header, five items (128-bit nonces), then item 5's fee field.
+    const feeOffset = PERMIT2_GROUP_HEADER_SIZE + PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE * 5 + 33;
     const raw =
       `0x${packed.slice(2, 2 + feeOffset * 2)}${(AMOUNT + 1n).toString(16).padStart(24, "0")}${packed.slice(2 + (feeOffset + 12) * 2)}` as Hex;
     const hash = await s.relayerWallet.writeContract({
@@ -525,11 +526,12 @@ describe("SettlementRouter Permit2 items", function () {
     const [first, second] = await Promise.all(
       [0, 1].map((i) =>
         s.sign("NoReturnToken", payer, account(`p2-m-payee-${i}`).address, {
-          label: `p2-malformed-${i}`,
+          nonce: (1n << 255n) + BigInt(i),
         }),
       ),
     );
-    // Two groups of one item each: [header 0..23) [item 23..174) [header 174..197) [item 197..348).
+    // Two groups of one item each (256-bit nonces): [header 0..23) [item 23..174) [header 174..197)
+    // [item 197..348).
     const packed = encodePermit2Items([first!, second!]).slice(2);
     const second0 = 2 * (PERMIT2_GROUP_HEADER_SIZE + PERMIT2_EOA_ITEM_SIZE);
     const size = (n: number) => n.toString(16).padStart(6, "0");
@@ -546,7 +548,7 @@ describe("SettlementRouter Permit2 items", function () {
       ],
       [
         "unknown flags",
-        `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE)}04${secondItem.slice(2)}`,
+        `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE)}08${secondItem.slice(2)}`,
         197,
       ],
     ];
