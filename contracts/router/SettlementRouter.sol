@@ -60,12 +60,12 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// item leaves out, and the shortest well-formed item (`SHORT_NONCE`, an empty contract
     /// signature).
     uint256 private constant _P2_HEADER_SIZE = 23;
-    uint256 private constant _P2_FIXED_SIZE = 87;
+    uint256 private constant _P2_FIXED_SIZE = 86;
     uint256 private constant _P2_COMPACT_SIGNATURE_SIZE = 64;
-    uint256 private constant _P2_EOA_ITEM_SIZE = 151;
+    uint256 private constant _P2_EOA_ITEM_SIZE = 150;
     uint256 private constant _P2_PERMIT_SIZE = 128;
     uint256 private constant _P2_SHORT_NONCE_CUT = 16;
-    uint256 private constant _P2_MIN_ITEM_SIZE = 73;
+    uint256 private constant _P2_MIN_ITEM_SIZE = 72;
 
     /// @dev Where {settlePermit2Group} keeps its `permitWitnessTransferFrom` call data for a
     /// 64-byte signature (selector, 8 head words, the type string's 6 words, the signature's 3)
@@ -573,7 +573,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             let amounts := 0
             let fees := 0
             for {} iszero(gt(i, last)) {} {
-                // fee (12 bytes), validAfter (5), deadline (5), then 10 bytes of the nonce.
+                // fee (12 bytes), validAfter (5), the deadline's offset (4), then the nonce.
                 let v := calldataload(add(i, 33))
                 let amount := shr(160, calldataload(add(i, 21)))
                 let fee := shr(160, v)
@@ -590,8 +590,9 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 // and `to` are the group's); the signature.
                 mstore(add(_P2_CALL, 0x24), amount)
                 // The nonce: 32 bytes, or the 16 of a `SHORT_NONCE` item (shifted by 4 << 5 = 128).
-                mstore(add(_P2_CALL, 0x44), shr(shl(5, flags), calldataload(add(i, 55))))
-                mstore(add(_P2_CALL, 0x64), and(shr(80, v), 0xffffffffff))
+                mstore(add(_P2_CALL, 0x44), shr(shl(5, flags), calldataload(add(i, 54))))
+                // deadline = validAfter + its uint32 offset: below 2^41, no overflow.
+                mstore(add(_P2_CALL, 0x64), add(validAfter, and(shr(88, v), 0xffffffff)))
                 mstore(add(_P2_CALL, 0xa4), amount)
                 mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
                 mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
@@ -627,7 +628,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             .PermitTransferFrom({
                 permitted: ISignatureTransfer.TokenPermissions({token: g.token, amount: amount}),
                 nonce: _permit2Nonce(item),
-                deadline: uint40(bytes5(item[50:55]))
+                deadline: _permit2Deadline(item)
             });
         bytes32 witness = _routerPaymentHash(g.payee, item, g.feeRecipient);
         try
@@ -664,7 +665,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             mstore(add(_P2_WITNESS, 0x80), shr(216, calldataload(add(i, 45))))
             mstore(add(_P2_CALL, 0x24), amount)
             mstore(add(_P2_CALL, 0x44), nonce)
-            mstore(add(_P2_CALL, 0x64), shr(216, calldataload(add(i, 50))))
+            mstore(
+                add(_P2_CALL, 0x64),
+                add(shr(216, calldataload(add(i, 45))), shr(224, calldataload(add(i, 50))))
+            )
             mstore(add(_P2_CALL, 0xa4), amount)
             mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
             mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
@@ -841,8 +845,13 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
 
     /// @dev A Permit2 item's nonce: 32 bytes, or 16 (below 2^128) for a `SHORT_NONCE` item.
     function _permit2Nonce(bytes calldata item) private pure returns (uint256) {
-        if (uint8(item[0]) & _P2_SHORT_NONCE != 0) return uint128(bytes16(item[55:71]));
-        return uint256(bytes32(item[55:87]));
+        if (uint8(item[0]) & _P2_SHORT_NONCE != 0) return uint128(bytes16(item[54:70]));
+        return uint256(bytes32(item[54:86]));
+    }
+
+    /// @dev A Permit2 item's deadline: its `validAfter` plus the uint32 offset after it.
+    function _permit2Deadline(bytes calldata item) private pure returns (uint256) {
+        return uint256(uint40(bytes5(item[45:50]))) + uint32(bytes4(item[50:54]));
     }
 
     /// @dev The first `MAX_REASON_LENGTH` bytes of `data`.

@@ -20,7 +20,12 @@ import {
   verifyPermit2Approval,
   type Permit2Approval,
 } from "../permit2/approval.js";
-import { decodePermit2Items, type SignedRouterPermit2Payment } from "../permit2/router.js";
+import { InvalidPermit2InputError } from "../permit2/errors.js";
+import {
+  checkRouterPermit2Payment,
+  decodePermit2Items,
+  type SignedRouterPermit2Payment,
+} from "../permit2/router.js";
 import type { RoutedTerms } from "./verify.js";
 import type { NewPayment, StoredPayment } from "./store.js";
 
@@ -262,7 +267,7 @@ export type RoutedPermit2Refusal = { reason: string; message: string };
  * (no chain read): the spender and `extra.router` are the router, the token is the asset, the
  * witness pays `payTo` (not the router), its fee equals `extra.fee` and is at least the
  * facilitator's, its fee recipient is the facilitator's, the permitted amount is
- * `amount + fee`, and the values fit the router's packed item (uint128 amounts, uint48 times).
+ * `amount + fee`, and the values fit the router's packed item (`checkRouterPermit2Payment`).
  *
  * @example
  * const refusal = checkRoutedPermit2Terms(request, facilitator.routedTerms);
@@ -326,13 +331,13 @@ export function checkRoutedPermit2Terms(
       message: `permitted.amount ${payment.amount} is not amount + fee = ${request.amount + payment.fee}`,
     };
   }
-  const UINT128 = 1n << 128n;
-  const UINT48 = 1n << 48n;
-  if (payment.amount >= UINT128 || payment.deadline >= UINT48 || payment.validAfter >= UINT48) {
-    return {
-      reason: "unsettleable_field_out_of_range",
-      message: "amount must fit uint128, deadline and validAfter uint48",
-    };
+  try {
+    // The item layout's ranges, as the encoder checks them (one bad payment must not make a
+    // batch unencodable).
+    checkRouterPermit2Payment(payment);
+  } catch (error) {
+    if (!(error instanceof InvalidPermit2InputError)) throw error;
+    return { reason: "unsettleable_field_out_of_range", message: error.details ?? error.message };
   }
   return undefined;
 }

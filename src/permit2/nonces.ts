@@ -14,8 +14,8 @@ const MIN_NONCE_BITS = 64;
  * `nonce >> 8`), so any unused value works; randomness only has to make a collision between two
  * payments of one owner unlikely, and a collision only makes the later payment fail as already
  * used. With 128 bits one owner needs about 2^64 payments for an even chance of one collision.
- * Fewer bits means leading zero bytes, which cost 4 calldata gas each instead of 16: the router's
- * items ({@link buildRouterPermit2Payment}) use 128 bits, 192 gas less per payment.
+ * Fewer bits means less calldata: router payments ({@link buildRouterPermit2Payment}) use 128
+ * bits, which their packed item carries in 16 bytes instead of 32, 256 calldata gas less.
  *
  * @param options.bits An integer from 64 to 256; throws `InvalidPermit2InputError` otherwise.
  * @example

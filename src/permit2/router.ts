@@ -60,7 +60,7 @@ export type RouterPermit2Payment = {
   feeRecipient: Address;
   /** Valid only when the block timestamp is strictly after it (unix seconds, below 2^40). */
   validAfter: bigint;
-  /** Permit2's deadline (unix seconds, below 2^40). */
+  /** Permit2's deadline (unix seconds), from `validAfter` to `validAfter + 2^32 - 1`. */
   deadline: bigint;
   /** Permit2's unordered nonce. */
   nonce: bigint;
@@ -84,14 +84,18 @@ export type SignedRouterPermit2Payment = RouterPermit2Payment & {
   permit?: Permit2ApprovalPermit;
 };
 
-/** The item layout's ranges: amounts and fees are uint96, times uint40 (the year 36812). */
+/**
+ * The item layout's ranges: amounts and fees are uint96, validAfter uint40 (the year 36812), the
+ * deadline a uint32 offset from validAfter (136 years).
+ */
+const UINT32_MAX = (1n << 32n) - 1n;
 const UINT40_MAX = (1n << 40n) - 1n;
 const UINT96_MAX = (1n << 96n) - 1n;
 const UINT256_MAX = (1n << 256n) - 1n;
 /**
  * The random bits of a router payment's default nonce: an owner needs about 2^64 payments for an
- * even chance of two sharing one (the later one would fail as already used), and the 16 zero
- * bytes left in the item's nonce field cost 4 calldata gas each instead of 16.
+ * even chance of two sharing one (the later one would fail as already used), and the item
+ * carries such a nonce in 16 bytes instead of 32 (`SHORT_NONCE`).
  */
 const ROUTER_NONCE_BITS = 128;
 
@@ -122,7 +126,15 @@ export function checkRouterPermit2Payment<T extends RouterPermit2Payment>(paymen
     );
   }
   checkUint("validAfter", payment.validAfter, UINT40_MAX, "uint40");
-  checkUint("deadline", payment.deadline, UINT40_MAX, "uint40");
+  checkUint("deadline", payment.deadline, UINT256_MAX);
+  // The item carries the deadline as a uint32 offset from validAfter (x402 windows are minutes).
+  const window = payment.deadline - payment.validAfter;
+  if (window < 0n || window > UINT32_MAX) {
+    throw new InvalidPermit2InputError(
+      "deadline",
+      `deadline ${payment.deadline} must be from validAfter ${payment.validAfter} to validAfter + ${UINT32_MAX} (a uint32 offset)`,
+    );
+  }
   checkUint("nonce", payment.nonce, UINT256_MAX);
   return {
     ...payment,
@@ -146,8 +158,8 @@ export type BuildRouterPermit2PaymentParameters = Omit<
   /** Default 300. */
   maxTimeoutSeconds?: number;
   /**
-   * Default: a random 128-bit nonce (`createPermit2Nonce({ bits: 128 })`): its 16 leading zero
-   * bytes save 192 calldata gas per item; any 256-bit nonce the payer signs is accepted.
+   * Default: a random 128-bit nonce (`createPermit2Nonce({ bits: 128 })`), packed in 16 bytes
+   * (`SHORT_NONCE`): 256 calldata gas less per item; any 256-bit nonce is accepted too.
    */
   nonce?: bigint;
   /** Unix seconds; default: the system clock. */
@@ -366,9 +378,9 @@ function toCompact(field: string, signature: Hex): Hex {
 
 /** A group header's bytes (payee, uint24 size of its items) and an item's fixed part. */
 export const PERMIT2_GROUP_HEADER_SIZE = 23;
-export const PERMIT2_ITEM_FIXED_SIZE = 87;
+export const PERMIT2_ITEM_FIXED_SIZE = 86;
 /** An EOA item without a permit; a permit adds {@link PERMIT2_ITEM_PERMIT_SIZE}. */
-export const PERMIT2_EOA_ITEM_SIZE = 151;
+export const PERMIT2_EOA_ITEM_SIZE = 150;
 /** The bytes a `SHORT_NONCE` item leaves out of its nonce field, and such an EOA item. */
 export const PERMIT2_SHORT_NONCE_CUT = 16;
 export const PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE = PERMIT2_EOA_ITEM_SIZE - PERMIT2_SHORT_NONCE_CUT;
@@ -390,10 +402,18 @@ function encodePermit2Item(raw: SignedRouterPermit2Payment, i: number): Hex {
       "uint96",
       "uint96",
       "uint40",
-      "uint40",
+      "uint32",
       shortNonce ? "uint128" : "uint256",
     ],
-    [flags, p.owner, p.amount, p.fee, Number(p.validAfter), Number(p.deadline), p.nonce],
+    [
+      flags,
+      p.owner,
+      p.amount,
+      p.fee,
+      Number(p.validAfter),
+      Number(p.deadline - p.validAfter),
+      p.nonce,
+    ],
   );
   let signature: Hex;
   if (p.contractSignature) {
@@ -503,8 +523,8 @@ export function decodePermit2Items(packed: Hex): DecodedPermit2Item[] {
         amount: field(21, 12),
         fee: field(33, 12),
         validAfter: field(45, 5),
-        deadline: field(50, 5),
-        nonce: field(55, fixedSize - 55),
+        deadline: field(45, 5) + field(50, 4),
+        nonce: field(54, fixedSize - 54),
         signature: "0x",
       };
       const start = at;

@@ -92,8 +92,8 @@ describe("router Permit2 items: encode and decode", function () {
     expect(decoded.map((d) => d.nonce)).to.deep.equal(nonces);
     expect(decoded.map((d) => d.flags)).to.deep.equal([4, 0, 4, 0]);
     for (const d of decoded) expect(d.signature).to.equal(decoded[0]!.signature);
-    // The short item's nonce field ends 16 bytes early: the signature follows at byte 71.
-    expect(packed.slice(2 + 2 * (23 + 55), 2 + 2 * (23 + 71))).to.equal("f".repeat(32));
+    // The short item's nonce field ends 16 bytes early: the signature follows at byte 70.
+    expect(packed.slice(2 + 2 * (23 + 54), 2 + 2 * (23 + 70))).to.equal("f".repeat(32));
   });
 
   it("refuses fields outside the layout's ranges, naming the field and the range", async function () {
@@ -103,7 +103,10 @@ describe("router Permit2 items: encode and decode", function () {
       [{ amount: 1n << 96n, fee: 1n << 96n }, "amount", "uint96"],
       [{ fee: 1n << 96n }, "fee", "uint96"],
       [{ validAfter: 1n << 40n }, "validAfter", "uint40"],
-      [{ deadline: 1n << 40n }, "deadline", "uint40"],
+      [{ deadline: 1n << 40n }, "deadline", "uint32"],
+      // The item carries deadline - validAfter as a uint32: not below validAfter, nor 2^32 past it.
+      [{ validAfter: 1_000n, deadline: 999n }, "deadline", "uint32"],
+      [{ validAfter: 1_000n, deadline: 1_000n + (1n << 32n) }, "deadline", "uint32"],
     ];
     for (const [patch, field, range] of cases) {
       const run = () => encodePermit2Items([{ ...base, ...patch }]);
@@ -111,7 +114,12 @@ describe("router Permit2 items: encode and decode", function () {
       expect(run, field).to.throw(range);
     }
     // The largest values of each range still pack.
-    const top = { amount: (1n << 96n) - 1n, fee: 0n, deadline: (1n << 40n) - 1n };
+    const top = {
+      amount: (1n << 96n) - 1n,
+      fee: 0n,
+      validAfter: (1n << 40n) - 1n,
+      deadline: (1n << 40n) - 1n + ((1n << 32n) - 1n),
+    };
     expect(decodePermit2Items(encodePermit2Items([{ ...base, ...top }]))[0]).to.deep.include(top);
   });
 });

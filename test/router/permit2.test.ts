@@ -530,26 +530,26 @@ describe("SettlementRouter Permit2 items", function () {
         }),
       ),
     );
-    // Two groups of one item each (256-bit nonces): [header 0..23) [item 23..174) [header 174..197)
-    // [item 197..348).
+    // Two groups of one item each (256-bit nonces): [header 0..23) [item 23..173) [header 173..196)
+    // [item 196..346).
     const packed = encodePermit2Items([first!, second!]).slice(2);
     const second0 = 2 * (PERMIT2_GROUP_HEADER_SIZE + PERMIT2_EOA_ITEM_SIZE);
     const size = (n: number) => n.toString(16).padStart(6, "0");
     const secondHeader = (n: number) => `${packed.slice(second0, second0 + 40)}${size(n)}`;
     const secondItem = packed.slice(second0 + 46);
     const cases: [string, string, number][] = [
-      ["the last byte missing", packed.slice(0, -2), 174],
-      ["a truncated header", packed.slice(0, second0 + 30), 174],
-      ["an empty group", `${packed.slice(0, second0)}${secondHeader(0)}${secondItem}`, 174],
+      ["the last byte missing", packed.slice(0, -2), 173],
+      ["a truncated header", packed.slice(0, second0 + 30), 173],
+      ["an empty group", `${packed.slice(0, second0)}${secondHeader(0)}${secondItem}`, 173],
       [
         "an item past its group",
         `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE - 1)}${secondItem}`,
-        197,
+        196,
       ],
       [
         "unknown flags",
         `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE)}08${secondItem.slice(2)}`,
-        197,
+        196,
       ],
     ];
     for (const [name, bad, offset] of cases) {
