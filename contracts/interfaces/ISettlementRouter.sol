@@ -88,23 +88,23 @@ pragma solidity ^0.8.24;
 ///
 /// | offset | size | item                                                                   |
 /// |-------:|-----:|------------------------------------------------------------------------|
-/// |      0 |    1 | flags: bit 0 `EIP2612_PERMIT`, bit 1 `CONTRACT_SIGNATURE`, bit 2 `SHORT_NONCE`; bits 3..7 zero |
+/// |      0 |    1 | flags: bit 0 `EIP2612_PERMIT`, bit 1 `CONTRACT_SIGNATURE`, bit 2 `FULL_NONCE`; bits 3..7 zero |
 /// |      1 |   20 | `owner`: the payer                                                     |
 /// |     21 |   12 | `amount` (uint96): `permitted.amount`, all of it pulled                |
 /// |     33 |   12 | `fee` (uint96), out of `amount`                                        |
 /// |     45 |    5 | `validAfter` (uint40): valid only when `block.timestamp > validAfter`  |
 /// |     50 |    4 | uint32 `deadline - validAfter`: Permit2's deadline, as an offset        |
-/// |     54 | 32/16 | `nonce`: Permit2's unordered nonce; 16 bytes (below 2^128) when `SHORT_NONCE` |
+/// |     54 | 16/32 | `nonce`: Permit2's unordered nonce; 16 bytes (below 2^128), 32 with `FULL_NONCE` |
 /// |      p |   64 | `CONTRACT_SIGNATURE` unset: `r` ‖ `yParityAndS` (EIP-2098, 64 bytes)    |
 /// |      p |  2+n | `CONTRACT_SIGNATURE` set: uint16 `n`, then `n` signature bytes          |
 /// |      q |  128 | `EIP2612_PERMIT` set: `value`, `deadline` (uint256 each), `r` ‖ `yParityAndS` |
 ///
-/// with `p` = 86, or 70 for a `SHORT_NONCE` item. A group header is 23 bytes; an EOA item is 150
-/// bytes (134 with a short nonce), 278 with a permit. The ranges: amounts and fees below 2^96
+/// with `p` = 70, or 86 for a `FULL_NONCE` item. A group header is 23 bytes; an EOA item is 134
+/// bytes (150 with a full nonce), 262 with a permit. The ranges: amounts and fees below 2^96
 /// (79 billion whole units of an 18-decimal token), `validAfter` below 2^40 (the year 36812), the
 /// deadline from `validAfter` to `validAfter + 2^32 - 1` (x402 windows are minutes); the witness
-/// and Permit2 take them as uint256. The toolkit's payments carry 128-bit random nonces (16 zero
-/// bytes less of calldata); any nonce the payer signed fits the 32-byte form. The hot path takes
+/// and Permit2 take them as uint256. The toolkit's payments carry 128-bit random nonces (16 bytes
+/// instead of 32); any nonce the payer signed fits the 32-byte form. The hot path takes
 /// a run of items of one nonce width; an item whose width differs from the one before it in its
 /// group goes through the plain path. A malformed header or item (past
 /// the end of `items` or of its group, unknown flags, an empty group) reverts the call with

@@ -53,11 +53,11 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Permit2 item flags.
     uint8 private constant _P2_EIP2612_PERMIT = 1;
     uint8 private constant _P2_CONTRACT_SIGNATURE = 2;
-    uint8 private constant _P2_SHORT_NONCE = 4;
+    uint8 private constant _P2_FULL_NONCE = 4;
 
     /// @dev A Permit2 group header, an item's fixed part (with a 32-byte nonce), its compact
-    /// signature, an EOA item without a permit, an EIP-2612 permit, the bytes a `SHORT_NONCE`
-    /// item leaves out, and the shortest well-formed item (`SHORT_NONCE`, an empty contract
+    /// signature, an EOA item without a permit, an EIP-2612 permit, the bytes an item without
+    /// `FULL_NONCE` leaves out, and the shortest well-formed item (16-byte nonce, an empty contract
     /// signature).
     uint256 private constant _P2_HEADER_SIZE = 23;
     uint256 private constant _P2_FIXED_SIZE = 86;
@@ -558,20 +558,23 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             let i := add(items.offset, pos)
             // The run's nonce width, from its first item's flags: every item of the run has the
-            // same flags, 0 or `SHORT_NONCE` (whose 16-byte nonce is shifted down from the word).
+            // same flags, 0 (a 16-byte nonce, shifted down from its word) or `FULL_NONCE`.
             let flags := byte(0, calldataload(i))
             // Any other flags leave the hot path at once (no flags byte equals 0x100).
-            if and(flags, not(_P2_SHORT_NONCE)) {
+            if and(flags, not(_P2_FULL_NONCE)) {
                 flags := 0x100
             }
-            let size := _P2_EOA_ITEM_SIZE
-            if eq(flags, _P2_SHORT_NONCE) {
-                size := sub(_P2_EOA_ITEM_SIZE, _P2_SHORT_NONCE_CUT)
+            let size := sub(_P2_EOA_ITEM_SIZE, _P2_SHORT_NONCE_CUT)
+            let nonceShift := shl(3, _P2_SHORT_NONCE_CUT)
+            if eq(flags, _P2_FULL_NONCE) {
+                size := _P2_EOA_ITEM_SIZE
+                nonceShift := 0
             }
             // The last offset a whole item fits at (`items` starts past the 6 head words).
             let last := sub(add(items.offset, items.length), size)
-            let amounts := 0
-            let fees := 0
+            // The run's amounts in the low 128 bits, its fees in the high ones (sums of fewer
+            // than 2^17 values below 2^96 each: no carry between them).
+            let sums := 0
             for {} iszero(gt(i, last)) {} {
                 // fee (12 bytes), validAfter (5), the deadline's offset (4), then the nonce.
                 let v := calldataload(add(i, 33))
@@ -589,8 +592,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 // permitted.amount, nonce, deadline; requestedAmount, owner, witness (the token
                 // and `to` are the group's); the signature.
                 mstore(add(_P2_CALL, 0x24), amount)
-                // The nonce: 32 bytes, or the 16 of a `SHORT_NONCE` item (shifted by 4 << 5 = 128).
-                mstore(add(_P2_CALL, 0x44), shr(shl(5, flags), calldataload(add(i, 54))))
+                mstore(add(_P2_CALL, 0x44), shr(nonceShift, calldataload(add(i, 54))))
                 // deadline = validAfter + its uint32 offset: below 2^41, no overflow.
                 mstore(add(_P2_CALL, 0x64), add(validAfter, and(shr(88, v), 0xffffffff)))
                 mstore(add(_P2_CALL, 0xa4), amount)
@@ -601,16 +603,16 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                     failed := 1
                     break
                 }
-                // Amounts and fees are below 2^96 each and fee <= amount: no overflow.
-                amounts := add(amounts, amount)
-                fees := add(fees, fee)
+                sums := add(sums, add(amount, shl(128, fee)))
                 i := add(i, size)
             }
             i := sub(i, items.offset)
             count := add(count, div(sub(i, pos), size))
             pos := i
+            // Each fee is at most its amount: the run's fees are at most its amounts.
+            let fees := shr(128, sums)
             // g: token, feeRecipient, payee, checked, credit (0x80), fees (0xa0).
-            mstore(add(g, 0x80), add(mload(add(g, 0x80)), sub(amounts, fees)))
+            mstore(add(g, 0x80), add(mload(add(g, 0x80)), sub(and(sums, sub(shl(128, 1), 1)), fees)))
             mstore(add(g, 0xa0), add(mload(add(g, 0xa0)), fees))
         }
         return (pos, count, failed);
@@ -840,13 +842,13 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
 
     /// @dev The size of a Permit2 item's fixed part, through its nonce, for its `flags`.
     function _permit2FixedSize(uint8 flags) private pure returns (uint256) {
-        return flags & _P2_SHORT_NONCE == 0 ? _P2_FIXED_SIZE : _P2_FIXED_SIZE - _P2_SHORT_NONCE_CUT;
+        return flags & _P2_FULL_NONCE != 0 ? _P2_FIXED_SIZE : _P2_FIXED_SIZE - _P2_SHORT_NONCE_CUT;
     }
 
-    /// @dev A Permit2 item's nonce: 32 bytes, or 16 (below 2^128) for a `SHORT_NONCE` item.
+    /// @dev A Permit2 item's nonce: 32 bytes for a `FULL_NONCE` item, 16 (below 2^128) otherwise.
     function _permit2Nonce(bytes calldata item) private pure returns (uint256) {
-        if (uint8(item[0]) & _P2_SHORT_NONCE != 0) return uint128(bytes16(item[54:70]));
-        return uint256(bytes32(item[54:86]));
+        if (uint8(item[0]) & _P2_FULL_NONCE != 0) return uint256(bytes32(item[54:86]));
+        return uint128(bytes16(item[54:70]));
     }
 
     /// @dev A Permit2 item's deadline: its `validAfter` plus the uint32 offset after it.

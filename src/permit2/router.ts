@@ -95,7 +95,7 @@ const UINT256_MAX = (1n << 256n) - 1n;
 /**
  * The random bits of a router payment's default nonce: an owner needs about 2^64 payments for an
  * even chance of two sharing one (the later one would fail as already used), and the item
- * carries such a nonce in 16 bytes instead of 32 (`SHORT_NONCE`).
+ * carries such a nonce in 16 bytes instead of 32 (no `FULL_NONCE` flag).
  */
 const ROUTER_NONCE_BITS = 128;
 
@@ -159,7 +159,7 @@ export type BuildRouterPermit2PaymentParameters = Omit<
   maxTimeoutSeconds?: number;
   /**
    * Default: a random 128-bit nonce (`createPermit2Nonce({ bits: 128 })`), packed in 16 bytes
-   * (`SHORT_NONCE`): 256 calldata gas less per item; any 256-bit nonce is accepted too.
+   * (no `FULL_NONCE` flag): 256 calldata gas less per item; any 256-bit nonce is accepted too.
    */
   nonce?: bigint;
   /** Unix seconds; default: the system clock. */
@@ -353,14 +353,14 @@ export async function signPermit2Approval(
 }
 
 /**
- * Flag bits of a packed Permit2 item. `SHORT_NONCE`: the nonce field is 16 bytes (a nonce below
- * 2^128, such as {@link buildRouterPermit2Payment}'s default) instead of 32; the encoder sets it
- * for every such nonce.
+ * Flag bits of a packed Permit2 item. `FULL_NONCE`: the nonce field is 32 bytes; without it, 16
+ * (a nonce below 2^128, such as {@link buildRouterPermit2Payment}'s default, with a zero flags
+ * byte in the common case). The encoder sets it only for nonces of 2^128 and above.
  */
 export const PERMIT2_ITEM_FLAGS = {
   EIP2612_PERMIT: 1,
   CONTRACT_SIGNATURE: 2,
-  SHORT_NONCE: 4,
+  FULL_NONCE: 4,
 } as const;
 
 function toCompact(field: string, signature: Hex): Hex {
@@ -381,7 +381,10 @@ export const PERMIT2_GROUP_HEADER_SIZE = 23;
 export const PERMIT2_ITEM_FIXED_SIZE = 86;
 /** An EOA item without a permit; a permit adds {@link PERMIT2_ITEM_PERMIT_SIZE}. */
 export const PERMIT2_EOA_ITEM_SIZE = 150;
-/** The bytes a `SHORT_NONCE` item leaves out of its nonce field, and such an EOA item. */
+/**
+ * An item's fixed part and EOA size above are for a `FULL_NONCE` item; one with a 16-byte nonce
+ * is shorter by {@link PERMIT2_SHORT_NONCE_CUT}.
+ */
 export const PERMIT2_SHORT_NONCE_CUT = 16;
 export const PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE = PERMIT2_EOA_ITEM_SIZE - PERMIT2_SHORT_NONCE_CUT;
 const UINT128_MAX = (1n << 128n) - 1n;
@@ -394,7 +397,7 @@ function encodePermit2Item(raw: SignedRouterPermit2Payment, i: number): Hex {
   const flags =
     (p.permit ? PERMIT2_ITEM_FLAGS.EIP2612_PERMIT : 0) |
     (p.contractSignature ? PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE : 0) |
-    (shortNonce ? PERMIT2_ITEM_FLAGS.SHORT_NONCE : 0);
+    (shortNonce ? 0 : PERMIT2_ITEM_FLAGS.FULL_NONCE);
   const head = encodePacked(
     [
       "uint8",
@@ -512,9 +515,9 @@ export function decodePermit2Items(packed: Hex): DecodedPermit2Item[] {
       const flags = Number(field(0, 1));
       if (flags > 7) throw malformed(at, `unknown flags ${flags}`);
       const fixedSize =
-        flags & PERMIT2_ITEM_FLAGS.SHORT_NONCE
-          ? PERMIT2_ITEM_FIXED_SIZE - PERMIT2_SHORT_NONCE_CUT
-          : PERMIT2_ITEM_FIXED_SIZE;
+        flags & PERMIT2_ITEM_FLAGS.FULL_NONCE
+          ? PERMIT2_ITEM_FIXED_SIZE
+          : PERMIT2_ITEM_FIXED_SIZE - PERMIT2_SHORT_NONCE_CUT;
       if (at + fixedSize > end) throw malformed(at, "a truncated item");
       const item: DecodedPermit2Item = {
         flags,

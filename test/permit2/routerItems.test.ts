@@ -73,14 +73,14 @@ describe("router Permit2 items: encode and decode", function () {
         item.nonce,
       ]);
     }
-    expect(decoded[3]!.flags).to.equal(2);
+    expect(decoded[3]!.flags).to.equal(2 | 4); // contract signature, 256-bit nonce
     expect(decoded[3]!.signature).to.equal(items[3]!.signature);
-    expect(decoded[4]!.flags).to.equal(1);
+    expect(decoded[4]!.flags).to.equal(1 | 4); // permit, 256-bit nonce
     expect(decoded[4]!.permit).to.deep.include({ value: 7n, deadline: 9n });
     expect(decoded[0]!.signature).to.have.length(2 + 128);
   });
 
-  it("a nonce below 2^128 packs as a 16-byte SHORT_NONCE field, a larger one as 32 bytes", async function () {
+  it("a nonce below 2^128 packs in 16 bytes, a larger one in 32 with FULL_NONCE", async function () {
     const base = await signed(payeeA, 0);
     const nonces = [(1n << 128n) - 1n, 1n << 128n, 7n, (1n << 256n) - 1n];
     const items = nonces.map((nonce) => ({ ...base, nonce }));
@@ -90,7 +90,7 @@ describe("router Permit2 items: encode and decode", function () {
     );
     const decoded = decodePermit2Items(packed);
     expect(decoded.map((d) => d.nonce)).to.deep.equal(nonces);
-    expect(decoded.map((d) => d.flags)).to.deep.equal([4, 0, 4, 0]);
+    expect(decoded.map((d) => d.flags)).to.deep.equal([0, 4, 0, 4]);
     for (const d of decoded) expect(d.signature).to.equal(decoded[0]!.signature);
     // The short item's nonce field ends 16 bytes early: the signature follows at byte 70.
     expect(packed.slice(2 + 2 * (23 + 54), 2 + 2 * (23 + 70))).to.equal("f".repeat(32));
