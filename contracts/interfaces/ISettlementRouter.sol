@@ -78,33 +78,47 @@ pragma solidity ^0.8.24;
 /// ({PERMIT2_WITNESS_TYPE_STRING}), where `feeRecipient` is the argument of {settlePermit2}. The
 /// router rebuilds the witness from the item and the call, so the payee, the fee and the fee
 /// recipient cannot be substituted, and only the router can spend the signature (Permit2 hashes
-/// `msg.sender` as the spender). Packed items, big-endian, without padding:
+/// `msg.sender` as the spender). Packed, big-endian, without padding: items come in groups, each
+/// a header naming the group's payee, then the group's items, which do not repeat it:
 ///
-/// | offset | size | field                                                                  |
+/// | offset | size | group header                                                           |
 /// |-------:|-----:|------------------------------------------------------------------------|
-/// |      0 |    1 | flags: bit 0 `EIP2612_PERMIT`, bit 1 `CONTRACT_SIGNATURE`; bits 2..7 zero |
+/// |      0 |   20 | `payee` of every item of the group                                     |
+/// |     20 |    3 | `size` (uint24): the byte length of the group's items that follow, > 0 |
+///
+/// | offset | size | item                                                                   |
+/// |-------:|-----:|------------------------------------------------------------------------|
+/// |      0 |    1 | flags: bit 0 `EIP2612_PERMIT`, bit 1 `CONTRACT_SIGNATURE`, bit 2 `FULL_NONCE`; bits 3..7 zero |
 /// |      1 |   20 | `owner`: the payer                                                     |
-/// |     21 |   20 | `payee`                                                                |
-/// |     41 |   16 | `amount` (uint128): `permitted.amount`, all of it pulled               |
-/// |     57 |   16 | `fee` (uint128), out of `amount`                                       |
-/// |     73 |    6 | `validAfter` (uint48): valid only when `block.timestamp > validAfter`  |
-/// |     79 |    6 | `deadline` (uint48): Permit2's deadline                                |
-/// |     85 |   32 | `nonce`: Permit2's unordered nonce                                     |
-/// |    117 |   64 | `CONTRACT_SIGNATURE` unset: `r` ‖ `yParityAndS` (EIP-2098, 64 bytes)    |
-/// |    117 |  2+n | `CONTRACT_SIGNATURE` set: uint16 `n`, then `n` signature bytes          |
+/// |     21 |   12 | `amount` (uint96): `permitted.amount`, all of it pulled                |
+/// |     33 |   12 | `fee` (uint96), out of `amount`                                        |
+/// |     45 |    5 | `validAfter` (uint40): valid only when `block.timestamp > validAfter`  |
+/// |     50 |    4 | uint32 `deadline - validAfter`: Permit2's deadline, as an offset        |
+/// |     54 | 16/32 | `nonce`: Permit2's unordered nonce; 16 bytes (below 2^128), 32 with `FULL_NONCE` |
+/// |      p |   64 | `CONTRACT_SIGNATURE` unset: `r` ‖ `yParityAndS` (EIP-2098, 64 bytes)    |
+/// |      p |  2+n | `CONTRACT_SIGNATURE` set: uint16 `n`, then `n` signature bytes          |
 /// |      q |  128 | `EIP2612_PERMIT` set: `value`, `deadline` (uint256 each), `r` ‖ `yParityAndS` |
 ///
-/// An EOA item is 181 bytes, 309 with a permit. The signature bytes go to Permit2 unchanged (it
-/// takes 64- and 65-byte ECDSA signatures, or ERC-1271 bytes for a contract owner).
+/// with `p` = 70, or 86 for a `FULL_NONCE` item. A group header is 23 bytes; an EOA item is 134
+/// bytes (150 with a full nonce), 262 with a permit. The ranges: amounts and fees below 2^96
+/// (79 billion whole units of an 18-decimal token), `validAfter` below 2^40 (the year 36812), the
+/// deadline from `validAfter` to `validAfter + 2^32 - 1` (x402 windows are minutes); the witness
+/// and Permit2 take them as uint256. The toolkit's payments carry 128-bit random nonces (16 bytes
+/// instead of 32); any nonce the payer signed fits the 32-byte form. The hot path takes
+/// a run of items of one nonce width; an item whose width differs from the one before it in its
+/// group goes through the plain path. A malformed header or item (past
+/// the end of `items` or of its group, unknown flags, an empty group) reverts the call with
+/// {SettlementRouterMalformedItems} at its offset. The signature bytes go to Permit2 unchanged
+/// (it takes 64- and 65-byte ECDSA signatures, or ERC-1271 bytes for a contract owner).
 /// `EIP2612_PERMIT` carries the payer's EIP-2612 permit approving Permit2 (`spender` =
 /// {PERMIT2}), the one-time approval riding with the payer's first payment: the router calls
 /// `token.permit(owner, PERMIT2, value, deadline, v, r, s)` with at most {PERMIT_GAS_LIMIT} gas
 /// before the transfer; if it reverts (front-run, already used) the item goes on when Permit2's
 /// allowance covers `amount`, and is reported `PermitFailed` with the permit's revert data
 /// otherwise. Each item pulls `amount` to the router (`permitWitnessTransferFrom` with at most
-/// {ITEM_GAS_LIMIT} gas); consecutive items with one payee form a group paid with one transfer of
-/// their `amount - fee`, the call's fees are paid with one transfer at the end, and the policy
-/// above holds: `AuthorizationUsed` when Permit2's nonce bitmap marks the nonce used after a
+/// {ITEM_GAS_LIMIT} gas); each group is paid with one transfer of its items' `amount - fee`
+/// (two groups of one payee are paid separately), the call's fees are paid with one transfer at
+/// the end, and the policy above holds: `AuthorizationUsed` when Permit2's nonce bitmap marks the nonce used after a
 /// failure, `TokenReverted` with Permit2's revert data (`InvalidSigner`, `SignatureExpired`,
 /// `TRANSFER_FROM_FAILED` for the token's own refusal...) otherwise, `FeeExceedsValue`,
 /// `NotYetValid` and `InvalidSignatureLength` without any call, `PayoutFailed` for the items of a
@@ -215,15 +229,17 @@ interface ISettlementRouter {
     /// @notice Executes one group of Permit2 items (one payee) inside the router's own self-call,
     /// so that a failed payout undoes the group. Reverts with
     /// {SettlementRouterUnauthorizedCaller} for any caller other than the router itself.
+    /// @param payee The group's payee (its header's).
     /// @param firstIndex The index in the batch of the group's first item.
     /// @param checked Whether each pull is checked against the router's balance (otherwise the
     /// group's total is).
-    /// @param items The group's packed items.
+    /// @param items The group's packed items, without the header.
     /// @return fees The settled items' fees.
     /// @return statuses One status byte per item of the group.
     function settlePermit2Group(
         address token,
         address feeRecipient,
+        address payee,
         uint256 firstIndex,
         bool checked,
         bytes calldata items

@@ -53,14 +53,31 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Permit2 item flags.
     uint8 private constant _P2_EIP2612_PERMIT = 1;
     uint8 private constant _P2_CONTRACT_SIGNATURE = 2;
+    uint8 private constant _P2_FULL_NONCE = 4;
 
-    /// @dev A Permit2 item's fixed part, its compact signature and its EIP-2612 permit.
-    uint256 private constant _P2_FIXED_SIZE = 117;
+    /// @dev A Permit2 group header, an item's fixed part (with a 32-byte nonce), its compact
+    /// signature, an EOA item without a permit, an EIP-2612 permit, the bytes an item without
+    /// `FULL_NONCE` leaves out, and the shortest well-formed item (16-byte nonce, an empty contract
+    /// signature).
+    uint256 private constant _P2_HEADER_SIZE = 23;
+    uint256 private constant _P2_FIXED_SIZE = 86;
     uint256 private constant _P2_COMPACT_SIGNATURE_SIZE = 64;
+    uint256 private constant _P2_EOA_ITEM_SIZE = 150;
     uint256 private constant _P2_PERMIT_SIZE = 128;
+    uint256 private constant _P2_SHORT_NONCE_CUT = 16;
+    uint256 private constant _P2_MIN_ITEM_SIZE = 72;
+
+    /// @dev Where {settlePermit2Group} keeps its `permitWitnessTransferFrom` call data for a
+    /// 64-byte signature (selector, 8 head words, the type string's 6 words, the signature's 3)
+    /// and its `RouterPayment` witness preimage (5 words): fixed addresses, so that the hot
+    /// path's stores take constant offsets ({_writePermit2Call} allocates them first).
+    uint256 private constant _P2_CALL = 0x80;
+    uint256 private constant _P2_CALL_SIZE = 0x264;
+    uint256 private constant _P2_WITNESS = 0x300;
+    uint256 private constant _P2_MEMORY_END = 0x3a0;
 
     /// @dev Permit2's single `permitWitnessTransferFrom` (checked in test/router/selectors.test.ts).
-    bytes4 private constant _PERMIT_WITNESS_TRANSFER_FROM = 0x137c29fe;
+    uint256 private constant _PERMIT_WITNESS_TRANSFER_FROM = 0x137c29fe;
 
     /// @dev Gas for the `nonceBitmap` and `allowance` reads after a failed call.
     uint256 private constant _READ_GAS = 30_000;
@@ -191,15 +208,27 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         require(token.code.length != 0, SettlementRouterTokenHasNoCode(token));
         require(PERMIT2.code.length != 0, SettlementRouterPermit2HasNoCode(PERMIT2));
         // At most one item per shortest item size; trimmed to the item count at the end.
-        results = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
+        Permit2Batch memory b = Permit2Batch(
+            token,
+            feeRecipient,
+            new bytes(items.length / _P2_MIN_ITEM_SIZE + 1),
+            0
+        );
+        uint256 itemsOffset;
+        assembly ("memory-safe") {
+            itemsOffset := items.offset
+        }
+        b.itemsOffset = itemsOffset;
         uint256 fees;
         uint256 index;
         for (uint256 pos = 0; pos < items.length;) {
-            (uint256 end, uint256 runLength) = _permit2Run(items, pos);
-            fees += _settlePermit2Run(token, feeRecipient, items[pos:end], index, results);
+            (address payee, uint256 start, uint256 end) = _permit2GroupHeader(items, pos);
+            uint256 groupFees;
+            (groupFees, index) = _settlePermit2Run(b, payee, items[start:end], index);
+            fees += groupFees;
             pos = end;
-            index += runLength;
         }
+        results = b.results;
         assembly ("memory-safe") {
             mstore(results, index)
         }
@@ -216,17 +245,21 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ISettlementRouter
+    // solhint-disable-next-line function-max-lines
     function settlePermit2Group(
         address token,
         address feeRecipient,
+        address payee,
         uint256 firstIndex,
         bool checked,
         bytes calldata items
     ) external returns (uint256 fees, bytes memory statuses) {
         require(msg.sender == address(this), SettlementRouterUnauthorizedCaller(msg.sender));
-        Permit2Group memory g = _permit2Group(token, feeRecipient, checked);
+        // First, before any other allocation: the call data's fixed address.
+        _writePermit2Call(token, feeRecipient, payee);
+        Permit2Group memory g = Permit2Group(token, feeRecipient, payee, checked, 0, 0);
         uint256 held = _balance(token);
-        statuses = new bytes(items.length / (_P2_FIXED_SIZE + 2) + 1);
+        statuses = new bytes(items.length / _P2_MIN_ITEM_SIZE + 1);
         uint256 count;
         for (uint256 pos = 0; pos < items.length; ++count) {
             if (!checked) {
@@ -234,16 +267,17 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 bool failed;
                 (pos, count, failed) = _pullPlainRun(g, items, pos, count);
                 if (failed) {
+                    uint256 failedSize = _permit2ItemSize(items, pos);
                     statuses[count] = bytes1(
                         uint8(
                             _pullFailed(
-                                items[pos:pos + _P2_FIXED_SIZE],
+                                items[pos:pos + failedSize],
                                 firstIndex + count,
                                 _cappedReturnData()
                             )
                         )
                     );
-                    pos += _P2_FIXED_SIZE + _P2_COMPACT_SIGNATURE_SIZE;
+                    pos += failedSize;
                     continue;
                 }
                 if (pos == items.length) break;
@@ -264,19 +298,18 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         if (!checked && afterPulls < held + g.credit + fees) {
             revert SettlementRouterPermit2GroupShort();
         }
-        if (g.credit != 0) _payPermit2Group(token, items, g.credit, firstIndex, afterPulls);
+        if (g.credit != 0) _payPermit2Group(token, payee, g.credit, firstIndex, afterPulls);
     }
 
-    /// @dev Pays a group's `credit` to its payee (the payee of its first item); undoes the group
-    /// when the transfer fails or the router's balance (`held` before) fell by less than `credit`.
+    /// @dev Pays a group's `credit` to its `payee`; undoes the group when the transfer fails or
+    /// the router's balance (`held` before) fell by less than `credit`.
     function _payPermit2Group(
         address token,
-        bytes calldata items,
+        address payee,
         uint256 credit,
         uint256 firstIndex,
         uint256 held
     ) private {
-        address payee = address(bytes20(items[21:41]));
         // A payout to the router itself would leave the credit here: undo the group.
         if (payee == address(this)) revert SettlementRouterPermit2GroupUndone("");
         (bool ok, bytes memory reason) = _tryTransfer(token, payee, credit, firstIndex);
@@ -285,118 +318,106 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         if (_balance(token) + credit > held) revert SettlementRouterPermit2GroupUndone("");
     }
 
+    /// @dev What {settlePermit2} shares with its groups.
+    struct Permit2Batch {
+        address token;
+        address feeRecipient;
+        /// One status byte per item, the batch's result.
+        bytes results;
+        /// The calldata offset of `items` (malformed offsets are reported relative to it).
+        uint256 itemsOffset;
+    }
+
     /// @dev What one group of Permit2 items shares, and what its settled items accumulate.
     struct Permit2Group {
         address token;
         address feeRecipient;
+        address payee;
         /// Whether each pull is checked against the router's balance (the slow path after an
         /// unchecked group came up short).
         bool checked;
         uint256 credit;
         uint256 fees;
-        /// The group's `permitWitnessTransferFrom` call data for a 64-byte signature, encoded
-        /// once: {_pullCompact} writes each item's fields over it.
-        bytes compactCall;
     }
 
-    /// @dev A group's shared state, with its `permitWitnessTransferFrom` call data for a 64-byte
-    /// signature encoded once.
-    function _permit2Group(
-        address token,
-        address feeRecipient,
-        bool checked
-    ) private view returns (Permit2Group memory) {
-        return
-            Permit2Group(
-                token,
-                feeRecipient,
-                checked,
-                0,
-                0,
-                abi.encodeWithSelector(
-                    _PERMIT_WITNESS_TRANSFER_FROM,
-                    ISignatureTransfer.PermitTransferFrom(
-                        ISignatureTransfer.TokenPermissions(token, 0),
-                        0,
-                        0
-                    ),
-                    ISignatureTransfer.SignatureTransferDetails(address(this), 0),
-                    address(0),
-                    bytes32(0),
-                    PERMIT2_WITNESS_TYPE_STRING,
-                    new bytes(_P2_COMPACT_SIGNATURE_SIZE)
-                )
-            );
-    }
-
-    /// @dev The end of the run of consecutive items with the payee of the item at `pos`, and
-    /// how many items it has; reverts as {_permit2ItemSize} for an item that runs past the end of
-    /// `items` or sets unknown flags.
-    function _permit2Run(
-        bytes calldata items,
-        uint256 pos
-    ) private pure returns (uint256 end, uint256 runLength) {
+    /// @dev Writes the group's `permitWitnessTransferFrom` call data for a 64-byte signature at
+    /// {_P2_CALL} and its `RouterPayment` witness preimage at {_P2_WITNESS}, and allocates both:
+    /// the same ABI encoding as {_pull}'s (the differential test in test/router/permit2.test.ts
+    /// settles the same payments through both), with zero in every word an item writes.
+    /// {_pullPlainRun} and {_pullCompact} write each item's fields over it. Reverts unless it is
+    /// the first allocation of the call frame (the free memory pointer at 0x80).
+    function _writePermit2Call(address token, address feeRecipient, address payee) private view {
+        bytes32 typehash = ROUTER_PAYMENT_TYPEHASH;
         assembly ("memory-safe") {
-            let payee := shr(96, calldataload(add(items.offset, add(pos, 21))))
-            end := pos
-            for {} 1 {} {
-                let i := add(items.offset, end)
-                let flags := byte(0, calldataload(i))
-                // An EOA item without a permit: the fixed part and a 64-byte signature.
-                let size := 181
-                if flags {
-                    if and(flags, 2) {
-                        // The fixed part and the signature length must be there to read it.
-                        if gt(add(end, 119), items.length) {
-                            flags := 4
-                        }
-                        size := add(119, shr(240, calldataload(add(i, 117))))
-                    }
-                    if and(flags, 1) {
-                        size := add(size, _P2_PERMIT_SIZE)
-                    }
-                }
-                if or(gt(flags, 3), gt(add(end, size), items.length)) {
-                    mstore(0, shl(224, _MALFORMED_ITEMS_ERROR))
-                    mstore(4, end)
-                    revert(0, 0x24)
-                }
-                end := add(end, size)
-                runLength := add(runLength, 1)
-                if iszero(lt(end, items.length)) {
-                    break
-                }
-                if iszero(eq(shr(96, calldataload(add(items.offset, add(end, 21)))), payee)) {
-                    break
-                }
+            if iszero(eq(mload(0x40), _P2_CALL)) {
+                revert(0, 0)
             }
+            mstore(0x40, _P2_MEMORY_END)
+            // Zero the region (memory past the free pointer may be dirty in principle).
+            calldatacopy(_P2_CALL, calldatasize(), sub(_P2_MEMORY_END, _P2_CALL))
+            // Selector, permitted.token, to, the two tail offsets, the signature's length.
+            mstore(_P2_CALL, shl(224, _PERMIT_WITNESS_TRANSFER_FROM))
+            mstore(add(_P2_CALL, 0x04), token)
+            mstore(add(_P2_CALL, 0x84), address())
+            mstore(add(_P2_CALL, 0x104), 0x140)
+            mstore(add(_P2_CALL, 0x124), 0x200)
+            mstore(add(_P2_CALL, 0x204), _P2_COMPACT_SIGNATURE_SIZE)
+            // The witness preimage: typehash, payee, fee, feeRecipient, validAfter.
+            mstore(_P2_WITNESS, typehash)
+            mstore(add(_P2_WITNESS, 0x20), payee)
+            mstore(add(_P2_WITNESS, 0x60), feeRecipient)
+        }
+        // The witness type string, length-prefixed, in the five words from offset 0x144.
+        bytes memory typeString = bytes(PERMIT2_WITNESS_TYPE_STRING);
+        assembly ("memory-safe") {
+            mcopy(add(_P2_CALL, 0x144), typeString, add(0x20, mload(typeString)))
         }
     }
 
-    /// @dev Settles one run (`run`: its items, the first at batch index `index`) through
-    /// {settlePermit2Group}, writes its statuses into `results` and returns its fees. The run goes
-    /// first as one unchecked group; if the router's balance rose by less than its settled
-    /// amounts, it is undone and re-run checked: a checked group stops at the first item whose
-    /// pull moved less than its amount, the items before it are settled as a group of their own,
-    /// that item is reported `AmountNotReceived` (undone: its nonce stays unused) and the rest of
-    /// the run goes on checked. Every item of a group whose payout failed is reported
-    /// `PayoutFailed`.
+    /// @dev The group header at `pos`: its payee and the bounds of its items; reverts for a
+    /// header that runs past the end of `items`, an empty group or one that does.
+    function _permit2GroupHeader(
+        bytes calldata items,
+        uint256 pos
+    ) private pure returns (address payee, uint256 start, uint256 end) {
+        start = pos + _P2_HEADER_SIZE;
+        require(start <= items.length, SettlementRouterMalformedItems(pos));
+        payee = address(bytes20(items[pos:pos + 20]));
+        end = start + uint24(bytes3(items[pos + 20:start]));
+        require(end > start && end <= items.length, SettlementRouterMalformedItems(pos));
+    }
+
+    /// @dev Settles one group's items (`run`, the first at batch index `index`) through
+    /// {settlePermit2Group}, writes their statuses into the batch's results and returns their
+    /// fees and the index after them. The run goes first as one unchecked group; if the router's
+    /// balance rose by less than its settled amounts, it is undone and re-run checked: a checked
+    /// group stops at the first item whose pull moved less than its amount, the items before it
+    /// are settled as a group of their own, that item is reported `AmountNotReceived` (undone:
+    /// its nonce stays unused) and the rest of the run goes on checked. Every item of a group
+    /// whose payout failed is reported `PayoutFailed`. A malformed item reverts the call with its
+    /// offset in `items`.
     // solhint-disable-next-line function-max-lines
     function _settlePermit2Run(
-        address token,
-        address feeRecipient,
+        Permit2Batch memory b,
+        address payee,
         bytes calldata run,
-        uint256 index,
-        bytes memory results
-    ) private returns (uint256 fees) {
+        uint256 index
+    ) private returns (uint256 fees, uint256) {
         bool checked;
         uint256 pos;
         uint256 end = run.length;
         while (pos < run.length) {
-            try this.settlePermit2Group(token, feeRecipient, index, checked, run[pos:end]) returns (
-                uint256 groupFees,
-                bytes memory statuses
-            ) {
+            try
+                this.settlePermit2Group(
+                    b.token,
+                    b.feeRecipient,
+                    payee,
+                    index,
+                    checked,
+                    run[pos:end]
+                )
+            returns (uint256 groupFees, bytes memory statuses) {
+                bytes memory results = b.results;
                 assembly ("memory-safe") {
                     mcopy(add(add(results, 0x20), index), add(statuses, 0x20), mload(statuses))
                 }
@@ -419,12 +440,22 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                         for (uint256 i = index; i < short; ++i) end += _permit2ItemSize(run, end);
                         continue;
                     }
-                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.AmountNotReceived, "");
-                    results[index] = bytes1(uint8(ItemStatus.AmountNotReceived));
-                    pos += _permit2ItemSize(run, pos);
+                    uint256 shortSize = _permit2ItemSize(run, pos);
+                    _fail(run[pos:pos + shortSize], index, ItemStatus.AmountNotReceived, "");
+                    b.results[index] = bytes1(uint8(ItemStatus.AmountNotReceived));
+                    pos += shortSize;
                     ++index;
                     end = run.length;
                     continue;
+                }
+                if (selector == SettlementRouterMalformedItems.selector) {
+                    // The group's offset of the malformed item, as an offset in `items`.
+                    uint256 at = abi.decode(_tail(err), (uint256));
+                    uint256 runOffset;
+                    assembly ("memory-safe") {
+                        runOffset := run.offset
+                    }
+                    revert SettlementRouterMalformedItems(runOffset - b.itemsOffset + pos + at);
                 }
                 if (selector != SettlementRouterPermit2GroupUndone.selector) {
                     // Not a payout failure (too little gas, out of gas): the submitter's error.
@@ -432,13 +463,15 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
                 }
                 bytes memory reason = abi.decode(_tail(err), (bytes));
                 for (; pos < end; ++index) {
-                    _fail(run[pos:pos + _P2_FIXED_SIZE], index, ItemStatus.PayoutFailed, reason);
-                    results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
-                    pos += _permit2ItemSize(run, pos);
+                    uint256 undoneSize = _permit2ItemSize(run, pos);
+                    _fail(run[pos:pos + undoneSize], index, ItemStatus.PayoutFailed, reason);
+                    b.results[index] = bytes1(uint8(ItemStatus.PayoutFailed));
+                    pos += undoneSize;
                 }
                 end = run.length;
             }
         }
+        return (fees, index);
     }
 
     /// @dev One Permit2 item (`item`: exactly its bytes): checks what the router checks itself,
@@ -449,18 +482,19 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         uint256 index,
         bytes calldata item
     ) private returns (ItemStatus) {
-        uint256 amount = uint128(bytes16(item[41:57]));
-        uint256 fee = uint128(bytes16(item[57:73]));
+        uint256 amount = uint96(bytes12(item[21:33]));
+        uint256 fee = uint96(bytes12(item[33:45]));
         if (fee > amount) return _fail(item, index, ItemStatus.FeeExceedsValue, "");
         // As EIP-3009's validAfter: valid only strictly after it.
-        if (block.timestamp <= uint48(bytes6(item[73:79]))) {
+        if (block.timestamp <= uint40(bytes5(item[45:50]))) {
             return _fail(item, index, ItemStatus.NotYetValid, "");
         }
-        uint256 sigStart = _P2_FIXED_SIZE;
-        uint256 sigEnd = _P2_FIXED_SIZE + _P2_COMPACT_SIGNATURE_SIZE;
+        uint256 fixedSize = _permit2FixedSize(uint8(item[0]));
+        uint256 sigStart = fixedSize;
+        uint256 sigEnd = fixedSize + _P2_COMPACT_SIGNATURE_SIZE;
         if (uint8(item[0]) & _P2_CONTRACT_SIGNATURE != 0) {
             sigStart += 2;
-            sigEnd = sigStart + uint16(bytes2(item[_P2_FIXED_SIZE:sigStart]));
+            sigEnd = sigStart + uint16(bytes2(item[fixedSize:sigStart]));
             if (sigEnd == sigStart)
                 return _fail(item, index, ItemStatus.InvalidSignatureLength, "");
         }
@@ -473,8 +507,8 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         bool ok;
         bytes memory reason;
         uint256 held = g.checked ? _balance(g.token) : 0;
-        if (sigStart == _P2_FIXED_SIZE) {
-            (ok, reason) = _pullCompact(g, item, amount);
+        if (sigStart == fixedSize) {
+            (ok, reason) = _pullCompact(item, amount, fixedSize);
         } else {
             (ok, reason) = _pull(g, item, item[sigStart:sigEnd], amount);
         }
@@ -483,7 +517,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             if (g.checked && _balance(g.token) < held + amount) {
                 revert SettlementRouterPermit2ItemShort(index);
             }
-            // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
+            // Amounts and fees are below 2^96 each and fee <= amount: no overflow.
             g.credit += amount - fee;
             g.fees += fee;
             return ItemStatus.Settled;
@@ -510,9 +544,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// of the group), the hot path: the same checks and the same Permit2 call data as
     /// {_executePermit2} with {_pullCompact} (the differential test in
     /// test/router/permit2.test.ts settles the same payments through the plain-Solidity
-    /// {_pull}), in one loop that credits the group. Stops at the first item off the hot path
-    /// (flags set, truncated, `fee > amount`, not yet valid), which the caller executes, or at the
-    /// first failed Permit2 call (`failed`: the caller reports it from the return data).
+    /// {_pull}), in one loop that writes only each item's fields over the group's call data
+    /// ({_writePermit2Call}) and credits the group once. Stops at the first item off the hot
+    /// path (flags set, truncated, `fee > amount`, not yet valid), which the caller executes, or
+    /// at the first failed Permit2 call (`failed`: the caller reports it from the return data).
     // solhint-disable-next-line function-max-lines
     function _pullPlainRun(
         Permit2Group memory g,
@@ -520,52 +555,65 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         uint256 pos,
         uint256 count
     ) private returns (uint256, uint256, bool failed) {
-        bytes32 typehash = ROUTER_PAYMENT_TYPEHASH;
         assembly ("memory-safe") {
-            // g: token, feeRecipient, checked, credit (0x60), fees (0x80), compactCall (0xa0).
-            let p := add(mload(add(g, 0xa0)), 0x20)
-            // The RouterPayment witness preimage, in scratch memory past the free pointer:
-            // typehash, payee, fee, feeRecipient, validAfter.
-            let m := mload(0x40)
-            mstore(m, typehash)
-            mstore(add(m, 0x60), mload(add(g, 0x20)))
-            for {} lt(pos, items.length) {} {
-                let i := add(items.offset, pos)
-                if or(byte(0, calldataload(i)), gt(add(pos, 181), items.length)) {
-                    break
-                }
-                // amount, then fee (16 bytes), validAfter (6), deadline (6), 4 bytes of nonce;
-                // kept in the call data and the preimage (the stack is full).
-                mstore(add(p, 0x24), shr(128, calldataload(add(i, 41))))
-                let v := calldataload(add(i, 57))
-                mstore(add(m, 0x40), shr(128, v))
-                mstore(add(m, 0x80), and(shr(80, v), 0xffffffffffff))
+            let i := add(items.offset, pos)
+            // The run's nonce width, from its first item's flags: every item of the run has the
+            // same flags, 0 (a 16-byte nonce, shifted down from its word) or `FULL_NONCE`.
+            let flags := byte(0, calldataload(i))
+            // Any other flags leave the hot path at once (no flags byte equals 0x100).
+            if and(flags, not(_P2_FULL_NONCE)) {
+                flags := 0x100
+            }
+            let size := sub(_P2_EOA_ITEM_SIZE, _P2_SHORT_NONCE_CUT)
+            let nonceShift := shl(3, _P2_SHORT_NONCE_CUT)
+            if eq(flags, _P2_FULL_NONCE) {
+                size := _P2_EOA_ITEM_SIZE
+                nonceShift := 0
+            }
+            // The last offset a whole item fits at (`items` starts past the 6 head words).
+            let last := sub(add(items.offset, items.length), size)
+            // The run's amounts in the low 128 bits, its fees in the high ones (sums of fewer
+            // than 2^17 values below 2^96 each: no carry between them).
+            let sums := 0
+            for {} iszero(gt(i, last)) {} {
+                // fee (12 bytes), validAfter (5), the deadline's offset (4), then the nonce.
+                let v := calldataload(add(i, 33))
+                let amount := shr(160, calldataload(add(i, 21)))
+                let fee := shr(160, v)
+                let validAfter := and(shr(120, v), 0xffffffffff)
                 if or(
-                    gt(mload(add(m, 0x40)), mload(add(p, 0x24))),
-                    iszero(gt(timestamp(), mload(add(m, 0x80))))
+                    or(xor(byte(0, calldataload(i)), flags), gt(fee, amount)),
+                    iszero(gt(timestamp(), validAfter))
                 ) {
                     break
                 }
-                mstore(add(m, 0x20), shr(96, calldataload(add(i, 21))))
-                // nonce, deadline; requestedAmount, owner, witness (the token and `to` are the
-                // group's); the signature is the last 64 bytes.
-                mstore(add(p, 0x44), calldataload(add(i, 85)))
-                mstore(add(p, 0x64), and(shr(32, v), 0xffffffffffff))
-                mstore(add(p, 0xa4), mload(add(p, 0x24)))
-                mstore(add(p, 0xc4), shr(96, calldataload(add(i, 1))))
-                mstore(add(p, 0xe4), keccak256(m, 0xa0))
-                calldatacopy(add(p, sub(mload(sub(p, 0x20)), 64)), add(i, 117), 64)
-                if iszero(call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(sub(p, 0x20)), 0, 0)) {
+                mstore(add(_P2_WITNESS, 0x40), fee)
+                mstore(add(_P2_WITNESS, 0x80), validAfter)
+                // permitted.amount, nonce, deadline; requestedAmount, owner, witness (the token
+                // and `to` are the group's); the signature.
+                mstore(add(_P2_CALL, 0x24), amount)
+                mstore(add(_P2_CALL, 0x44), shr(nonceShift, calldataload(add(i, 54))))
+                // deadline = validAfter + its uint32 offset: below 2^41, no overflow.
+                mstore(add(_P2_CALL, 0x64), add(validAfter, and(shr(88, v), 0xffffffff)))
+                mstore(add(_P2_CALL, 0xa4), amount)
+                mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
+                mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
+                calldatacopy(add(_P2_CALL, 0x224), sub(add(i, size), 64), 64)
+                if iszero(call(ITEM_GAS_LIMIT, PERMIT2, 0, _P2_CALL, _P2_CALL_SIZE, 0, 0)) {
                     failed := 1
                     break
                 }
-                // Amounts and fees are below 2^128 each and fee <= amount: no overflow.
-                v := mload(add(m, 0x40))
-                mstore(add(g, 0x60), add(mload(add(g, 0x60)), sub(mload(add(p, 0x24)), v)))
-                mstore(add(g, 0x80), add(mload(add(g, 0x80)), v))
-                pos := add(pos, 181)
-                count := add(count, 1)
+                sums := add(sums, add(amount, shl(128, fee)))
+                i := add(i, size)
             }
+            i := sub(i, items.offset)
+            count := add(count, div(sub(i, pos), size))
+            pos := i
+            // Each fee is at most its amount: the run's fees are at most its amounts.
+            let fees := shr(128, sums)
+            // g: token, feeRecipient, payee, checked, credit (0x80), fees (0xa0).
+            mstore(add(g, 0x80), add(mload(add(g, 0x80)), sub(and(sums, sub(shl(128, 1), 1)), fees)))
+            mstore(add(g, 0xa0), add(mload(add(g, 0xa0)), fees))
         }
         return (pos, count, failed);
     }
@@ -581,10 +629,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         ISignatureTransfer.PermitTransferFrom memory permit = ISignatureTransfer
             .PermitTransferFrom({
                 permitted: ISignatureTransfer.TokenPermissions({token: g.token, amount: amount}),
-                nonce: uint256(bytes32(item[85:117])),
-                deadline: uint48(bytes6(item[79:85]))
+                nonce: _permit2Nonce(item),
+                deadline: _permit2Deadline(item)
             });
-        bytes32 witness = _routerPaymentHash(item, g.feeRecipient);
+        bytes32 witness = _routerPaymentHash(g.payee, item, g.feeRecipient);
         try
             ISignatureTransfer(PERMIT2).permitWitnessTransferFrom{gas: ITEM_GAS_LIMIT}(
                 permit,
@@ -604,40 +652,30 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev {_pull} for an item with a 64-byte signature, the hot path: writes the item's fields
-    /// over the group's pre-encoded call data (same ABI encoding as {_pull}'s; the differential
-    /// test in test/router/permit2.test.ts settles the same payments through both) and calls
-    /// Permit2 with at most {ITEM_GAS_LIMIT} gas.
+    /// @dev {_pull} for an item with a 64-byte signature: writes the item's fields over the
+    /// group's call data ({_writePermit2Call}, as {_pullPlainRun} does) and calls Permit2 with at
+    /// most {ITEM_GAS_LIMIT} gas.
     function _pullCompact(
-        Permit2Group memory g,
         bytes calldata item,
-        uint256 amount
+        uint256 amount,
+        uint256 fixedSize
     ) private returns (bool ok, bytes memory reason) {
-        bytes memory data = g.compactCall;
-        address feeRecipient = g.feeRecipient;
-        bytes32 typehash = ROUTER_PAYMENT_TYPEHASH;
+        uint256 nonce = _permit2Nonce(item);
         assembly ("memory-safe") {
-            let p := add(data, 0x20)
             let i := item.offset
-            // The RouterPayment witness, hashed in scratch memory past the free pointer (as
-            // {_routerPaymentHash}): typehash, payee, fee, feeRecipient, validAfter.
-            let m := mload(0x40)
-            mstore(m, typehash)
-            mstore(add(m, 0x20), shr(96, calldataload(add(i, 21))))
-            mstore(add(m, 0x40), shr(128, calldataload(add(i, 57))))
-            mstore(add(m, 0x60), feeRecipient)
-            mstore(add(m, 0x80), shr(208, calldataload(add(i, 73))))
-            let witness := keccak256(m, 0xa0)
-            // permitted.amount, nonce, deadline; requestedAmount, owner, witness (the token and
-            // `to` are the group's); the signature is the last 64 bytes.
-            mstore(add(p, 0x24), amount)
-            mstore(add(p, 0x44), calldataload(add(i, 85)))
-            mstore(add(p, 0x64), shr(208, calldataload(add(i, 79))))
-            mstore(add(p, 0xa4), amount)
-            mstore(add(p, 0xc4), shr(96, calldataload(add(i, 1))))
-            mstore(add(p, 0xe4), witness)
-            calldatacopy(add(p, sub(mload(data), 64)), add(i, 117), 64)
-            ok := call(ITEM_GAS_LIMIT, PERMIT2, 0, p, mload(data), 0, 0)
+            mstore(add(_P2_WITNESS, 0x40), shr(160, calldataload(add(i, 33))))
+            mstore(add(_P2_WITNESS, 0x80), shr(216, calldataload(add(i, 45))))
+            mstore(add(_P2_CALL, 0x24), amount)
+            mstore(add(_P2_CALL, 0x44), nonce)
+            mstore(
+                add(_P2_CALL, 0x64),
+                add(shr(216, calldataload(add(i, 45))), shr(224, calldataload(add(i, 50))))
+            )
+            mstore(add(_P2_CALL, 0xa4), amount)
+            mstore(add(_P2_CALL, 0xc4), shr(96, calldataload(add(i, 1))))
+            mstore(add(_P2_CALL, 0xe4), keccak256(_P2_WITNESS, 0xa0))
+            calldatacopy(add(_P2_CALL, 0x224), add(i, fixedSize), 64)
+            ok := call(ITEM_GAS_LIMIT, PERMIT2, 0, _P2_CALL, _P2_CALL_SIZE, 0, 0)
         }
         if (!ok) reason = _cappedReturnData();
     }
@@ -665,8 +703,9 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The EIP-712 struct hash of the item's `RouterPayment` witness.
+    /// @dev The EIP-712 struct hash of the `RouterPayment` witness of `payee`'s item.
     function _routerPaymentHash(
+        address payee,
         bytes calldata item,
         address feeRecipient
     ) private pure returns (bytes32) {
@@ -674,10 +713,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             keccak256(
                 abi.encode(
                     ROUTER_PAYMENT_TYPEHASH,
-                    address(bytes20(item[21:41])),
-                    uint128(bytes16(item[57:73])),
+                    payee,
+                    uint96(bytes12(item[33:45])),
                     feeRecipient,
-                    uint48(bytes6(item[73:79]))
+                    uint40(bytes5(item[45:50]))
                 )
             );
     }
@@ -722,7 +761,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev Whether Permit2 marks the item's nonce used by its owner (a bounded read; false if
     /// it fails).
     function _permit2NonceUsed(bytes calldata item, uint256 index) private view returns (bool) {
-        uint256 nonce = uint256(bytes32(item[85:117]));
+        uint256 nonce = _permit2Nonce(item);
         try
             ISignatureTransfer(PERMIT2).nonceBitmap{gas: _READ_GAS}(
                 address(bytes20(item[1:21])),
@@ -769,7 +808,7 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         emit PaymentFailed(
             index,
             address(bytes20(item[1:21])),
-            bytes32(item[85:117]),
+            bytes32(_permit2Nonce(item)),
             status,
             reason
         );
@@ -785,10 +824,11 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
     /// @dev The size of the Permit2 item at `pos`; reverts if it runs past the end of `items` or
     /// its flags set unknown bits.
     function _permit2ItemSize(bytes calldata items, uint256 pos) private pure returns (uint256) {
-        uint256 size = _P2_FIXED_SIZE;
-        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
+        require(pos < items.length, SettlementRouterMalformedItems(pos));
         uint8 flags = uint8(items[pos]);
-        require(flags <= 3, SettlementRouterMalformedItems(pos));
+        require(flags <= 7, SettlementRouterMalformedItems(pos));
+        uint256 size = _permit2FixedSize(flags);
+        require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
         if (flags & _P2_CONTRACT_SIGNATURE == 0) {
             size += _P2_COMPACT_SIGNATURE_SIZE;
         } else {
@@ -798,6 +838,22 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
         if (flags & _P2_EIP2612_PERMIT != 0) size += _P2_PERMIT_SIZE;
         require(pos + size <= items.length, SettlementRouterMalformedItems(pos));
         return size;
+    }
+
+    /// @dev The size of a Permit2 item's fixed part, through its nonce, for its `flags`.
+    function _permit2FixedSize(uint8 flags) private pure returns (uint256) {
+        return flags & _P2_FULL_NONCE != 0 ? _P2_FIXED_SIZE : _P2_FIXED_SIZE - _P2_SHORT_NONCE_CUT;
+    }
+
+    /// @dev A Permit2 item's nonce: 32 bytes for a `FULL_NONCE` item, 16 (below 2^128) otherwise.
+    function _permit2Nonce(bytes calldata item) private pure returns (uint256) {
+        if (uint8(item[0]) & _P2_FULL_NONCE != 0) return uint256(bytes32(item[54:86]));
+        return uint128(bytes16(item[54:70]));
+    }
+
+    /// @dev A Permit2 item's deadline: its `validAfter` plus the uint32 offset after it.
+    function _permit2Deadline(bytes calldata item) private pure returns (uint256) {
+        return uint256(uint40(bytes5(item[45:50]))) + uint32(bytes4(item[50:54]));
     }
 
     /// @dev The first `MAX_REASON_LENGTH` bytes of `data`.

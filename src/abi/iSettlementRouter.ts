@@ -141,6 +141,7 @@ export const iSettlementRouterAbi = [
     inputs: [
       { internalType: "address", name: "token", type: "address" },
       { internalType: "address", name: "feeRecipient", type: "address" },
+      { internalType: "address", name: "payee", type: "address" },
       { internalType: "uint256", name: "firstIndex", type: "uint256" },
       { internalType: "bool", name: "checked", type: "bool" },
       { internalType: "bytes", name: "items", type: "bytes" },

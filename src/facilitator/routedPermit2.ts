@@ -20,7 +20,12 @@ import {
   verifyPermit2Approval,
   type Permit2Approval,
 } from "../permit2/approval.js";
-import { PERMIT2_ITEM_FLAGS, type SignedRouterPermit2Payment } from "../permit2/router.js";
+import { InvalidPermit2InputError } from "../permit2/errors.js";
+import {
+  checkRouterPermit2Payment,
+  decodePermit2Items,
+  type SignedRouterPermit2Payment,
+} from "../permit2/router.js";
 import type { RoutedTerms } from "./verify.js";
 import type { NewPayment, StoredPayment } from "./store.js";
 
@@ -262,7 +267,7 @@ export type RoutedPermit2Refusal = { reason: string; message: string };
  * (no chain read): the spender and `extra.router` are the router, the token is the asset, the
  * witness pays `payTo` (not the router), its fee equals `extra.fee` and is at least the
  * facilitator's, its fee recipient is the facilitator's, the permitted amount is
- * `amount + fee`, and the values fit the router's packed item (uint128 amounts, uint48 times).
+ * `amount + fee`, and the values fit the router's packed item (`checkRouterPermit2Payment`).
  *
  * @example
  * const refusal = checkRoutedPermit2Terms(request, facilitator.routedTerms);
@@ -326,13 +331,13 @@ export function checkRoutedPermit2Terms(
       message: `permitted.amount ${payment.amount} is not amount + fee = ${request.amount + payment.fee}`,
     };
   }
-  const UINT128 = 1n << 128n;
-  const UINT48 = 1n << 48n;
-  if (payment.amount >= UINT128 || payment.deadline >= UINT48 || payment.validAfter >= UINT48) {
-    return {
-      reason: "unsettleable_field_out_of_range",
-      message: "amount must fit uint128, deadline and validAfter uint48",
-    };
+  try {
+    // The item layout's ranges, as the encoder checks them (one bad payment must not make a
+    // batch unencodable).
+    checkRouterPermit2Payment(payment);
+  } catch (error) {
+    if (!(error instanceof InvalidPermit2InputError)) throw error;
+    return { reason: "unsettleable_field_out_of_range", message: error.details ?? error.message };
   }
   return undefined;
 }
@@ -575,12 +580,10 @@ export function settlePermit2GasBound(
  */
 export const ROUTER_PERMIT_GAS = 100_000n + 30_000n + 128n * 16n;
 
-const HEAD_BYTES = 117;
-
 /**
  * The owner, payee, amount, fee, validAfter, deadline and nonce of each packed Permit2 item of a
- * `settlePermit2` call (see ISettlementRouter, "Permit2 items"), or undefined for calldata that
- * is not a well-formed `settlePermit2` call.
+ * `settlePermit2` call (see ISettlementRouter, "Permit2 items"; read by `decodePermit2Items`), or
+ * undefined for calldata that is not a well-formed `settlePermit2` call.
  */
 export function decodeSettlePermit2Call(data: Hex):
   | {
@@ -605,30 +608,20 @@ export function decodeSettlePermit2Call(data: Hex):
   }
   if (call.functionName !== "settlePermit2") return undefined;
   const [token, feeRecipient, packed] = call.args as readonly [Address, Address, Hex];
-  const bytes = (packed.length - 2) / 2;
-  const items = [];
-  let at = 0;
-  while (at < bytes) {
-    if (at + HEAD_BYTES > bytes) return undefined;
-    const field = (offset: number, length: number) =>
-      slice(packed, at + offset, at + offset + length);
-    const flags = Number(hexToBigInt(field(0, 1)));
-    items.push({
-      owner: getAddress(field(1, 20)),
-      payee: getAddress(field(21, 20)),
-      amount: hexToBigInt(field(41, 16)),
-      fee: hexToBigInt(field(57, 16)),
-      validAfter: hexToBigInt(field(73, 6)),
-      deadline: hexToBigInt(field(79, 6)),
-      nonce: hexToBigInt(field(85, 32)),
-    });
-    at += HEAD_BYTES;
-    if (flags & PERMIT2_ITEM_FLAGS.CONTRACT_SIGNATURE) {
-      if (at + 2 > bytes) return undefined;
-      at += 2 + Number(hexToBigInt(slice(packed, at, at + 2)));
-    } else at += 64;
-    if (flags & PERMIT2_ITEM_FLAGS.EIP2612_PERMIT) at += 128;
-    if (at > bytes) return undefined;
+  let decoded;
+  try {
+    decoded = decodePermit2Items(packed);
+  } catch {
+    return undefined;
   }
+  const items = decoded.map(({ owner, payee, amount, fee, validAfter, deadline, nonce }) => ({
+    owner,
+    payee,
+    amount,
+    fee,
+    validAfter,
+    deadline,
+    nonce,
+  }));
   return { token: getAddress(token), feeRecipient: getAddress(feeRecipient), items };
 }

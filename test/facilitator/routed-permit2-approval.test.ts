@@ -27,7 +27,14 @@ import {
 } from "../../src/facilitator/routedPermit2.js";
 import { FacilitatorStore } from "../../src/facilitator/store.js";
 import { eip2612Abi } from "../../src/permit2/approval.js";
-import { encodePermit2Items, getPermit2ApprovalTypedData } from "../../src/permit2/router.js";
+import {
+  decodePermit2Items,
+  encodePermit2Items,
+  getPermit2ApprovalTypedData,
+  PERMIT2_GROUP_HEADER_SIZE,
+  PERMIT2_ITEM_PERMIT_SIZE,
+  PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
+} from "../../src/permit2/router.js";
 import {
   type Eip2612GasSponsoringInfo,
   RoutedClientScheme,
@@ -194,14 +201,7 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
   async function permitsIn(hash: Hex): Promise<number> {
     const tx = await base.client.getTransaction({ hash });
     const call = decodeFunctionData({ abi: settlementRouterAbi, data: tx.input });
-    const items = hexToBytes(call.args![2] as Hex);
-    let count = 0;
-    for (let at = 0; at < items.length;) {
-      const permit = (items[at]! & 1) === 1;
-      if (permit) count += 1;
-      at += 181 + (permit ? 128 : 0);
-    }
-    return count;
+    return decodePermit2Items(call.args![2] as Hex).filter((item) => item.permit).length;
   }
 
   async function expectRefused(b: Body, reason: string, status = 200): Promise<void> {
@@ -418,10 +418,13 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
         deadline: BigInt(info.deadline),
         signature: info.signature.toLowerCase(),
       });
-      // The packed item carries it: 181 bytes and the permit's 128, flag bit 0 set.
+      // The packed item carries it: a group header, the EOA item (the client's 128-bit nonce in
+      // 16 bytes) and the permit, flag bit 0 set.
       const packed = hexToBytes(encodePermit2Items([item]));
-      expect(packed.length).to.equal(181 + 128);
-      expect(packed[0]! & 1).to.equal(1);
+      expect(packed.length).to.equal(
+        PERMIT2_GROUP_HEADER_SIZE + PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE + PERMIT2_ITEM_PERMIT_SIZE,
+      );
+      expect(packed[23]! & 1).to.equal(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,8 +10,13 @@ import {
 } from "../../src/batch/permit2Items.js";
 import { decodeRevertReason } from "../../src/errors/decodeRevertReason.js";
 import { isPermit2NonceUsed } from "../../src/permit2/nonces.js";
+import { InvalidPermit2InputError } from "../../src/permit2/errors.js";
 import {
+  decodePermit2Items,
   encodePermit2Items,
+  PERMIT2_EOA_ITEM_SIZE,
+  PERMIT2_GROUP_HEADER_SIZE,
+  PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE,
   ROUTER_PAYMENT_WITNESS_TYPE_STRING,
   signPermit2Approval,
   verifyRouterPermit2Signature,
@@ -85,6 +90,24 @@ describe("SettlementRouter Permit2 items", function () {
     });
   }
 
+  it("settles nonces of any width the payer signs: 128-bit ones beside full 256-bit ones", async function () {
+    const token: Permit2TokenName = "NoReturnToken";
+    const payee = account("p2-width-payee").address;
+    const payers = [0, 1, 2, 3].map((i) => account(`p2-width-${i}`));
+    for (const payer of payers) await s.fundAndApprove(token, payer, AMOUNT);
+    const nonces = [5n, (1n << 256n) - 3n, (1n << 128n) - 1n, 1n << 255n];
+    const items = await Promise.all(
+      payers.map((payer, i) => s.sign(token, payer, payee, { nonce: nonces[i]! })),
+    );
+    const { results } = await s.settle(items);
+    expect(results.map((r) => r.status)).to.deep.equal(Array(4).fill("success"));
+    expect(await s.balanceOf(token, payee)).to.equal(4n * (AMOUNT - FEE));
+    for (const item of items)
+      expect(await isPermit2NonceUsed(s.client, { owner: item.owner, nonce: item.nonce })).to.equal(
+        true,
+      );
+  });
+
   it("isolates every failure kind; each gets its status and decoded reason", async function () {
     const token: Permit2TokenName = "NoReturnToken";
     const payee = account("p2-iso-payee").address;
@@ -129,9 +152,10 @@ describe("SettlementRouter Permit2 items", function () {
     const packed = encodePermit2Items(
       items.map((item, i) => (i === 5 ? { ...item, fee: 0n } : item)),
     );
-    const feeOffset = 181 * 5 + 57;
+    // One group (one payee): its header, five items (128-bit nonces), then item 5's fee field.
+    const feeOffset = PERMIT2_GROUP_HEADER_SIZE + PERMIT2_SHORT_NONCE_EOA_ITEM_SIZE * 5 + 33;
     const raw =
-      `0x${packed.slice(2, 2 + feeOffset * 2)}${(AMOUNT + 1n).toString(16).padStart(32, "0")}${packed.slice(2 + (feeOffset + 16) * 2)}` as Hex;
+      `0x${packed.slice(2, 2 + feeOffset * 2)}${(AMOUNT + 1n).toString(16).padStart(24, "0")}${packed.slice(2 + (feeOffset + 12) * 2)}` as Hex;
     const hash = await s.relayerWallet.writeContract({
       address: s.routerAddress,
       abi: s.router.abi,
@@ -486,24 +510,49 @@ describe("SettlementRouter Permit2 items", function () {
     expect(await outcome("bytes")).to.deep.equal(compact);
   });
 
-  it("refuses outside callers of the group entry point and malformed items", async function () {
+  it("refuses outside callers of the group entry point and malformed groups or items, at their offset", async function () {
     const [, outsider] = await s.conn.viem.getWalletClients();
     const outside = await rejection(
       outsider!.writeContract({
         address: s.routerAddress,
         abi: s.router.abi,
         functionName: "settlePermit2Group",
-        args: [s.tokens.NoReturnToken, s.feeRecipient, 0n, false, "0x"],
+        args: [s.tokens.NoReturnToken, s.feeRecipient, s.feeRecipient, 0n, false, "0x"],
       }),
     );
     expect(decodeRevertReason(outside).reason).to.equal("router_unauthorized_caller");
-    const item = await s.sign(
-      "NoReturnToken",
-      account("p2-malformed"),
-      account("p2-m-payee").address,
+    const payer = account("p2-malformed");
+    await s.fundAndApprove("NoReturnToken", payer, AMOUNT * 2n);
+    const [first, second] = await Promise.all(
+      [0, 1].map((i) =>
+        s.sign("NoReturnToken", payer, account(`p2-m-payee-${i}`).address, {
+          nonce: (1n << 255n) + BigInt(i),
+        }),
+      ),
     );
-    const packed = encodePermit2Items([item]);
-    for (const bad of [packed.slice(0, -2) as Hex, `0x04${packed.slice(4)}` as Hex]) {
+    // Two groups of one item each (256-bit nonces): [header 0..23) [item 23..173) [header 173..196)
+    // [item 196..346).
+    const packed = encodePermit2Items([first!, second!]).slice(2);
+    const second0 = 2 * (PERMIT2_GROUP_HEADER_SIZE + PERMIT2_EOA_ITEM_SIZE);
+    const size = (n: number) => n.toString(16).padStart(6, "0");
+    const secondHeader = (n: number) => `${packed.slice(second0, second0 + 40)}${size(n)}`;
+    const secondItem = packed.slice(second0 + 46);
+    const cases: [string, string, number][] = [
+      ["the last byte missing", packed.slice(0, -2), 173],
+      ["a truncated header", packed.slice(0, second0 + 30), 173],
+      ["an empty group", `${packed.slice(0, second0)}${secondHeader(0)}${secondItem}`, 173],
+      [
+        "an item past its group",
+        `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE - 1)}${secondItem}`,
+        196,
+      ],
+      [
+        "unknown flags",
+        `${packed.slice(0, second0)}${secondHeader(PERMIT2_EOA_ITEM_SIZE)}08${secondItem.slice(2)}`,
+        196,
+      ],
+    ];
+    for (const [name, bad, offset] of cases) {
       const error = await rejection(
         s.client.call({
           account: s.relayer,
@@ -511,11 +560,18 @@ describe("SettlementRouter Permit2 items", function () {
           data: encodeFunctionData({
             abi: s.router.abi,
             functionName: "settlePermit2",
-            args: [s.tokens.NoReturnToken, s.feeRecipient, bad],
+            args: [s.tokens.NoReturnToken, s.feeRecipient, `0x${bad}`],
           }),
         }),
       );
-      expect(decodeRevertReason(error).reason).to.equal("router_malformed_items");
+      const decoded = decodeRevertReason(error);
+      expect(decoded.reason, name).to.equal("router_malformed_items");
+      expect(decoded.args, name).to.deep.equal([BigInt(offset)]);
+      expect(() => decodePermit2Items(`0x${bad}`), name).to.throw(InvalidPermit2InputError);
     }
+    // The well-formed batch settles both groups, each paid to its own payee.
+    const { results } = await s.settle([first!, second!]);
+    expect(results.map((r) => r.status)).to.deep.equal(["success", "success"]);
+    expect(decodePermit2Items(`0x${packed}`)).to.have.length(2);
   });
 });

@@ -106,7 +106,8 @@ export async function deployPermit2Stack() {
       feeRecipient: options.feeRecipient ?? feeRecipient,
       validAfter: options.validAfter ?? VALID_AFTER,
       deadline: options.deadline ?? DEADLINE,
-      nonce: options.nonce ?? BigInt(bytes32(`permit2:${options.label ?? payer.address}`)),
+      // 128 bits, as buildRouterPermit2Payment's random default.
+      nonce: options.nonce ?? BigInt(bytes32(`permit2:${options.label ?? payer.address}`)) >> 128n,
     });
     return signRouterPermit2Payment(payer, { chainId: await client.getChainId(), payment });
   }

@@ -19,7 +19,7 @@ encodeFunctionData(functionFragment: 'ROUTER_PAYMENT_TYPEHASH', values?: undefin
 encodeFunctionData(functionFragment: 'routedNonce', values: [AddressLike, BigNumberish, AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'settle', values: [AddressLike, AddressLike, BytesLike]): string;
 encodeFunctionData(functionFragment: 'settlePermit2', values: [AddressLike, AddressLike, BytesLike]): string;
-encodeFunctionData(functionFragment: 'settlePermit2Group', values: [AddressLike, AddressLike, BigNumberish, boolean, BytesLike]): string;
+encodeFunctionData(functionFragment: 'settlePermit2Group', values: [AddressLike, AddressLike, AddressLike, BigNumberish, boolean, BytesLike]): string;
 encodeFunctionData(functionFragment: 'settleRoutedGroup', values: [AddressLike, AddressLike, BigNumberish, BigNumberish]): string;
 
     decodeFunctionResult(functionFragment: 'ITEM_GAS_LIMIT', data: BytesLike): Result;
@@ -167,7 +167,7 @@ decodeFunctionResult(functionFragment: 'settleRoutedGroup', data: BytesLike): Re
 
     
     settlePermit2Group: TypedContractMethod<
-      [token: AddressLike, feeRecipient: AddressLike, firstIndex: BigNumberish, checked: boolean, items: BytesLike, ],
+      [token: AddressLike, feeRecipient: AddressLike, payee: AddressLike, firstIndex: BigNumberish, checked: boolean, items: BytesLike, ],
       [[bigint, string] & {fees: bigint, statuses: string }],
       'nonpayable'
     >
@@ -230,7 +230,7 @@ getFunction(nameOrSignature: 'settlePermit2'): TypedContractMethod<
       'nonpayable'
     >;
 getFunction(nameOrSignature: 'settlePermit2Group'): TypedContractMethod<
-      [token: AddressLike, feeRecipient: AddressLike, firstIndex: BigNumberish, checked: boolean, items: BytesLike, ],
+      [token: AddressLike, feeRecipient: AddressLike, payee: AddressLike, firstIndex: BigNumberish, checked: boolean, items: BytesLike, ],
       [[bigint, string] & {fees: bigint, statuses: string }],
       'nonpayable'
     >;

@@ -316,6 +316,11 @@
         "type": "address"
       },
       {
+        "internalType": "address",
+        "name": "payee",
+        "type": "address"
+      },
+      {
         "internalType": "uint256",
         "name": "firstIndex",
         "type": "uint256"
