@@ -313,9 +313,9 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
         payer!.address,
         base.router,
         PERMIT2_ADDRESS,
-        // One hex digit changed.
+        // One hex digit changed (to another value, not just to another case of a checksummed one).
         typeof hex === "string" && hex.startsWith("0x")
-          ? hex.slice(0, 10) + (hex[10] === "a" ? "b" : "a") + hex.slice(11)
+          ? hex.slice(0, 10) + (hex[10]?.toLowerCase() === "a" ? "b" : "a") + hex.slice(11)
           : hex,
         typeof hex === "string" && /^[0-9]+$/.test(hex) ? (BigInt(hex) + 1n).toString() : hex,
       ];
@@ -325,7 +325,14 @@ describe("facilitator: EIP-2612 permits of Permit2 riding in routed Permit2 paym
       const field = fields[random.int(fields.length)]!;
       const options = replacements(field);
       const value = options[random.int(options.length)];
-      if (value === info[field]) continue;
+      const current = info[field];
+      if (
+        value === current ||
+        (typeof value === "string" &&
+          typeof current === "string" &&
+          value.toLowerCase() === current.toLowerCase())
+      )
+        continue;
       const mutated = withInfo(valid, { ...info, [field]: value });
       const verify = await postJson(`${facilitator.url}/verify`, mutated);
       const label = `round ${round}: ${field} = ${String(value)}: ${JSON.stringify(verify.json)}`;
