@@ -612,7 +612,10 @@ contract SettlementRouter is ISettlementRouter, ReentrancyGuardTransient {
             // Each fee is at most its amount: the run's fees are at most its amounts.
             let fees := shr(128, sums)
             // g: token, feeRecipient, payee, checked, credit (0x80), fees (0xa0).
-            mstore(add(g, 0x80), add(mload(add(g, 0x80)), sub(and(sums, sub(shl(128, 1), 1)), fees)))
+            mstore(
+                add(g, 0x80),
+                add(mload(add(g, 0x80)), sub(and(sums, sub(shl(128, 1), 1)), fees))
+            )
             mstore(add(g, 0xa0), add(mload(add(g, 0xa0)), fees))
         }
         return (pos, count, failed);
