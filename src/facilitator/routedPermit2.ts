@@ -24,6 +24,7 @@ import { InvalidPermit2InputError } from "../permit2/errors.js";
 import {
   checkRouterPermit2Payment,
   decodePermit2Items,
+  type DecodedPermit2Item,
   type SignedRouterPermit2Payment,
 } from "../permit2/router.js";
 import type { RoutedTerms } from "./verify.js";
@@ -589,15 +590,10 @@ export function decodeSettlePermit2Call(data: Hex):
   | {
       token: Address;
       feeRecipient: Address;
-      items: {
-        owner: Address;
-        payee: Address;
-        amount: bigint;
-        fee: bigint;
-        validAfter: bigint;
-        deadline: bigint;
-        nonce: bigint;
-      }[];
+      items: Pick<
+        DecodedPermit2Item,
+        "owner" | "payee" | "amount" | "fee" | "validAfter" | "deadline" | "nonce"
+      >[];
     }
   | undefined {
   let call;
