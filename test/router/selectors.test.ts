@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 import {
   type Abi,
   type AbiParameter,
+  encodeFunctionData,
   keccak256,
+  size,
   toEventSelector,
   toFunctionSelector,
   toHex,
@@ -14,6 +16,7 @@ import {
 import { fiatTokenV2_2Abi } from "../../src/abi/fiatTokenV2_2.js";
 import { permit2Abi } from "../../src/abi/permit2.js";
 import { settlementRouterAbi } from "../../src/abi/settlementRouter.js";
+import { ROUTER_PAYMENT_WITNESS_TYPE_STRING } from "../../src/permit2/router.js";
 
 const ROUTER_SOURCE = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -44,6 +47,30 @@ function selector(abi: Abi, type: "function" | "error", name: string, types?: st
   const entry = entries[0] as { name: string; inputs: readonly AbiParameter[] };
   return keccak256(toHex(signature(entry.name, entry.inputs))).slice(0, 10);
 }
+
+/**
+ * The size of the Permit2 call the hot loop writes: the single `permitWitnessTransferFrom`, ABI
+ * encoded with the router's witness type string and a 64-byte compact signature.
+ */
+function permit2CallSize(): number {
+  const zero = `0x${"00".repeat(20)}` as const;
+  return size(
+    encodeFunctionData({
+      abi: permit2Abi,
+      functionName: "permitWitnessTransferFrom",
+      args: [
+        { permitted: { token: zero, amount: 0n }, nonce: 0n, deadline: 0n },
+        { to: zero, requestedAmount: 0n },
+        zero,
+        `0x${"00".repeat(32)}`,
+        ROUTER_PAYMENT_WITNESS_TYPE_STRING,
+        `0x${"00".repeat(64)}`,
+      ],
+    }),
+  );
+}
+
+const wordCeil = (n: number) => Math.ceil(n / 32) * 32;
 
 const AUTHORIZATION = ["address", "address", "uint256", "uint256", "uint256", "bytes32"];
 const VRS = [...AUTHORIZATION, "uint8", "bytes32", "bytes32"];
@@ -88,6 +115,14 @@ describe("SettlementRouter: selector and topic literals", function () {
     _GROUP_UNDONE: () => keccak256(toHex("SettlementRouterGroupUndone()")).slice(0, 10),
     // Not a selector: where settleRoutedGroup's raw items start (its selector and four words).
     _GROUP_ITEMS_OFFSET: () => toHex(4 + 4 * 32),
+    // Not selectors: the hot loop's fixed memory. Its Permit2 call data starts at Solidity's first
+    // free memory address (the loop checks the free memory pointer is there) and is exactly the
+    // ABI encoding of the call; the `RouterPayment` witness preimage (type hash and four fields)
+    // follows at the next word; the free memory pointer is moved past both.
+    _P2_CALL: () => toHex(0x80),
+    _P2_CALL_SIZE: () => toHex(permit2CallSize()),
+    _P2_WITNESS: () => toHex(wordCeil(0x80 + permit2CallSize())),
+    _P2_MEMORY_END: () => toHex(wordCeil(0x80 + permit2CallSize()) + 5 * 32),
     _PAYMENT_FAILED_EVENT: () => {
       const event = router.find((item) => item.type === "event" && item.name === "PaymentFailed");
       expect(event, "PaymentFailed in the ABI").to.not.equal(undefined);
